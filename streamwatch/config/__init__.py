@@ -1,0 +1,31 @@
+"""Typed settings loaded from TOML; see config/streamwatch.toml for every key."""
+
+from streamwatch.config.loader import ConfigError, load_settings, parse_settings
+from streamwatch.config.model import (
+    AnalyzerSettings,
+    BudgetSettings,
+    CameraSettings,
+    JsonLinesSinkSettings,
+    OverlaySettings,
+    SelectionSettings,
+    Settings,
+    SinkSettings,
+    TrackingSettings,
+    WebhookSinkSettings,
+)
+
+__all__ = [
+    "AnalyzerSettings",
+    "BudgetSettings",
+    "CameraSettings",
+    "ConfigError",
+    "JsonLinesSinkSettings",
+    "OverlaySettings",
+    "SelectionSettings",
+    "Settings",
+    "SinkSettings",
+    "TrackingSettings",
+    "WebhookSinkSettings",
+    "load_settings",
+    "parse_settings",
+]
