@@ -1,0 +1,42 @@
+"""The Analyzer protocol every analyzer (local, cloud) follows, and its errors."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from streamwatch.analysis.model import FaceAnalysis
+
+
+class AnalyzerError(Exception):
+    """An analysis that could not be made. The message never contains a secret.
+
+    `reason` is a short stable word for counters and health ("timeout", "auth", "credits",
+    "server", "bad_image", "malformed", …); `retryable` says whether the same image may be
+    sent again later.
+    """
+
+    def __init__(
+        self, message: str, *, reason: str, retryable: bool, request_id: str | None = None
+    ) -> None:
+        super().__init__(message if request_id is None else f"{message} (request_id {request_id})")
+        self.reason = reason
+        self.retryable = retryable
+        self.request_id = request_id
+
+
+class Analyzer(Protocol):
+    """Finds and describes the faces of one BGR image; coordinates in that image's pixels.
+
+    Analyzers are async context managers: resources (an HTTP session, a model) live between
+    `__aenter__` and `__aexit__`.
+    """
+
+    name: str
+
+    async def analyze(self, image: np.ndarray) -> FaceAnalysis: ...
+
+    async def __aenter__(self) -> Analyzer: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
