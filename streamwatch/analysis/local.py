@@ -28,6 +28,9 @@ DETECTION_WIDTH_PX = 640
 # it the context it was trained with.
 SMALL_IMAGE_PADDING = 0.5
 SMALL_IMAGE_PX = 320
+# Two patches of one person's skin differ by less than this in the CrCb plane (0-255 units);
+# a mask, lips or a beard differ by more.
+SKIN_CHROMA_DISTANCE = 15.0
 
 
 def yunet_model_path() -> Path:
@@ -187,8 +190,8 @@ def _mask_state(image: np.ndarray, face: Face) -> Mask | None:
     if forehead is None or mouth is None or nose_patch is None:
         return None
     reference = _chroma(forehead)
-    mouth_is_skin = _chroma_distance(_chroma(mouth), reference) < 12.0
-    nose_is_skin = _chroma_distance(_chroma(nose_patch), reference) < 12.0
+    mouth_is_skin = _chroma_distance(_chroma(mouth), reference) < SKIN_CHROMA_DISTANCE
+    nose_is_skin = _chroma_distance(_chroma(nose_patch), reference) < SKIN_CHROMA_DISTANCE
     if mouth_is_skin:
         return Mask.NONE
     return Mask.INCORRECT if nose_is_skin else Mask.WORN

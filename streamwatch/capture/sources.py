@@ -1,0 +1,178 @@
+"""Video sources: where a camera's pictures come from.
+
+A source spec in the config is one of: `demo`, `usb:N`, `/dev/videoN`, `rtsp://…` (or
+`rtsps://`, `http(s)://` streams) and a video file path. Each becomes a `VideoSource`: open,
+read the next picture, close. Sources are used from the camera's reader thread only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import cv2
+import numpy as np
+
+from streamwatch.config.model import CameraSettings
+
+STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
+_USB = re.compile(r"^(?:usb:(\d+)|/dev/video(\d+))$")
+# OpenCV's FFmpeg back-end stalls ~5 s probing a stream and ~30 s on a hung one by default.
+OPEN_TIMEOUT_MS = 5000
+READ_TIMEOUT_MS = 5000
+
+
+class SourceError(Exception):
+    """A source that cannot be opened or configured; the message has no credentials in it."""
+
+
+class VideoSource(Protocol):
+    description: str  # safe to log: credentials redacted
+    # Frames per second to pace reads at (a file played in real time), or None to read as
+    # fast as the source delivers (live cameras block in read() until the next frame).
+    pace_fps: float | None
+    # A source that ends (a file) rather than fails: reaching the end is not an error.
+    finite: bool
+
+    def open(self) -> None: ...
+
+    def read(self) -> np.ndarray | None:
+        """The next BGR picture, or None when the stream ended or failed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ***, for logs, errors and metrics."""
+    parts = urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.password is not None else f"{parts.username}@"
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+def open_source(camera: CameraSettings) -> VideoSource:
+    """The source a camera's `source` spec names; SourceError when it cannot exist."""
+    spec = camera.source.strip()
+    if spec == "demo":
+        from streamwatch.capture.demo import DemoSource
+
+        return DemoSource()
+    usb = _USB.match(spec)
+    if usb:
+        return UsbSource(int(usb.group(1) or usb.group(2)), camera)
+    if spec.startswith(STREAM_SCHEMES):
+        return StreamSource(spec, camera)
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise SourceError(
+            f"camera {camera.name!r}: source {spec!r} is neither 'demo', 'usb:N', "
+            "'/dev/videoN', a stream URL (rtsp://…) nor an existing video file"
+        )
+    return FileSource(path, camera)
+
+
+class _OpenCVSource:
+    """What every OpenCV-backed source shares: a VideoCapture and its reads."""
+
+    description: str
+    pace_fps: float | None = None
+    finite = False
+
+    def __init__(self) -> None:
+        self._capture: cv2.VideoCapture | None = None
+
+    def _create(self) -> cv2.VideoCapture:
+        raise NotImplementedError
+
+    def open(self) -> None:
+        self.close()
+        capture = self._create()
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(f"cannot open {self.description}")
+        self._capture = capture
+        self._opened(capture)
+
+    def _opened(self, capture: cv2.VideoCapture) -> None:
+        """Hook for what a source learns once open (a file's frame rate)."""
+
+    def read(self) -> np.ndarray | None:
+        if self._capture is None:
+            return None
+        ok, image = self._capture.read()
+        return image if ok and image is not None else None
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+
+class FileSource(_OpenCVSource):
+    finite = True
+
+    def __init__(self, path: Path, camera: CameraSettings) -> None:
+        super().__init__()
+        self.path = path
+        self.description = f"file {path}"
+        self._realtime = camera.realtime
+
+    def _create(self) -> cv2.VideoCapture:
+        return cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+
+    def _opened(self, capture: cv2.VideoCapture) -> None:
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        self.pace_fps = fps if self._realtime and 0 < fps < 1000 else None
+
+
+class UsbSource(_OpenCVSource):
+    def __init__(self, index: int, camera: CameraSettings) -> None:
+        super().__init__()
+        self.index = index
+        self.description = f"USB camera /dev/video{index}"
+        self._camera = camera
+
+    def _create(self) -> cv2.VideoCapture:
+        if not Path(f"/dev/video{self.index}").exists():
+            raise SourceError(
+                f"{self.description} does not exist (is the camera plugged in? "
+                "`ls /dev/video*` lists the devices)"
+            )
+        capture = cv2.VideoCapture(self.index, cv2.CAP_V4L2)
+        for prop, value in (
+            (cv2.CAP_PROP_FRAME_WIDTH, self._camera.width_px),
+            (cv2.CAP_PROP_FRAME_HEIGHT, self._camera.height_px),
+            (cv2.CAP_PROP_FPS, self._camera.fps),
+        ):
+            if value is not None:
+                capture.set(prop, value)
+        return capture
+
+
+class StreamSource(_OpenCVSource):
+    def __init__(self, url: str, camera: CameraSettings) -> None:
+        super().__init__()
+        self.url = url
+        self.description = f"stream {redact(url)}"
+        self._transport = camera.rtsp_transport
+
+    def _create(self) -> cv2.VideoCapture:
+        # Read by OpenCV when the capture opens: no stream analysis delay, the chosen
+        # transport (TCP survives lossy links; UDP has less latency).
+        os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = (
+            f"rtsp_transport;{self._transport}|analyzeduration;0|probesize;32"
+        )
+        return cv2.VideoCapture(
+            self.url,
+            cv2.CAP_FFMPEG,
+            [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+             READ_TIMEOUT_MS],
+        )
