@@ -1,1 +1,6 @@
-"""events"""
+"""Events: the event model and the rules that decide them."""
+
+from streamwatch.events.model import Event
+from streamwatch.events.rules import EventRules
+
+__all__ = ["Event", "EventRules"]
