@@ -1,1 +1,1 @@
-"""app"""
+"""App: wiring the parts of a configuration into running pipelines."""

@@ -1,0 +1,194 @@
+"""The `streamwatch` command: run, check, analyze, emulate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from streamwatch import __version__
+from streamwatch.analysis.model import FaceAnalysis
+from streamwatch.config import ConfigError, Settings, load_settings
+
+EXIT_USAGE = 2
+DEFAULT_EMULATOR_KEY_ENV = "STREAMWATCH_EMULATOR_KEY"
+
+
+class CommandError(Exception):
+    """A failure the user can act on: printed as one line, exit status 1."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        result: int = args.handler(args)
+        return result
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return EXIT_USAGE
+    except CommandError as error:
+        print(f"streamwatch: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="streamwatch",
+        description="Watch cameras for faces; deliver face and mask events.",
+    )
+    parser.add_argument("--version", action="version", version=f"streamwatch {__version__}")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the cameras of a config (default: the demo)")
+    run.add_argument("--config", type=Path, help="TOML config (default: the embedded demo)")
+    run.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    run.add_argument("--window", action="store_true", help="also show a native overlay window")
+    run.set_defaults(handler=_run)
+
+    check = commands.add_parser("check", help="validate a config file")
+    check.add_argument("config", type=Path)
+    check.set_defaults(handler=_check)
+
+    analyze = commands.add_parser("analyze", help="print the faces of one image")
+    analyze.add_argument("image", type=Path)
+    analyze.add_argument("--config", type=Path, help="use this config's analyzer")
+    analyze.add_argument("--json", action="store_true", help="print the API-shaped JSON")
+    analyze.set_defaults(handler=_analyze)
+
+    emulate = commands.add_parser(
+        "emulate", help="serve the Face Analyzer API contract from the local analyzer"
+    )
+    emulate.add_argument("--host", default="127.0.0.1")
+    emulate.add_argument("--port", type=int, default=8700)
+    emulate.add_argument(
+        "--api-key-env",
+        default=DEFAULT_EMULATOR_KEY_ENV,
+        help="environment variable holding the key callers must send (unset: any key)",
+    )
+    emulate.set_defaults(handler=_emulate)
+    return parser
+
+
+def _settings(path: Path | None) -> Settings:
+    return Settings() if path is None else load_settings(path)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from streamwatch.app.runner import run
+
+    settings = _settings(args.config)
+    if args.window:
+        settings = settings.model_copy(
+            update={"overlay": settings.overlay.model_copy(update={"window": True})}
+        )
+    if args.duration is not None and args.duration <= 0:
+        raise CommandError("--duration must be a positive number of seconds")
+    asyncio.run(run(settings, duration_s=args.duration))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    from streamwatch.capture.sources import redact
+
+    cameras = ", ".join(f"{c.name} ({redact(c.source)})" for c in settings.cameras)
+    print(f"{args.config}: ok — {len(settings.cameras)} camera(s): {cameras}; "
+          f"analyzer {settings.analyzer.kind}; {len(settings.sinks)} sink(s)")
+    return 0
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    import cv2
+
+    from streamwatch.analysis.analyzer import AnalyzerError
+    from streamwatch.analysis.wire import to_data
+    from streamwatch.app.runner import build_analyzer
+
+    if not args.image.is_file():
+        raise CommandError(f"{args.image}: no such file")
+    image = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
+    if image is None:
+        raise CommandError(f"{args.image}: not an image OpenCV can read (JPEG, PNG, BMP, …)")
+    settings = _settings(args.config)
+
+    async def analyze() -> FaceAnalysis:
+        async with build_analyzer(settings.analyzer) as analyzer:
+            return await analyzer.analyze(image)
+
+    try:
+        analysis = asyncio.run(analyze())
+    except AnalyzerError as error:
+        raise CommandError(f"{args.image}: {error}") from None
+    if args.json:
+        print(json.dumps(to_data(analysis), indent=2))
+    else:
+        print(_face_table(analysis))
+    return 0
+
+
+def _face_table(analysis: FaceAnalysis) -> str:
+    lines = [
+        f"{analysis.face_count} face(s) in {analysis.image_width_px}×{analysis.image_height_px} "
+        f"px ({analysis.analyzer} analyzer)"
+    ]
+    if analysis.faces:
+        header = f"{'#':>2}  {'left':>5} {'top':>5} {'width':>5} {'height':>6}  {'prob':>5}  " \
+                 f"{'mask':<9} {'age':>3} {'gender':<6} {'yaw/pitch/roll':<16} {'blur':>4}"
+        lines.append(header)
+        for index, face in enumerate(analysis.faces, start=1):
+            left, top, width, height = face.box_px.as_ints()
+            pose = (
+                "-" if face.pose is None
+                else f"{face.pose.yaw_deg:.0f}/{face.pose.pitch_deg:.0f}/{face.pose.roll_deg:.0f}"
+            )
+            lines.append(
+                f"{index:>2}  {left:>5} {top:>5} {width:>5} {height:>6}  {face.probability:>5.2f}  "
+                f"{_name(face.mask):<9} {_name(face.age):>3} {_name(face.gender):<6} {pose:<16} "
+                f"{_name(face.qualities.blur):>4}"
+            )
+    return "\n".join(lines)
+
+
+def _name(value: object) -> str:
+    if value is None:
+        return "-"
+    if hasattr(value, "name"):
+        return str(value.name).lower()
+    if isinstance(value, float):
+        return f"{value:.0f}"
+    return str(value)
+
+
+def _emulate(args: argparse.Namespace) -> int:
+    from streamwatch.analysis.emulator import serve_emulator
+    from streamwatch.analysis.local import LocalAnalyzer
+
+    api_key = os.environ.get(args.api_key_env)
+
+    async def serve() -> None:
+        async with LocalAnalyzer() as analyzer, serve_emulator(
+            analyzer, host=args.host, port=args.port, api_key=api_key
+        ) as url:
+            logging.getLogger("streamwatch.emulator").info(
+                "emulating the Face Analyzer API at %s (%s)",
+                url,
+                "key required" if api_key else "any key accepted",
+            )
+            await asyncio.Event().wait()
+
+    asyncio.run(serve())
+    return 0
