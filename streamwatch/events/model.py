@@ -33,11 +33,14 @@ class Event:
         time: datetime | None = None,
     ) -> Event:
         """A new event of `kind` ("face.new", …) with a fresh id."""
+        time = time or datetime.now(UTC)
+        # Millisecond precision, as serialised: an event read back equals the one written.
+        time = time.replace(microsecond=time.microsecond // 1000 * 1000)
         return cls(
             id=str(uuid.uuid4()),
             type=EVENT_TYPE_PREFIX + kind,
             source=f"streamwatch://{node}/{camera}",
-            time=time or datetime.now(UTC),
+            time=time,
             subject=subject,
             data=data,
         )

@@ -1,0 +1,95 @@
+"""Tracking across analyses and the rules that turn tracks into CloudEvents."""
+
+from __future__ import annotations
+
+import json
+
+from streamwatch.analysis.model import Box, Face, FaceAnalysis, Mask
+from streamwatch.config import TrackingSettings
+from streamwatch.events import Event, EventRules
+from streamwatch.tracking import Tracker
+
+
+def _analysis(*faces: Face) -> FaceAnalysis:
+    return FaceAnalysis(faces=faces, image_width_px=640, image_height_px=480, analyzer="test")
+
+
+def _face(left: float, top: float = 100, size: float = 100, mask: Mask | None = None) -> Face:
+    return Face(box_px=Box(left, top, size, size), probability=0.9, mask=mask)
+
+
+def test_overlapping_boxes_keep_their_track() -> None:
+    tracker = Tracker("door", TrackingSettings())
+    first = tracker.update(_analysis(_face(100)), 0.0)
+    second = tracker.update(_analysis(_face(110)), 0.5)
+    assert len(first.new) == 1 and not second.new
+    assert second.updated[0].track_id == first.new[0].track_id == "door-1"
+    assert second.updated[0].analyses == 2
+
+
+def test_a_face_walking_in_stays_one_track() -> None:
+    # 60 px per analysis: IoU 0.25 → 0.11 as the face moves, but the centre stays close.
+    tracker = Tracker("door", TrackingSettings(min_iou=0.2))
+    ids = set()
+    for step in range(5):
+        update = tracker.update(_analysis(_face(100 + 60 * step)), step * 0.5)
+        ids |= {track.track_id for track in update.active}
+    assert ids == {"door-1"}
+
+
+def test_two_distant_faces_are_two_tracks() -> None:
+    tracker = Tracker("door", TrackingSettings())
+    update = tracker.update(_analysis(_face(0), _face(400)), 0.0)
+    assert len(update.new) == 2
+    update = tracker.update(_analysis(_face(405), _face(5)), 0.5)
+    assert not update.new
+    by_id = {track.track_id: track.face.box_px.left for track in update.updated}
+    assert by_id == {"door-1": 5, "door-2": 405}
+
+
+def test_a_face_unseen_for_left_after_s_has_left() -> None:
+    tracker = Tracker("door", TrackingSettings(left_after_s=3.0))
+    tracker.update(_analysis(_face(100)), 10.0)
+    assert not tracker.expire(12.9).left
+    left = tracker.expire(13.0).left
+    assert [track.track_id for track in left] == ["door-1"]
+    assert not tracker.active
+
+
+def test_rules_emit_new_maskless_once_and_left_with_dwell() -> None:
+    tracker = Tracker("door", TrackingSettings(left_after_s=2.0))
+    rules = EventRules(node="kiosk", camera="door")
+    events: list[Event] = []
+    for t_s, mask in ((100.0, Mask.WORN), (101.0, Mask.NONE), (102.0, Mask.NONE)):
+        update = tracker.update(_analysis(_face(100, mask=mask)), t_s)
+        events += rules.apply(update, frame_timestamp_s=t_s, analyzer="test")
+    events += rules.apply(tracker.expire(105.0), frame_timestamp_s=105.0, analyzer="test")
+    assert [event.kind for event in events] == ["face.new", "face.maskless", "face.left"]
+    left = events[-1]
+    assert left.data["dwell_s"] == 2.0
+    assert {event.subject for event in events} == {"door-1"}
+    assert events[1].data["face"]["mask"] == "none"
+
+
+def test_events_are_cloudevents_1_0() -> None:
+    tracker = Tracker("door", TrackingSettings())
+    rules = EventRules(node="kiosk", camera="door")
+    (event,) = rules.apply(
+        tracker.update(_analysis(_face(100)), 1_700_000_000.25),
+        frame_timestamp_s=1_700_000_000.25,
+        analyzer="test",
+    )
+    document = json.loads(event.to_json())
+    assert document["specversion"] == "1.0"
+    assert document["type"] == "streamwatch.face.new"
+    assert document["source"] == "streamwatch://kiosk/door"
+    assert document["subject"] == "door-1"
+    assert document["time"].endswith("Z")
+    assert document["data"]["frame_time"] == "2023-11-14T22:13:20.250Z"
+    assert document["data"]["face"]["box_px"] == {"left": 100, "top": 100, "width": 100, "height": 100}
+    assert Event.from_cloudevent(document) == event
+
+
+def test_event_ids_are_unique() -> None:
+    ids = {Event.create("face.new", node="n", camera="c", subject=None, data={}).id for _ in range(100)}
+    assert len(ids) == 100
