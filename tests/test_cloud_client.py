@@ -4,17 +4,17 @@ servers that fail the way the real service can."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 from aiohttp import web
+from pydantic import SecretStr
 
 from streamwatch.analysis.analyzer import AnalyzerError
 from streamwatch.analysis.client import CloudAnalyzer
@@ -47,7 +47,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def settings(url: str, *, api_key: str = API_KEY, timeout_s: float = 10.0) -> AnalyzerSettings:
-    return AnalyzerSettings(kind="ailab", url=url, api_key=api_key, timeout_s=timeout_s)  # type: ignore[arg-type]
+    return AnalyzerSettings(kind="ailab", url=url, api_key=SecretStr(api_key), timeout_s=timeout_s)
 
 
 async def analyze(url: str, image: np.ndarray, **overrides: Any) -> FaceAnalysis:
@@ -85,13 +85,6 @@ def one_face_data() -> dict[str, Any]:
 async def emulator_url() -> AsyncIterator[str]:
     async with LocalAnalyzer() as local, serve_emulator(local, api_key=API_KEY) as url:
         yield url
-
-
-@contextmanager
-def no_key_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    with caplog.at_level(logging.DEBUG):
-        yield
-    assert API_KEY not in caplog.text
 
 
 # --- against the emulator (LocalAnalyzer behind the real contract) ------------------------------
@@ -134,11 +127,13 @@ async def test_a_wrong_key_is_auth_and_the_key_shows_nowhere(
 ) -> None:
     wrong_key = "sk-wrong-0123456789"
     async with LocalAnalyzer() as local, serve_emulator(local, api_key=API_KEY) as url:
-        with no_key_in_logs(caplog), caplog.at_level(logging.DEBUG):
+        with caplog.at_level(logging.DEBUG):
             analyzer = CloudAnalyzer(settings(url, api_key=wrong_key), retry=FAST_RETRY)
             async with analyzer:
                 with pytest.raises(AnalyzerError) as caught:
-                    await asyncio.wait_for(analyzer.analyze(np.full((64, 64, 3), 128, np.uint8)), GUARD_S)
+                    await asyncio.wait_for(
+                        analyzer.analyze(np.full((64, 64, 3), 128, np.uint8)), GUARD_S
+                    )
 
     error = caught.value
     assert (error.reason, error.retryable) == ("auth", False)
@@ -222,7 +217,9 @@ async def test_malformed_json_is_retried_then_reported_as_malformed() -> None:
         nonlocal calls
         calls += 1
         await request.read()
-        return web.Response(status=200, body=b'{"request_id": "r", "data": {', content_type="application/json")
+        return web.Response(
+            status=200, body=b'{"request_id": "r", "data": {', content_type="application/json"
+        )
 
     async with serve(handler) as url:
         with pytest.raises(AnalyzerError) as caught:
@@ -319,9 +316,3 @@ def test_the_key_is_not_in_the_analyzers_repr() -> None:
 
     assert API_KEY not in repr(analyzer)
     assert "127.0.0.1" in repr(analyzer)
-
-
-def test_envelope_body_sanity() -> None:
-    # The fake servers above must speak the contract too, or the tests prove nothing.
-    body = json.loads(json.dumps(success_envelope(one_face_data(), request_id="r", log_id="L")))
-    assert body["error_code"] == 0 and body["data"]["face_count"] == 1
