@@ -89,13 +89,13 @@ class CloudAnalyzer:
                 encoded.width_px,
                 encoded.height_px,
             )
-        for retry_index in range(self._retry.attempts):
+        retry_index = 0
+        while True:
             try:
                 return await self._attempt(self._transport, encoded)
             except _Transient as fault:
-                last = fault
                 if retry_index == self._retry.retries:
-                    break
+                    raise self._give_up(fault) from None
                 delay_s = self._retry.delay_s(retry_index, self._rng)
                 logger.warning(
                     "face analysis failed (%s: %s, request_id %s); retry %d of %d in %.2f s",
@@ -107,18 +107,21 @@ class CloudAnalyzer:
                     delay_s,
                 )
                 await asyncio.sleep(delay_s)
+                retry_index += 1
+
+    def _give_up(self, fault: _Transient) -> AnalyzerError:
         logger.error(
             "face analysis failed after %d attempts (%s: %s, request_id %s)",
             self._retry.attempts,
-            last.reason,
-            last.message,
-            last.request_id,
+            fault.reason,
+            fault.message,
+            fault.request_id,
         )
-        raise AnalyzerError(
-            f"{last.message} (after {self._retry.attempts} attempts)",
-            reason=last.reason,
+        return AnalyzerError(
+            f"{fault.message} (after {self._retry.attempts} attempts)",
+            reason=fault.reason,
             retryable=True,
-            request_id=last.request_id,
+            request_id=fault.request_id,
         )
 
     async def _attempt(self, transport: HttpTransport, encoded: EncodedImage) -> FaceAnalysis:
