@@ -1,0 +1,240 @@
+"""The web live view: HTML pages, MJPEG streams, snapshots and an event feed (aiohttp).
+
+Routes:
+    /                     every camera's stream in a grid, with the live event feed
+    /camera/{name}        one camera with the feed beside it
+    /stream/{name}.mjpg   multipart/x-mixed-replace MJPEG of the drawn overlay
+    /snapshot/{name}.jpg  one JPEG of the drawn overlay
+    /events               Server-Sent Events, one CloudEvents JSON document per event
+    /static/{file}        the pages' CSS and JavaScript
+
+Streams run until the client leaves or the server shuts down: on_shutdown sets `stopping`,
+which every open stream also waits on, so shutdown never waits for viewers to go away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Final, TypeVar
+
+from aiohttp import web
+
+from streamwatch.config.model import OverlaySettings
+from streamwatch.overlay.board import SceneBoard
+from streamwatch.overlay.draw import draw_scene
+from streamwatch.overlay.pages import Pages
+from streamwatch.overlay.scene import Scene
+from streamwatch.overlay.shared_jpeg import SharedJpeg, encode_jpeg
+
+T = TypeVar("T")
+
+MJPEG_BOUNDARY: Final = "frame"
+# A comment line this often keeps proxies from closing an idle event feed and lets the server
+# notice a client that has gone.
+SSE_KEEPALIVE_S: Final = 15.0
+# Generous: streams end on the shutdown signal, this only bounds a misbehaving handler.
+SHUTDOWN_TIMEOUT_S: Final = 5.0
+
+_NO_STORE: Final = {"Cache-Control": "no-store"}
+# The pages use nothing but their own files: a kiosk may be offline, and the view shows faces.
+_PAGE_HEADERS: Final = {
+    **_NO_STORE,
+    "Content-Security-Policy": "default-src 'self'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+class _LiveView:
+    """The request handlers; reads the board, never changes it."""
+
+    def __init__(self, board: SceneBoard, settings: OverlaySettings) -> None:
+        self._board = board
+        self._settings = settings
+        self._pages = Pages()
+        self._stopping = asyncio.Event()
+        self._frame_interval_s = 1.0 / settings.stream_fps
+        self._jpegs = {
+            camera: SharedJpeg(board, camera, self._render, reuse_for_s=self._frame_interval_s)
+            for camera in board.cameras
+        }
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/", self.index)
+        app.router.add_get("/camera/{name}", self.camera_page)
+        app.router.add_get("/stream/{name}.mjpg", self.stream)
+        app.router.add_get("/snapshot/{name}.jpg", self.snapshot)
+        app.router.add_get("/events", self.events)
+        app.router.add_get("/static/{file}", self.static)
+        app.on_shutdown.append(self.on_shutdown)
+
+    async def on_shutdown(self, _app: web.Application) -> None:
+        self._stopping.set()
+
+    async def index(self, _request: web.Request) -> web.Response:
+        return web.Response(
+            text=self._pages.index(self._board.cameras),
+            content_type="text/html",
+            headers=_PAGE_HEADERS,
+        )
+
+    async def camera_page(self, request: web.Request) -> web.Response:
+        camera = self._camera(request)
+        return web.Response(
+            text=self._pages.camera(camera), content_type="text/html", headers=_PAGE_HEADERS
+        )
+
+    async def static(self, request: web.Request) -> web.Response:
+        static_file = self._pages.static(request.match_info["file"])
+        if static_file is None:
+            raise web.HTTPNotFound(text="no such file")
+        return web.Response(
+            body=static_file.body, content_type=static_file.content_type, headers=_PAGE_HEADERS
+        )
+
+    async def snapshot(self, request: web.Request) -> web.Response:
+        camera = self._camera(request)
+        if self._board.latest(camera) is None:
+            raise web.HTTPServiceUnavailable(
+                text=f"no picture from camera {camera!r} yet", headers={"Retry-After": "1"}
+            )
+        encoded = await self._unless_stopping(self._jpegs[camera].next_jpeg(None))
+        if encoded is None:
+            raise web.HTTPServiceUnavailable(text="shutting down")
+        return web.Response(body=encoded.jpeg, content_type="image/jpeg", headers=_NO_STORE)
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        jpegs = self._jpegs[self._camera(request)]
+        response = web.StreamResponse(
+            headers={
+                **_NO_STORE,
+                "Content-Type": f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}",
+            }
+        )
+        await response.prepare(request)
+        sent_sequence: int | None = None
+        due_monotonic_s = time.monotonic()
+        try:
+            while not self._stopping.is_set():
+                encoded = await self._unless_stopping(jpegs.next_jpeg(sent_sequence))
+                if encoded is None:
+                    break
+                await response.write(_mjpeg_part(encoded.jpeg))
+                sent_sequence = encoded.sequence
+                # Pace at stream_fps; after a stall start afresh instead of sending a burst.
+                due_monotonic_s = max(due_monotonic_s + self._frame_interval_s, time.monotonic())
+                if await self._stopped_within(due_monotonic_s - time.monotonic()):
+                    break
+            await response.write(f"--{MJPEG_BOUNDARY}--\r\n".encode())
+        except ConnectionResetError:
+            pass  # the viewer went away
+        return response
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={**_NO_STORE, "Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
+        )
+        async with self._board.subscribe_events() as subscription:
+            await response.prepare(request)
+            try:
+                # Sent once subscribed: a client that has read it will see every later event.
+                await response.write(b": subscribed\n\n")
+                while not self._stopping.is_set():
+                    event = await self._unless_stopping(anext(subscription), SSE_KEEPALIVE_S)
+                    if event is None:
+                        if not self._stopping.is_set():
+                            await response.write(b": keep-alive\n\n")
+                        continue
+                    await response.write(f"id: {event.id}\ndata: {event.to_json()}\n\n".encode())
+            except ConnectionResetError:
+                pass
+        return response
+
+    def _camera(self, request: web.Request) -> str:
+        camera = request.match_info["name"]
+        if camera not in self._board.cameras:
+            raise web.HTTPNotFound(text=f"unknown camera {camera!r}")
+        return camera
+
+    def _render(self, scene: Scene, now_monotonic_s: float) -> bytes:
+        image = draw_scene(
+            scene,
+            now_monotonic_s=now_monotonic_s,
+            show_landmarks=self._settings.show_landmarks,
+            width_px=self._settings.stream_width_px,
+            max_events=self._settings.recent_events,
+        )
+        return encode_jpeg(image, self._settings.jpeg_quality)
+
+    async def _unless_stopping(
+        self, awaitable: Awaitable[T], timeout_s: float | None = None
+    ) -> T | None:
+        """The awaitable's result, or None when the server stops or `timeout_s` passes first."""
+        work = asyncio.ensure_future(awaitable)
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait(
+                (work, stopping), timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            work.cancel()
+            stopping.cancel()
+        if work.done() and not work.cancelled():
+            return work.result()
+        return None
+
+    async def _stopped_within(self, delay_s: float) -> bool:
+        if delay_s <= 0:
+            return self._stopping.is_set()
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=delay_s)
+        except TimeoutError:
+            return False
+        return True
+
+
+def _mjpeg_part(jpeg: bytes) -> bytes:
+    header = (
+        f"--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+    )
+    return header.encode("ascii") + jpeg + b"\r\n"
+
+
+def build_live_view(board: SceneBoard, settings: OverlaySettings) -> web.Application:
+    """The live view as an aiohttp application (start it with `serve_live_view`)."""
+    app = web.Application()
+    _LiveView(board, settings).add_routes(app)
+    return app
+
+
+@dataclass(frozen=True, slots=True)
+class LiveViewServer:
+    host: str
+    port: int  # the bound port: the real one when settings.web_port is 0
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    def __str__(self) -> str:
+        return self.url
+
+
+@asynccontextmanager
+async def serve_live_view(
+    board: SceneBoard, settings: OverlaySettings
+) -> AsyncIterator[LiveViewServer]:
+    """Serve the live view on settings.web_host:settings.web_port while the block runs."""
+    runner = web.AppRunner(build_live_view(board, settings), shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.web_host, settings.web_port)
+        await site.start()
+        port = int(runner.addresses[0][1])
+        yield LiveViewServer(settings.web_host, port)
+    finally:
+        await runner.cleanup()
