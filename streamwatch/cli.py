@@ -50,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Watch cameras for faces; deliver face and mask events.",
     )
     parser.add_argument("--version", action="version", version=f"streamwatch {__version__}")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the cameras of a config (default: the demo)")
@@ -106,8 +108,10 @@ def _check(args: argparse.Namespace) -> int:
     from streamwatch.capture.sources import redact
 
     cameras = ", ".join(f"{c.name} ({redact(c.source)})" for c in settings.cameras)
-    print(f"{args.config}: ok — {len(settings.cameras)} camera(s): {cameras}; "
-          f"analyzer {settings.analyzer.kind}; {len(settings.sinks)} sink(s)")
+    print(
+        f"{args.config}: ok — {len(settings.cameras)} camera(s): {cameras}; "
+        f"analyzer {settings.analyzer.kind}; {len(settings.sinks)} sink(s)"
+    )
     return 0
 
 
@@ -142,17 +146,20 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def _face_table(analysis: FaceAnalysis) -> str:
     lines = [
-        f"{analysis.face_count} face(s) in {analysis.image_width_px}×{analysis.image_height_px} "
+        f"{analysis.face_count} face(s) in {analysis.image_width_px}x{analysis.image_height_px} "
         f"px ({analysis.analyzer} analyzer)"
     ]
     if analysis.faces:
-        header = f"{'#':>2}  {'left':>5} {'top':>5} {'width':>5} {'height':>6}  {'prob':>5}  " \
-                 f"{'mask':<9} {'age':>3} {'gender':<6} {'yaw/pitch/roll':<16} {'blur':>4}"
+        header = (
+            f"{'#':>2}  {'left':>5} {'top':>5} {'width':>5} {'height':>6}  {'prob':>5}  "
+            f"{'mask':<9} {'age':>3} {'gender':<6} {'yaw/pitch/roll':<16} {'blur':>4}"
+        )
         lines.append(header)
         for index, face in enumerate(analysis.faces, start=1):
             left, top, width, height = face.box_px.as_ints()
             pose = (
-                "-" if face.pose is None
+                "-"
+                if face.pose is None
                 else f"{face.pose.yaw_deg:.0f}/{face.pose.pitch_deg:.0f}/{face.pose.roll_deg:.0f}"
             )
             lines.append(
@@ -180,9 +187,10 @@ def _emulate(args: argparse.Namespace) -> int:
     api_key = os.environ.get(args.api_key_env)
 
     async def serve() -> None:
-        async with LocalAnalyzer() as analyzer, serve_emulator(
-            analyzer, host=args.host, port=args.port, api_key=api_key
-        ) as url:
+        async with (
+            LocalAnalyzer() as analyzer,
+            serve_emulator(analyzer, host=args.host, port=args.port, api_key=api_key) as url,
+        ):
             logging.getLogger("streamwatch.emulator").info(
                 "emulating the Face Analyzer API at %s (%s)",
                 url,

@@ -28,7 +28,9 @@ def test_check_accepts_the_default_config() -> None:
 
 def test_check_names_a_misspelt_key_and_the_file(tmp_path: Path) -> None:
     config = tmp_path / "door.toml"
-    config.write_text('[[cameras]]\nname = "door"\nsource = "demo"\n\n[selection]\nmin_intervall_s = 1\n')
+    config.write_text(
+        '[[cameras]]\nname = "door"\nsource = "demo"\n\n[selection]\nmin_intervall_s = 1\n'
+    )
     result = streamwatch("check", str(config))
     assert result.returncode == 2
     assert f"{config}: selection.min_intervall_s: unknown key; did you mean 'min_interval_s'?" in (
@@ -40,7 +42,7 @@ def test_check_names_a_misspelt_key_and_the_file(tmp_path: Path) -> None:
 def test_analyze_finds_the_face_of_a_real_photo(media_dir: Path) -> None:
     result = streamwatch("analyze", str(media_dir / "images" / "faces" / "obama.jpg"))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("1 face(s) in 910×1137 px (local analyzer)")
+    assert result.stdout.startswith("1 face(s) in 910x1137 px (local analyzer)")
 
 
 def test_analyze_reports_zero_faces_for_a_real_image_without_one(media_dir: Path) -> None:

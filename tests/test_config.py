@@ -57,7 +57,9 @@ def test_wrong_type_names_the_key_and_the_value() -> None:
 
 def test_unknown_key_inside_a_sink_is_named_without_the_union_tag() -> None:
     text = '[[sinks]]\nkind = "webhook"\nurl = "http://127.0.0.1:9/"\nsecert = "x"\n'
-    with pytest.raises(ConfigError, match=r"sinks\[0\]\.secert: unknown key; did you mean 'secret'"):
+    with pytest.raises(
+        ConfigError, match=r"sinks\[0\]\.secert: unknown key; did you mean 'secret'"
+    ):
         parse_settings(text)
 
 
@@ -76,7 +78,9 @@ def test_env_references_are_expanded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_missing_env_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_SUCH_VARIABLE", raising=False)
-    with pytest.raises(ConfigError, match="analyzer.api_key: environment variable NO_SUCH_VARIABLE"):
+    with pytest.raises(
+        ConfigError, match=r"analyzer\.api_key: environment variable NO_SUCH_VARIABLE"
+    ):
         parse_settings('[analyzer]\nkind = "ailab"\napi_key = "${NO_SUCH_VARIABLE}"\n')
 
 

@@ -19,7 +19,9 @@ SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def _event(n: int, camera: str = "door") -> Event:
-    return Event.create("face.new", node="test", camera=camera, subject=f"{camera}-{n}", data={"n": n})
+    return Event.create(
+        "face.new", node="test", camera=camera, subject=f"{camera}-{n}", data={"n": n}
+    )
 
 
 async def test_jsonl_sink_appends_one_cloudevent_per_line(tmp_path: Path) -> None:

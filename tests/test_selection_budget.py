@@ -51,7 +51,9 @@ def test_selector_rejects_blurred_frames_and_keeps_sharp_ones() -> None:
 
 def test_selector_spaces_candidates_by_the_minimum_interval() -> None:
     selector = FrameSelector(SelectionSettings(sharpness_threshold=0, min_interval_s=0.5))
-    verdicts = [selector.consider(_frame(_textured(), t)).verdict for t in (0.0, 0.2, 0.49, 0.5, 0.7)]
+    verdicts = [
+        selector.consider(_frame(_textured(), t)).verdict for t in (0.0, 0.2, 0.49, 0.5, 0.7)
+    ]
     assert verdicts == [
         Verdict.CANDIDATE,
         Verdict.TOO_SOON,

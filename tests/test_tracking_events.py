@@ -86,10 +86,17 @@ def test_events_are_cloudevents_1_0() -> None:
     assert document["subject"] == "door-1"
     assert document["time"].endswith("Z")
     assert document["data"]["frame_time"] == "2023-11-14T22:13:20.250Z"
-    assert document["data"]["face"]["box_px"] == {"left": 100, "top": 100, "width": 100, "height": 100}
+    assert document["data"]["face"]["box_px"] == {
+        "left": 100,
+        "top": 100,
+        "width": 100,
+        "height": 100,
+    }
     assert Event.from_cloudevent(document) == event
 
 
 def test_event_ids_are_unique() -> None:
-    ids = {Event.create("face.new", node="n", camera="c", subject=None, data={}).id for _ in range(100)}
+    ids = {
+        Event.create("face.new", node="n", camera="c", subject=None, data={}).id for _ in range(100)
+    }
     assert len(ids) == 100

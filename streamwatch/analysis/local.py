@@ -51,8 +51,12 @@ class LocalAnalyzer:
     async def __aenter__(self) -> LocalAnalyzer:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         self._detector = cv2.FaceDetectorYN.create(
-            str(yunet_model_path()), "", (DETECTION_WIDTH_PX, DETECTION_WIDTH_PX),
-            self._min_face_probability, 0.3, 5000,
+            str(yunet_model_path()),
+            "",
+            (DETECTION_WIDTH_PX, DETECTION_WIDTH_PX),
+            self._min_face_probability,
+            0.3,
+            5000,
         )
         return self
 
@@ -119,7 +123,7 @@ def _face_from_yunet(row: np.ndarray, scale: float, offset_px: float) -> Face:
 
 
 def _with_estimates(face: Face, image: np.ndarray) -> Face:
-    right_eye, left_eye, nose, right_mouth, left_mouth = face.landmarks_px
+    right_eye, left_eye, *_ = face.landmarks_px
     eye_distance_px = math.dist((right_eye.x, right_eye.y), (left_eye.x, left_eye.y))
     # Iris radius is about a fifth of the eye's width, itself ~ 0.45 of the eye distance.
     radius_px = 0.09 * eye_distance_px

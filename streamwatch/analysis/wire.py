@@ -166,14 +166,18 @@ def to_data(analysis: FaceAnalysis) -> dict[str, Any]:
         ),
         "pupils": column(
             "pupils",
-            lambda f: None
-            if f.pupils_px is None
-            else [c for p in f.pupils_px for c in (p.x, p.y, p.radius)],
+            lambda f: (
+                None
+                if f.pupils_px is None
+                else [c for p in f.pupils_px for c in (p.x, p.y, p.radius)]
+            ),
             6,
         ),
         "pose_list": column(
             "pose_list",
-            lambda f: None if f.pose is None else [f.pose.yaw_deg, f.pose.pitch_deg, f.pose.roll_deg],
+            lambda f: (
+                None if f.pose is None else [f.pose.yaw_deg, f.pose.pitch_deg, f.pose.roll_deg]
+            ),
             3,
         ),
         "gender_list": scalar("gender_list", lambda f: f.gender),
@@ -185,7 +189,7 @@ def to_data(analysis: FaceAnalysis) -> dict[str, Any]:
         "masks": scalar("masks", lambda f: f.mask),
         "dense_feature_length": API_DENSE_FEATURE_LENGTH,
         "qualities": {
-            f"{name}_list": scalar(f"qualities.{name}_list", lambda f, n=name: getattr(f.qualities, n))
+            f"{name}_list": scalar(f"qualities.{name}_list", _quality_getter(name))
             for name in QUALITY_FIELDS
         },
     }
@@ -194,6 +198,14 @@ def to_data(analysis: FaceAnalysis) -> dict[str, Any]:
     if unestimated:
         data[UNESTIMATED_FIELD] = unestimated
     return data
+
+
+def _quality_getter(name: str) -> Callable[[Face], float | None]:
+    def get(face: Face) -> float | None:
+        value: float | None = getattr(face.qualities, name)
+        return value
+
+    return get
 
 
 def _integer(data: Mapping[str, Any], name: str) -> int:

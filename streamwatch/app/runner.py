@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 
 import aiohttp
@@ -59,9 +60,7 @@ async def run(settings: Settings, *, duration_s: float | None = None) -> None:
             budget = CallBudget(settings.budget)
             pipelines = []
             for camera in settings.cameras:
-                reader = await stack.enter_async_context(
-                    CameraReader(camera, open_source(camera))
-                )
+                reader = await stack.enter_async_context(CameraReader(camera, open_source(camera)))
                 assert reader.latest is not None
                 pipelines.append(
                     CameraPipeline(
@@ -77,20 +76,44 @@ async def run(settings: Settings, *, duration_s: float | None = None) -> None:
                         recent_events=settings.overlay.recent_events,
                     )
                 )
-            tasks = [asyncio.create_task(p.run(), name=f"camera {p.camera}") for p in pipelines]
-            if settings.overlay.window:
-                tasks.append(asyncio.create_task(show_windows(board, settings.overlay, stop)))
-            all_done = asyncio.gather(*tasks)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(duration_s):
-                    await asyncio.wait(
-                        [all_done, asyncio.ensure_future(stop.wait())],
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
+            window = (
+                show_windows(board, settings.overlay, stop) if settings.overlay.window else None
+            )
+            await _run_until_stopped(pipelines, window, stop, duration_s)
             log.info("stopping")
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(all_done, return_exceptions=True)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+class _Stopped(Exception):
+    """Raised inside the task group to end it: asked to stop, or every camera finished."""
+
+
+async def _run_until_stopped(
+    pipelines: list[CameraPipeline],
+    window: Coroutine[None, None, None] | None,
+    stop: asyncio.Event,
+    duration_s: float | None,
+) -> None:
+    async def end_when_asked() -> None:
+        await stop.wait()
+        raise _Stopped
+
+    async def stop_when_cameras_end(cameras: list[asyncio.Task[None]]) -> None:
+        await asyncio.wait(cameras)
+        stop.set()
+
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(duration_s):
+            try:
+                async with asyncio.TaskGroup() as group:
+                    cameras = [
+                        group.create_task(p.run(), name=f"camera {p.camera}") for p in pipelines
+                    ]
+                    group.create_task(stop_when_cameras_end(cameras))
+                    group.create_task(end_when_asked())
+                    if window is not None:
+                        group.create_task(window, name="window")
+            except* _Stopped:
+                pass

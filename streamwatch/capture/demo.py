@@ -58,8 +58,8 @@ class DemoSource:
     def read(self) -> np.ndarray | None:
         t_s = self._frame_index / FPS
         self._frame_index += 1
-        frame = self._background.astype(np.int16) + self._noise[self._frame_index % 4]
-        frame = np.clip(frame, 0, 255).astype(np.uint8)
+        noisy = self._background.astype(np.int16) + self._noise[self._frame_index % 4]
+        frame: np.ndarray = np.clip(noisy, 0, 255).astype(np.uint8)
         cycle = int(t_s // self.timeline.cycle_s)
         x_px = self._person_x(t_s % self.timeline.cycle_s)
         if x_px is not None:
@@ -77,8 +77,9 @@ class DemoSource:
         """Left edge of the person at cycle time t_s, or None when nobody is in the scene."""
         tl = self.timeline
         width_px = FRAME_SIZE_PX[0]
-        stand_px = (width_px - self._person.shape[1]) // 2
-        outside_px = -self._person.shape[1]
+        person_width_px = int(self._person.shape[1])
+        stand_px = (width_px - person_width_px) // 2
+        outside_px = -person_width_px
         if t_s < tl.enter_s or t_s >= tl.left_s:
             return None
         if t_s < tl.entered_s:
@@ -113,8 +114,9 @@ def _person_cutout(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise FileNotFoundError(f"demo portrait not found at {path} (is matplotlib installed?)")
     height_px = 440
     scale = height_px / portrait.shape[0]
-    portrait = cv2.resize(portrait, (round(portrait.shape[1] * scale), height_px),
-                          interpolation=cv2.INTER_AREA)
+    portrait = cv2.resize(
+        portrait, (round(portrait.shape[1] * scale), height_px), interpolation=cv2.INTER_AREA
+    )
     alpha = np.zeros(portrait.shape[:2], np.float32)
     h, w = alpha.shape
     cv2.ellipse(alpha, (w // 2, h // 2 + h // 8), (w // 2 - 8, h // 2 + h // 8), 0, 0, 360, 1.0, -1)
@@ -122,8 +124,9 @@ def _person_cutout(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return portrait, alpha[:, :, None]
 
 
-def _paste(frame: np.ndarray, person: np.ndarray, alpha: np.ndarray, left_px: int,
-           top_px: int) -> None:
+def _paste(
+    frame: np.ndarray, person: np.ndarray, alpha: np.ndarray, left_px: int, top_px: int
+) -> None:
     """Blend `person` into `frame` at (left_px, top_px), clipped to the frame."""
     frame_h, frame_w = frame.shape[:2]
     h, w = person.shape[:2]

@@ -8,6 +8,7 @@ the next frame without polling; frames it was too busy to take are dropped, neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import threading
@@ -83,10 +84,9 @@ class LatestFrame:
             await self._changed.wait()
 
     def _wake(self) -> None:
-        try:
+        # A closed loop (RuntimeError) has nobody waiting any more.
+        with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._changed.set)
-        except RuntimeError:
-            pass  # the loop is closed: nobody is waiting any more
 
 
 class CameraReader:

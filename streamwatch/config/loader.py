@@ -35,7 +35,9 @@ def load_settings(path: str | Path) -> Settings:
     return parse_settings(text, source=str(path), base_dir=path.parent)
 
 
-def parse_settings(text: str, *, source: str = "<config>", base_dir: Path | None = None) -> Settings:
+def parse_settings(
+    text: str, *, source: str = "<config>", base_dir: Path | None = None
+) -> Settings:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -28,7 +28,9 @@ def face_payload(face: Face) -> dict[str, Any]:
     payload.update({k: v for k, v in attributes.items() if v is not None})
     if face.pose is not None:
         payload["pose_deg"] = {
-            "yaw": face.pose.yaw_deg, "pitch": face.pose.pitch_deg, "roll": face.pose.roll_deg
+            "yaw": face.pose.yaw_deg,
+            "pitch": face.pose.pitch_deg,
+            "roll": face.pose.roll_deg,
         }
     qualities = {k: getattr(face.qualities, k) for k in face.qualities.__slots__}
     known = {k: v for k, v in qualities.items() if v is not None}
