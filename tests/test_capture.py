@@ -130,4 +130,4 @@ def test_demo_source_shows_a_real_face_that_comes_and_goes() -> None:
             return counts
 
     # Empty before the visit, one face while standing, empty again after.
-    assert asyncio.run(faces_at([0.5, 4.0, 6.0, 12.0])) == [0, 1, 1, 0]
+    assert asyncio.run(faces_at([0.5, 4.0, 6.0, 15.0])) == [0, 1, 1, 0]

@@ -1,9 +1,10 @@
 """The `demo` source: an entrance scene where a real person comes in, stays and leaves.
 
 The person is Grace Hopper's portrait that matplotlib ships (mpl-data/sample_data), so the demo
-needs no camera, no download and no media in this repository. Each visit: the person slides in
-from one side (easing to a stop, as people do at a kiosk), stays with a slight sway, slides
-out, and the corridor stays empty for a while; every other visit is mirrored.
+needs no camera, no download and no media in this repository. Each visit: the person comes
+through the door towards the camera (growing as they approach), stays at the kiosk with a
+slight sway, walks out sideways at a walking pace, and the corridor stays empty for a while.
+Every other visit is mirrored and leaves the other way.
 """
 
 from __future__ import annotations
@@ -17,17 +18,19 @@ import numpy as np
 
 FRAME_SIZE_PX = (960, 540)  # width, height
 FPS = 15.0
+DOOR_THRESHOLD_Y_PX = 390  # where the corridor floor meets the door
+FAR_SCALE = 0.5  # the person's size in the door, relative to at the kiosk
 
 
 @dataclass(frozen=True, slots=True)
 class VisitTimeline:
     """Seconds into each cycle at which the person moves; the cycle then repeats."""
 
-    enter_s: float = 1.0
-    entered_s: float = 2.5
-    leave_s: float = 9.0
-    left_s: float = 10.5
-    cycle_s: float = 16.0
+    enter_s: float = 1.0  # appears in the door, far away
+    entered_s: float = 3.0  # reached the kiosk
+    leave_s: float = 9.0  # starts walking out sideways
+    left_s: float = 13.5  # out of the picture
+    cycle_s: float = 19.0
 
 
 def portrait_path() -> Path:
@@ -61,34 +64,42 @@ class DemoSource:
         noisy = self._background.astype(np.int16) + self._noise[self._frame_index % 4]
         frame: np.ndarray = np.clip(noisy, 0, 255).astype(np.uint8)
         cycle = int(t_s // self.timeline.cycle_s)
-        x_px = self._person_x(t_s % self.timeline.cycle_s)
-        if x_px is not None:
+        placement = self._placement(t_s % self.timeline.cycle_s, leave_to_right=cycle % 2 == 0)
+        if placement is not None:
+            centre_x_px, bottom_px, scale = placement
             person, alpha = self._person, self._alpha
             if cycle % 2:
                 person, alpha = person[:, ::-1], alpha[:, ::-1]
+            if scale < 1:
+                size = (round(person.shape[1] * scale), round(person.shape[0] * scale))
+                person = cv2.resize(person, size, interpolation=cv2.INTER_AREA)
+                alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)[:, :, None]
             sway_px = round(6 * math.sin(t_s * 1.7))
-            _paste(frame, person, alpha, x_px + sway_px, FRAME_SIZE_PX[1] - person.shape[0])
+            left_px = round(centre_x_px - person.shape[1] / 2) + sway_px
+            _paste(frame, person, alpha, left_px, round(bottom_px) - person.shape[0])
         return frame
 
     def close(self) -> None:
         pass
 
-    def _person_x(self, t_s: float) -> int | None:
-        """Left edge of the person at cycle time t_s, or None when nobody is in the scene."""
+    def _placement(self, t_s: float, *, leave_to_right: bool) -> tuple[float, float, float] | None:
+        """(centre x, bottom y, scale) of the person at cycle time t_s; None when absent."""
         tl = self.timeline
-        width_px = FRAME_SIZE_PX[0]
-        person_width_px = int(self._person.shape[1])
-        stand_px = (width_px - person_width_px) // 2
-        outside_px = -person_width_px
+        width_px, height_px = FRAME_SIZE_PX
+        centre_px = width_px / 2
         if t_s < tl.enter_s or t_s >= tl.left_s:
             return None
         if t_s < tl.entered_s:
-            progress = 1 - (1 - (t_s - tl.enter_s) / (tl.entered_s - tl.enter_s)) ** 3
-            return round(outside_px + (stand_px - outside_px) * progress)
+            # Decelerating towards the kiosk: far (small, at the door's threshold) to near.
+            progress = 1 - (1 - (t_s - tl.enter_s) / (tl.entered_s - tl.enter_s)) ** 2
+            bottom_px = DOOR_THRESHOLD_Y_PX + (height_px - DOOR_THRESHOLD_Y_PX) * progress
+            return centre_px, bottom_px, FAR_SCALE + (1 - FAR_SCALE) * progress
         if t_s < tl.leave_s:
-            return stand_px
-        progress = ((t_s - tl.leave_s) / (tl.left_s - tl.leave_s)) ** 3
-        return round(stand_px + (width_px - stand_px) * progress)
+            return centre_px, height_px, 1.0
+        # A steady walking pace out of the side of the picture.
+        progress = (t_s - tl.leave_s) / (tl.left_s - tl.leave_s)
+        travel_px = (width_px + self._person.shape[1]) / 2 * progress
+        return centre_px + (travel_px if leave_to_right else -travel_px), height_px, 1.0
 
 
 def _corridor(rng: np.random.Generator) -> np.ndarray:

@@ -21,20 +21,21 @@ class EventRules:
         self._maskless_alerted: set[str] = set()
 
     def apply(self, update: TrackUpdate, *, frame_timestamp_s: float, analyzer: str) -> list[Event]:
-        events = [
+        """The events of one update, in the order things happened: left, new, then states."""
+        events = []
+        for track in update.left:
+            self._maskless_alerted.discard(track.track_id)
+            dwell_s = round(track.dwell_s, 2)
+            events.append(
+                self._event("face.left", track, track.last_seen_s, analyzer, dwell_s=dwell_s)
+            )
+        events += [
             self._event("face.new", track, frame_timestamp_s, analyzer) for track in update.new
         ]
         for track in (*update.new, *update.updated):
             if track.face.mask is Mask.NONE and track.track_id not in self._maskless_alerted:
                 self._maskless_alerted.add(track.track_id)
                 events.append(self._event("face.maskless", track, frame_timestamp_s, analyzer))
-        for track in update.left:
-            self._maskless_alerted.discard(track.track_id)
-            events.append(
-                self._event(
-                    "face.left", track, track.last_seen_s, analyzer, dwell_s=round(track.dwell_s, 2)
-                )
-            )
         return events
 
     def _event(

@@ -40,7 +40,11 @@ class Tracker:
         return tuple(self._tracks.values())
 
     def update(self, analysis: FaceAnalysis, frame_timestamp_s: float) -> TrackUpdate:
-        """Match the analysis's faces to tracks; unmatched faces start new tracks."""
+        """Match the analysis's faces to tracks; unmatched faces start new tracks.
+
+        Tracks unseen for `left_after_s` leave first: a face that comes back after that is new.
+        """
+        left = self._expire(frame_timestamp_s)
         pairs = sorted(
             (
                 (score, track_id, index)
@@ -80,7 +84,6 @@ class Tracker:
             )
             self._tracks[track.track_id] = track
             new.append(track)
-        left = self._expire(frame_timestamp_s)
         return TrackUpdate(tuple(new), tuple(updated), left, self.active)
 
     def expire(self, now_s: float) -> TrackUpdate:
