@@ -13,7 +13,7 @@ from streamwatch.config import JsonLinesSinkSettings, WebhookSinkSettings
 from streamwatch.delivery import DeliveryError, Dispatcher, JsonLinesSink, WebhookSink
 from streamwatch.events import Event
 
-from .webhook_receiver import webhook_receiver
+from .support.webhook_receiver import webhook_receiver
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

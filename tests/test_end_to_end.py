@@ -13,7 +13,7 @@ from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.app.runner import run
 from streamwatch.config import Settings
 
-from .webhook_receiver import webhook_receiver
+from .support.webhook_receiver import webhook_receiver
 
 API_KEY = "test-key-not-secret"
 WEBHOOK_SECRET = "whsec_" + "c3RyZWFtd2F0Y2gtdGVzdC1zZWNyZXQ="

@@ -1,14 +1,16 @@
 """One camera's path after capture: selection → budget → analysis → tracking → rules → delivery.
 
-Two tasks per camera, both fed by the reader's LatestFrame: the analysis loop, which takes the
-newest frame whenever it is free (so a slow analysis never builds a backlog), and the live
+Three tasks per camera. Two are fed by the reader's LatestFrame: the analysis loop, which takes
+the newest frame whenever it is free (so a slow analysis never builds a backlog), and the live
 loop, which hands every frame with the current tracks to the overlay, so the picture stays
-fluid while an analysis is in flight.
+fluid while an analysis is in flight. The health loop follows the camera's state and turns it
+into camera.offline / camera.online.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -17,8 +19,9 @@ from dataclasses import dataclass
 from streamwatch.analysis.analyzer import Analyzer, AnalyzerError
 from streamwatch.budget.limiter import CallBudget
 from streamwatch.capture.frame import Frame
-from streamwatch.capture.reader import CameraClosed, LatestFrame
+from streamwatch.capture.reader import CameraClosed, CameraReader, CameraState
 from streamwatch.delivery.dispatcher import Dispatcher
+from streamwatch.events.camera import CameraHealthRules
 from streamwatch.events.model import Event
 from streamwatch.events.rules import EventRules
 from streamwatch.overlay.board import SceneBoard
@@ -43,7 +46,8 @@ class CameraPipeline:
         self,
         *,
         camera: str,
-        latest: LatestFrame,
+        reader: CameraReader,
+        health: CameraHealthRules,
         selector: FrameSelector,
         budget: CallBudget,
         analyzer: Analyzer,
@@ -55,7 +59,10 @@ class CameraPipeline:
     ) -> None:
         self.camera = camera
         self.counters = PipelineCounters()
-        self._latest = latest
+        assert reader.latest is not None, "the reader must be started (async with)"
+        self._reader = reader
+        self._latest = reader.latest
+        self._health = health
         self._selector = selector
         self._budget = budget
         self._analyzer = analyzer
@@ -73,6 +80,7 @@ class CameraPipeline:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._analysis_loop(), name=f"analysis {self.camera}")
                 group.create_task(self._live_loop(), name=f"live {self.camera}")
+                group.create_task(self._health_loop(), name=f"health {self.camera}")
         except* CameraClosed:
             log.info("camera %s: closed", self.camera)
 
@@ -113,10 +121,45 @@ class CameraPipeline:
                 )
             )
 
+    async def _health_loop(self) -> None:
+        stall_timeout_s = self._reader.camera.stall_timeout_s
+        version = self._reader.state_version
+        while True:
+            now_s = time.monotonic()
+            stats = self._reader.stats
+            if stats.state in (CameraState.FINISHED, CameraState.STOPPED):
+                return
+            age_s = stats.last_frame_age_s(now_s)
+            fresh = age_s is not None and age_s < stall_timeout_s
+            streaming = stats.state is CameraState.STREAMING and fresh
+            reason = stats.last_error
+            if stats.state is CameraState.STREAMING and not fresh:
+                # A read blocked past its time-out (a driver that ignores it): report it anyway.
+                reason = f"no frame for {age_s:.0f} s" if age_s is not None else "no frame yet"
+            self._publish(
+                self._health.observe(
+                    streaming=streaming,
+                    now_s=now_s,
+                    now_wall_s=time.time(),
+                    state=str(stats.state),
+                    reason=reason,
+                )
+            )
+            deadlines = [self._health.next_check_s()]
+            if streaming and stats.last_frame_monotonic_s is not None:
+                deadlines.append(stats.last_frame_monotonic_s + stall_timeout_s)
+            due = [d for d in deadlines if d is not None]
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, min(due) - now_s) if due else None):
+                    version = await self._reader.state_change(version)
+
     def _emit(self, update: TrackUpdate, frame: Frame, analyzer: str) -> None:
-        for event in self._rules.apply(
-            update, frame_timestamp_s=frame.timestamp_s, analyzer=analyzer
-        ):
+        self._publish(
+            self._rules.apply(update, frame_timestamp_s=frame.timestamp_s, analyzer=analyzer)
+        )
+
+    def _publish(self, events: list[Event]) -> None:
+        for event in events:
             self.counters.events += 1
             self._recent_events.append(event)
             self._dispatcher.submit(event)

@@ -18,6 +18,7 @@ from streamwatch.capture.sources import open_source
 from streamwatch.config.model import AnalyzerSettings, Settings
 from streamwatch.delivery.dispatcher import Dispatcher
 from streamwatch.delivery.sinks import build_sink
+from streamwatch.events.camera import CameraHealthRules
 from streamwatch.events.rules import EventRules
 from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.web import serve_live_view
@@ -61,11 +62,15 @@ async def run(settings: Settings, *, duration_s: float | None = None) -> None:
             pipelines = []
             for camera in settings.cameras:
                 reader = await stack.enter_async_context(CameraReader(camera, open_source(camera)))
-                assert reader.latest is not None
                 pipelines.append(
                     CameraPipeline(
                         camera=camera.name,
-                        latest=reader.latest,
+                        reader=reader,
+                        health=CameraHealthRules(
+                            node=settings.node,
+                            camera=camera.name,
+                            offline_after_s=camera.offline_after_s,
+                        ),
                         selector=FrameSelector(settings.selection),
                         budget=budget,
                         analyzer=analyzer,

@@ -79,6 +79,12 @@ class DemoSource:
             _paste(frame, person, alpha, left_px, round(bottom_px) - person.shape[0])
         return frame
 
+    def position_ms(self) -> float | None:
+        return self._frame_index * 1000 / FPS
+
+    def reachable(self) -> bool:
+        return True
+
     def close(self) -> None:
         pass
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -19,10 +20,13 @@ import numpy as np
 from streamwatch.config.model import CameraSettings
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
+DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 _USB = re.compile(r"^(?:usb:(\d+)|/dev/video(\d+))$")
-# OpenCV's FFmpeg back-end stalls ~5 s probing a stream and ~30 s on a hung one by default.
-OPEN_TIMEOUT_MS = 5000
-READ_TIMEOUT_MS = 5000
+PROBE_TIMEOUT_S = 1.0
+
+# FFmpeg's own messages go straight to stderr, bypassing logging (and a future FFmpeg might
+# print a URL with its password): keep it quiet; streamwatch logs what failed itself.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 class SourceError(Exception):
@@ -41,6 +45,14 @@ class VideoSource(Protocol):
 
     def read(self) -> np.ndarray | None:
         """The next BGR picture, or None when the stream ended or failed."""
+        ...
+
+    def position_ms(self) -> float | None:
+        """The stream time of the last picture read, when the source knows it."""
+        ...
+
+    def reachable(self) -> bool:
+        """Whether it is worth trying to open now (a cheap check: a TCP connect for streams)."""
         ...
 
     def close(self) -> None: ...
@@ -110,6 +122,15 @@ class _OpenCVSource:
         ok, image = self._capture.read()
         return image if ok and image is not None else None
 
+    def position_ms(self) -> float | None:
+        if self._capture is None:
+            return None
+        position_ms = float(self._capture.get(cv2.CAP_PROP_POS_MSEC))
+        return position_ms if position_ms > 0 else None  # 0: the back-end does not know
+
+    def reachable(self) -> bool:
+        return True
+
     def close(self) -> None:
         if self._capture is not None:
             self._capture.release()
@@ -163,6 +184,9 @@ class StreamSource(_OpenCVSource):
         self.url = url
         self.description = f"stream {redact(url)}"
         self._transport = camera.rtsp_transport
+        self._timeout_ms = round(camera.stall_timeout_s * 1000)
+        parts = urlsplit(url)
+        self._address = (parts.hostname or "", parts.port or DEFAULT_PORTS[parts.scheme])
 
     def _create(self) -> cv2.VideoCapture:
         # Read by OpenCV when the capture opens: no stream analysis delay, the chosen
@@ -170,13 +194,22 @@ class StreamSource(_OpenCVSource):
         os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = (
             f"rtsp_transport;{self._transport}|analyzeduration;0|probesize;32"
         )
+        # Without the time-outs FFmpeg waits ~30 s on a hung camera.
         return cv2.VideoCapture(
             self.url,
             cv2.CAP_FFMPEG,
             [
                 cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-                OPEN_TIMEOUT_MS,
+                self._timeout_ms,
                 cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-                READ_TIMEOUT_MS,
+                self._timeout_ms,
             ],
         )
+
+    def reachable(self) -> bool:
+        """Something accepts TCP connections at the stream's host and port."""
+        try:
+            with socket.create_connection(self._address, timeout=PROBE_TIMEOUT_S):
+                return True
+        except OSError:
+            return False

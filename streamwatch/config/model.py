@@ -67,8 +67,17 @@ class CameraSettings(Section):
     height_px: int | None = None
     fps: float | None = None
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
+    # No frame for this long = the stream is stalled: it is reopened. Also the time-out of
+    # opening and of each read, so a hung camera is noticed within it.
+    stall_timeout_s: Annotated[float, Field(gt=0, le=300)] = 5.0
+    # A picture bit-for-bit identical for this long is frozen (a stuck encoder): reopened.
+    frozen_after_s: Annotated[float, Field(gt=0)] = 30.0
+    # camera.offline once the camera has not streamed for this long; camera.online when back.
+    offline_after_s: Annotated[float, Field(ge=0)] = 2.0
     reconnect_initial_s: Annotated[float, Field(gt=0)] = 1.0
     reconnect_max_s: Annotated[float, Field(gt=0)] = 60.0
+    # Streaming this long without a failure resets the back-off to reconnect_initial_s.
+    reconnect_reset_after_s: Annotated[float, Field(gt=0)] = 30.0
 
 
 class SelectionSettings(Section):
