@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 
 import aiohttp
@@ -42,83 +41,106 @@ def build_analyzer(settings: AnalyzerSettings) -> Analyzer:
 
 
 async def run(settings: Settings, *, duration_s: float | None = None) -> None:
-    """Run until SIGINT/SIGTERM, or for `duration_s` seconds."""
+    """Run until SIGINT/SIGTERM, for `duration_s` seconds, or until every camera finished."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with AsyncExitStack() as stack:
-            session = await stack.enter_async_context(aiohttp.ClientSession())
-            analyzer = await stack.enter_async_context(build_analyzer(settings.analyzer))
-            dispatcher = await stack.enter_async_context(
-                Dispatcher([build_sink(sink, session) for sink in settings.sinks])
-            )
-            board = SceneBoard([camera.name for camera in settings.cameras])
-            if settings.overlay.web:
-                url = await stack.enter_async_context(serve_live_view(board, settings.overlay))
-                log.info("live view at %s", url)
-            budget = CallBudget(settings.budget)
-            pipelines = []
-            for camera in settings.cameras:
-                reader = await stack.enter_async_context(CameraReader(camera, open_source(camera)))
-                pipelines.append(
-                    CameraPipeline(
-                        camera=camera.name,
-                        reader=reader,
-                        health=CameraHealthRules(
-                            node=settings.node,
-                            camera=camera.name,
-                            offline_after_s=camera.offline_after_s,
-                        ),
-                        selector=FrameSelector(settings.selection),
-                        budget=budget,
-                        analyzer=analyzer,
-                        tracker=Tracker(camera.name, settings.tracking),
-                        rules=EventRules(node=settings.node, camera=camera.name),
-                        dispatcher=dispatcher,
-                        board=board,
-                        recent_events=settings.overlay.recent_events,
-                    )
-                )
-            window = (
-                show_windows(board, settings.overlay, stop) if settings.overlay.window else None
-            )
-            await _run_until_stopped(pipelines, window, stop, duration_s)
-            log.info("stopping")
+        async with App(settings) as app:
+            await app.run(stop, duration_s=duration_s)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
 
 
+class App:
+    """Every part of one configuration, running between `__aenter__` and `__aexit__`.
+
+    `readers` and `pipelines` (by camera name) and `board` are there to be looked at: by the
+    live view, and later health and metrics. Nothing outside changes them.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.board = SceneBoard([camera.name for camera in settings.cameras])
+        self.readers: dict[str, CameraReader] = {}
+        self.pipelines: dict[str, CameraPipeline] = {}
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> App:
+        try:
+            await self._start(self._stack)
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        log.info("stopping")
+        await self._stack.aclose()
+
+    async def _start(self, stack: AsyncExitStack) -> None:
+        settings = self.settings
+        # Entered in the order of the path of a frame backwards, so that leaving stops the
+        # cameras first and the sinks last, once the events of the last frames are out.
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        analyzer = await stack.enter_async_context(build_analyzer(settings.analyzer))
+        dispatcher = await stack.enter_async_context(
+            Dispatcher([build_sink(sink, session) for sink in settings.sinks])
+        )
+        if settings.overlay.web:
+            url = await stack.enter_async_context(serve_live_view(self.board, settings.overlay))
+            log.info("live view at %s", url)
+        budget = CallBudget(settings.budget)
+        for camera in settings.cameras:
+            reader = await stack.enter_async_context(CameraReader(camera, open_source(camera)))
+            self.readers[camera.name] = reader
+            self.pipelines[camera.name] = CameraPipeline(
+                camera=camera.name,
+                reader=reader,
+                health=CameraHealthRules(
+                    node=settings.node, camera=camera.name, offline_after_s=camera.offline_after_s
+                ),
+                selector=FrameSelector(settings.selection),
+                budget=budget,
+                analyzer=analyzer,
+                tracker=Tracker(camera.name, settings.tracking),
+                rules=EventRules(node=settings.node, camera=camera.name),
+                dispatcher=dispatcher,
+                board=self.board,
+                recent_events=settings.overlay.recent_events,
+            )
+
+    async def run(self, stop: asyncio.Event, *, duration_s: float | None = None) -> None:
+        """Until `stop` is set, `duration_s` passed, or every camera finished (files)."""
+
+        async def end_when_asked() -> None:
+            await stop.wait()
+            raise _Stopped
+
+        async def stop_when_cameras_end(cameras: list[asyncio.Task[None]]) -> None:
+            await asyncio.wait(cameras)
+            stop.set()
+
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(duration_s):
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        cameras = [
+                            group.create_task(pipeline.run(), name=f"camera {name}")
+                            for name, pipeline in self.pipelines.items()
+                        ]
+                        group.create_task(stop_when_cameras_end(cameras))
+                        group.create_task(end_when_asked())
+                        if self.settings.overlay.window:
+                            group.create_task(
+                                show_windows(self.board, self.settings.overlay, stop),
+                                name="window",
+                            )
+                except* _Stopped:
+                    pass
+
+
 class _Stopped(Exception):
     """Raised inside the task group to end it: asked to stop, or every camera finished."""
-
-
-async def _run_until_stopped(
-    pipelines: list[CameraPipeline],
-    window: Coroutine[None, None, None] | None,
-    stop: asyncio.Event,
-    duration_s: float | None,
-) -> None:
-    async def end_when_asked() -> None:
-        await stop.wait()
-        raise _Stopped
-
-    async def stop_when_cameras_end(cameras: list[asyncio.Task[None]]) -> None:
-        await asyncio.wait(cameras)
-        stop.set()
-
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(duration_s):
-            try:
-                async with asyncio.TaskGroup() as group:
-                    cameras = [
-                        group.create_task(p.run(), name=f"camera {p.camera}") for p in pipelines
-                    ]
-                    group.create_task(stop_when_cameras_end(cameras))
-                    group.create_task(end_when_asked())
-                    if window is not None:
-                        group.create_task(window, name="window")
-            except* _Stopped:
-                pass

@@ -38,6 +38,8 @@ from streamwatch.config.model import CameraSettings
 log = logging.getLogger("streamwatch.capture")
 
 PROBE_INTERVAL_S = 1.0
+# A read that blocks this share of stall_timeout_s has hit the time-out.
+STALLED_READ_FRACTION = 0.95
 FPS_WINDOW_FRAMES = 30
 
 
@@ -237,11 +239,19 @@ class CameraReader:
         next_due_s = started_s
         watch = _StuckWatch(self.camera.stall_timeout_s, self.camera.frozen_after_s)
         while not self._stop.is_set():
+            read_started_s = time.monotonic()
             image = self.source.read()
             now_s = time.monotonic()
             if image is None:
                 if not self.source.finite:
                     self._fail(f"{self.source.description}: no frame (read failed or timed out)")
+                break
+            # FFmpeg's read time-out may still hand back a (stale) picture once it fires: a
+            # read that blocked for the whole time-out means the stream stalled either way.
+            if now_s - read_started_s >= STALLED_READ_FRACTION * self.camera.stall_timeout_s:
+                self._fail(
+                    f"{self.source.description}: no frame for {now_s - read_started_s:.1f} s"
+                )
                 break
             stuck = watch.stuck(image, self.source.position_ms(), now_s)
             if stuck is not None:

@@ -21,8 +21,12 @@ def missing_rtsp_tools() -> str | None:
     if shutil.which("ffmpeg") is None:
         return "ffmpeg is not installed (apt-get install ffmpeg)"
     probe = subprocess.run(
-        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0');"
-         "from gi.repository import GstRtspServer"],
+        [
+            SYSTEM_PYTHON,
+            "-c",
+            "import gi; gi.require_version('GstRtspServer', '1.0');"
+            "from gi.repository import GstRtspServer",
+        ],
         capture_output=True,
         check=False,
     )
@@ -35,11 +39,31 @@ def make_h264_clip(path: Path, *, width: int, height: int, fps: int, seconds: fl
     """A synthetic H.264 elementary stream (moving test pattern): no media needed."""
     subprocess.run(
         [
-            "ffmpeg", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}",
-            "-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast", "-bf", "0",
-            "-g", str(fps), "-pix_fmt", "yuv420p", "-bsf:v", "h264_mp4toannexb",
-            "-f", "h264", str(path),
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={width}x{height}:rate={fps}",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-bf",
+            "0",
+            "-g",
+            str(fps),
+            "-pix_fmt",
+            "yuv420p",
+            "-bsf:v",
+            "h264_mp4toannexb",
+            "-f",
+            "h264",
+            str(path),
         ],
         check=True,
     )
@@ -57,8 +81,13 @@ class RtspServer:
     """One server process; kill() and start() again on the same port simulate an outage."""
 
     def __init__(
-        self, clip: Path, *, fps: int, port: int | None = None,
-        user: str | None = None, password: str | None = None,
+        self,
+        clip: Path,
+        *,
+        fps: int,
+        port: int | None = None,
+        user: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.clip = clip
         self.fps = fps
