@@ -31,7 +31,10 @@ def missing_rtsp_tools() -> str | None:
         check=False,
     )
     if probe.returncode != 0:
-        return "GStreamer's RTSP server is not installed (apt-get install gir1.2-gst-rtsp-server-1.0 python3-gi …, see .ci/run)"
+        return (
+            "GStreamer's RTSP server is not installed "
+            "(apt-get install gir1.2-gst-rtsp-server-1.0 python3-gi …, as .ci/run does)"
+        )
     return None
 
 
