@@ -30,7 +30,9 @@ from streamwatch.overlay.scene import Scene
 from streamwatch.selection import FrameSelector
 
 RESULTS = Path(__file__).parent / "results" / "pipeline_stages.json"
-MEDIA_CLIP = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos" / "entrance_sim.mp4"
+MEDIA_CLIP = (
+    Path(__file__).resolve().parents[2] / "shared" / "media" / "videos" / "entrance_sim.mp4"
+)
 
 
 def median_ms(run: Callable[[], object], repeat: int) -> float:
@@ -69,7 +71,9 @@ async def measure(repeat: int) -> dict[str, float]:
     async with LocalAnalyzer() as analyzer:
         figures["local_analysis_ms"] = median_ms(lambda: analyzer.analyze_sync(image), repeat)
         analysis = analyzer.analyze_sync(image)
-    figures["api_jpeg_encoding_ms"] = median_ms(lambda: encode_for_api(image, jpeg_quality=90), repeat)
+    figures["api_jpeg_encoding_ms"] = median_ms(
+        lambda: encode_for_api(image, jpeg_quality=90), repeat
+    )
     scene = Scene(frame, (), (), 15.0, time.monotonic())
     figures["overlay_draw_960_ms"] = median_ms(
         lambda: draw_scene(scene, now_monotonic_s=time.monotonic(), width_px=960), repeat
