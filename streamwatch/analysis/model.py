@@ -8,6 +8,7 @@ Coordinates are always in pixels of the analysed frame.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
@@ -119,6 +120,28 @@ class Qualities:
 
 
 @dataclass(frozen=True, slots=True)
+class Signature:
+    """An appearance embedding of a face (e.g. SFace, 128 values), for "seen before?".
+
+    It never leaves the device: not in API requests, events or logs.
+    """
+
+    values: tuple[float, ...]
+    model: str  # which embedding: distances only compare signatures of one model
+
+    def __repr__(self) -> str:
+        return f"Signature(model={self.model!r}, dims={len(self.values)})"
+
+    def cosine_distance(self, other: Signature) -> float:
+        """0 for the same direction, 1 for orthogonal, 2 for opposite."""
+        if other.model != self.model or len(other.values) != len(self.values):
+            raise ValueError(f"cannot compare a {self.model} signature with a {other.model} one")
+        dot = sum(a * b for a, b in zip(self.values, other.values, strict=True))
+        norms = math.sqrt(sum(a * a for a in self.values) * sum(b * b for b in other.values))
+        return 1.0 - dot / norms if norms else 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class Face:
     box_px: Box
     probability: float
@@ -134,6 +157,7 @@ class Face:
     glasses: Glasses | None = None
     mask: Mask | None = None
     qualities: Qualities = field(default_factory=Qualities)
+    signature: Signature | None = None  # local analyzer only; the API returns none
 
     def scaled(self, factor: float) -> Face:
         """This face with every coordinate multiplied by `factor` (image → frame pixels)."""
