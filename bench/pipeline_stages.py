@@ -22,12 +22,13 @@ import numpy as np
 
 from streamwatch.analysis.imaging import encode_for_api
 from streamwatch.analysis.local import LocalAnalyzer
+from streamwatch.analysis.model import Box
 from streamwatch.capture.demo import DemoSource
 from streamwatch.capture.frame import Frame
 from streamwatch.config import SelectionSettings
 from streamwatch.overlay.draw import draw_scene
 from streamwatch.overlay.scene import Scene
-from streamwatch.selection import FrameSelector
+from streamwatch.selection import MotionGate, face_sharpness
 
 RESULTS = Path(__file__).parent / "results" / "pipeline_stages.json"
 MEDIA_CLIP = (
@@ -62,12 +63,14 @@ async def measure(repeat: int) -> dict[str, float]:
     label, images = frames_to_measure()
     image = images[0]
     frame = Frame("bench", 1, time.time(), time.monotonic(), image)
-    selector = FrameSelector(SelectionSettings(min_interval_s=0))
+    motion = MotionGate(SelectionSettings())
     demo = DemoSource()
     demo.open()
     figures: dict[str, float] = {}
     figures["demo_frame_generation_ms"] = median_ms(demo.read, repeat)
-    figures["selection_sharpness_ms"] = median_ms(lambda: selector.consider(frame), repeat)
+    figures["motion_gate_ms"] = median_ms(lambda: motion.moved(frame.image), repeat)
+    face_box = Box(frame.width_px * 0.4, frame.height_px * 0.3, 160, 160)
+    figures["face_sharpness_ms"] = median_ms(lambda: face_sharpness(image, face_box), repeat)
     async with LocalAnalyzer() as analyzer:
         figures["local_analysis_ms"] = median_ms(lambda: analyzer.analyze_sync(image), repeat)
         analysis = analyzer.analyze_sync(image)

@@ -1,86 +1,170 @@
-"""Selection (sharpness, minimum interval) and the global call budget."""
+"""Selection (motion gate, face sharpness, call policy) and the call budget."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import date
 
 import cv2
 import numpy as np
 import pytest
 
-from streamwatch.budget import CallBudget
+from streamwatch.analysis.model import Box, Face
+from streamwatch.budget import BudgetDenied, CallBudget
 from streamwatch.capture import Frame
 from streamwatch.config import BudgetSettings, SelectionSettings
-from streamwatch.selection import FrameSelector, Verdict, downscaled_gray, laplacian_variance
+from streamwatch.selection import (
+    CallPolicy,
+    CallReason,
+    GatedFace,
+    MotionGate,
+    SharpnessHistory,
+    face_sharpness,
+)
 
 
-def _frame(image: np.ndarray, at_s: float, sequence: int = 1) -> Frame:
-    return Frame("cam", sequence, time.time(), at_s, image)
+def _frame(sequence: int, at_s: float, image: np.ndarray | None = None) -> Frame:
+    picture = image if image is not None else np.zeros((8, 8, 3), np.uint8)
+    return Frame("cam", sequence, 1e9 + at_s, at_s, picture)
 
 
-def _textured(seed: int = 1) -> np.ndarray:
+def _textured(seed: int = 1, shape: tuple[int, int] = (360, 640)) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    image = rng.integers(0, 255, (360, 640, 3), dtype=np.uint8)
-    return cv2.GaussianBlur(image, (3, 3), 0)
+    return cv2.GaussianBlur(rng.integers(0, 255, (*shape, 3), dtype=np.uint8), (3, 3), 0)
 
 
-def test_blurring_lowers_the_sharpness_measure() -> None:
-    sharp = downscaled_gray(_textured(), 320)
-    blurred = cv2.GaussianBlur(sharp, (15, 15), 0)
-    assert sharp.shape == (180, 320)
-    assert laplacian_variance(sharp) > 10 * laplacian_variance(blurred)
+def test_a_still_scene_does_not_move_and_a_new_object_does() -> None:
+    gate = MotionGate(SelectionSettings())
+    scene = _textured()
+    rng = np.random.default_rng(2)
+    assert gate.moved(scene)  # the first frame always counts
+    for _ in range(5):  # sensor noise is not motion
+        noisy = np.clip(scene + rng.normal(0, 3, scene.shape), 0, 255).astype(np.uint8)
+        assert not gate.moved(noisy)
+    visitor = scene.copy()
+    cv2.rectangle(visitor, (300, 100), (380, 220), (20, 200, 240), -1)
+    assert gate.moved(visitor)
 
 
-def test_real_sharp_face_scores_above_the_same_face_blurred(
+def test_a_blurred_face_is_less_sharp_than_the_same_face_sharp(
     media_image: Callable[[str], np.ndarray],
 ) -> None:
     image = media_image("images/faces/obama.jpg")
-    sharp = laplacian_variance(downscaled_gray(image, 320))
-    soft = laplacian_variance(downscaled_gray(cv2.GaussianBlur(image, (31, 31), 0), 320))
-    assert sharp > 40 > soft
+    box = Box(374, 89, 237, 328)  # the face, as the detector finds it
+    blurred = cv2.GaussianBlur(image, (21, 21), 0)
+    assert face_sharpness(image, box) > 3 * face_sharpness(blurred, box)
 
 
-def test_selector_rejects_blurred_frames_and_keeps_sharp_ones() -> None:
-    selector = FrameSelector(SelectionSettings(sharpness_threshold=40, min_interval_s=0))
-    blurred = cv2.GaussianBlur(_textured(), (31, 31), 0)
-    assert selector.consider(_frame(blurred, 0.0)).verdict is Verdict.BLURRED
-    assert selector.consider(_frame(_textured(), 0.1)).verdict is Verdict.CANDIDATE
+def test_sharpness_is_judged_against_the_cameras_own_median() -> None:
+    history = SharpnessHistory(warm_up=5)
+    for value in (20, 22, 18, 21, 19):  # a soft camera
+        assert history.relative(value) == 1.0  # warming up
+    assert history.relative(30) == pytest.approx(1.5)  # its best frames stand out
+    assert history.relative(10) < 0.6
 
 
-def test_selector_spaces_candidates_by_the_minimum_interval() -> None:
-    selector = FrameSelector(SelectionSettings(sharpness_threshold=0, min_interval_s=0.5))
-    verdicts = [
-        selector.consider(_frame(_textured(), t)).verdict for t in (0.0, 0.2, 0.49, 0.5, 0.7)
-    ]
-    assert verdicts == [
-        Verdict.CANDIDATE,
-        Verdict.TOO_SOON,
-        Verdict.TOO_SOON,
-        Verdict.CANDIDATE,
-        Verdict.TOO_SOON,
-    ]
+def _gated(track_id: str, height: float, relative: float = 1.0) -> GatedFace:
+    face = Face(box_px=Box(100, 100, height, height), probability=0.9)
+    return GatedFace(track_id, face, sharpness=100.0, relative_sharpness=relative)
+
+
+def test_a_new_face_gets_one_call_on_its_best_frame_of_the_window() -> None:
+    policy = CallPolicy(SelectionSettings(window_s=0.5))
+    frames = [_frame(n, n * 0.2) for n in range(4)]
+    # Blurred while walking in, sharp at 0.2 s, softer again: the sharp frame is sent.
+    assert policy.consider(frames[0], [_gated("a", 100, relative=0.7)]) is None
+    assert policy.consider(frames[1], [_gated("a", 100, relative=1.4)]) is None
+    assert policy.consider(frames[2], [_gated("a", 100, relative=0.8)]) is None
+    candidate = policy.consider(frames[3], [_gated("a", 100, relative=0.9)])
+    assert candidate is not None
+    assert candidate.reason is CallReason.NEW and candidate.frame is frames[1]
+
+
+def test_after_the_first_call_only_a_clearly_better_face_or_a_refresh_is_called() -> None:
+    policy = CallPolicy(SelectionSettings(window_s=0, refresh_s=10, improvement=1.3))
+    first = policy.consider(_frame(1, 0.0), [_gated("a", 80)])
+    assert first is not None
+    policy.sent(first)
+    policy.decided("a")
+    assert policy.consider(_frame(2, 1.0), [_gated("a", 90)]) is None  # a little better: no
+    better = policy.consider(_frame(3, 2.0), [_gated("a", 128)])  # 60 % bigger: yes
+    assert better is not None and better.reason is CallReason.BETTER
+    policy.sent(better)
+    assert policy.consider(_frame(4, 5.0), [_gated("a", 128)]) is None
+    refresh = policy.consider(_frame(5, 12.5), [_gated("a", 128)])
+    assert refresh is not None and refresh.reason is CallReason.REFRESH
+
+
+def test_small_or_blurred_faces_never_get_a_call_and_calls_are_capped() -> None:
+    policy = CallPolicy(SelectionSettings(window_s=0, refresh_s=1, max_calls_per_track=2))
+    assert policy.consider(_frame(1, 0.0), [_gated("small", 40)]) is None
+    assert policy.consider(_frame(2, 0.0), [_gated("soft", 100, relative=0.3)]) is None
+    calls = 0
+    for n in range(10):
+        candidate = policy.consider(_frame(n + 3, n * 2.0), [_gated("a", 100)])
+        if candidate is not None:
+            policy.sent(candidate)
+            calls += 1
+    assert calls == 2
+
+
+def test_a_call_covers_every_fit_face_in_its_frame() -> None:
+    policy = CallPolicy(SelectionSettings(window_s=0))
+    candidate = policy.consider(
+        _frame(1, 0.0), [_gated("a", 100), _gated("b", 90), _gated("c", 30)]
+    )
+    assert candidate is not None and candidate.track_ids == ("a", "b")
 
 
 async def test_budget_admits_max_calls_per_period_and_holds_the_next() -> None:
-    budget = CallBudget(BudgetSettings(max_calls=2, period_s=60))
-    for _ in range(2):
-        async with asyncio.timeout(5):
-            async with budget:
-                pass
+    budget = CallBudget(BudgetSettings(max_calls=2, period_s=60, camera_interval_s=0, max_age_s=60))
+    for camera in ("a", "b"):
+        async with asyncio.timeout(5), budget.call(camera, time.monotonic()):
+            pass
     # The third call in the same minute must wait (a failure guard, not a speed measure).
-    third = asyncio.create_task(budget.__aenter__())
+    third = asyncio.create_task(budget.call("c", time.monotonic()).__aenter__())
     done, _ = await asyncio.wait([third], timeout=0.3)
     assert not done
     third.cancel()
     assert budget.calls_made == 2
 
 
-@pytest.mark.parametrize("max_calls", [1, 3])
-async def test_budget_counts_calls(max_calls: int) -> None:
-    budget = CallBudget(BudgetSettings(max_calls=max_calls, period_s=60))
-    for _ in range(max_calls):
-        async with budget:
+async def test_a_candidate_that_cannot_go_within_max_age_is_dropped_not_sent_late() -> None:
+    budget = CallBudget(BudgetSettings(max_calls=1, period_s=60, max_age_s=0.2))
+    async with budget.call("a", time.monotonic()):
+        pass
+    with pytest.raises(BudgetDenied) as denied:
+        async with budget.call("a", time.monotonic()):
+            pytest.fail("a stale candidate was sent")
+    assert denied.value.reason == "stale"
+    assert budget.calls_made == 1
+
+
+async def test_a_spent_daily_budget_stops_calls_and_says_so_until_the_next_day() -> None:
+    day = [date(2026, 11, 24)]
+    settings = BudgetSettings(daily_max_calls=2, camera_interval_s=0, period_s=0.01)
+    budget = CallBudget(settings, today=lambda: day[0])
+    for _ in range(2):
+        async with budget.call("a", time.monotonic()):
             pass
-    assert budget.calls_made == max_calls
+    assert budget.state.spent and budget.state.left_today == 0
+    with pytest.raises(BudgetDenied, match="daily budget of 2 calls spent"):
+        async with budget.call("a", time.monotonic()):
+            pass
+    day[0] = date(2026, 11, 25)
+    assert not budget.state.spent
+    async with budget.call("a", time.monotonic()):
+        pass
+
+
+async def test_one_camera_is_held_to_its_interval() -> None:
+    budget = CallBudget(BudgetSettings(max_calls=100, camera_interval_s=60, max_age_s=0.3))
+    async with budget.call("a", time.monotonic()):
+        pass
+    async with budget.call("b", time.monotonic()):  # another camera is not held
+        pass
+    with pytest.raises(BudgetDenied, match="older than"):
+        async with budget.call("a", time.monotonic()):
+            pass

@@ -20,8 +20,8 @@ def _face(left: float, top: float = 100, size: float = 100, mask: Mask | None = 
 
 def test_overlapping_boxes_keep_their_track() -> None:
     tracker = Tracker("door", TrackingSettings())
-    first = tracker.update(_analysis(_face(100)), 0.0)
-    second = tracker.update(_analysis(_face(110)), 0.5)
+    first = tracker.attach(_analysis(_face(100)), 0.0)
+    second = tracker.attach(_analysis(_face(110)), 0.5)
     assert len(first.new) == 1 and not second.new
     assert second.updated[0].track_id == first.new[0].track_id == "door-1"
     assert second.updated[0].analyses == 2
@@ -32,16 +32,16 @@ def test_a_face_walking_in_stays_one_track() -> None:
     tracker = Tracker("door", TrackingSettings(min_iou=0.2))
     ids = set()
     for step in range(5):
-        update = tracker.update(_analysis(_face(100 + 60 * step)), step * 0.5)
+        update = tracker.attach(_analysis(_face(100 + 60 * step)), step * 0.5)
         ids |= {track.track_id for track in update.active}
     assert ids == {"door-1"}
 
 
 def test_two_distant_faces_are_two_tracks() -> None:
     tracker = Tracker("door", TrackingSettings())
-    update = tracker.update(_analysis(_face(0), _face(400)), 0.0)
+    update = tracker.attach(_analysis(_face(0), _face(400)), 0.0)
     assert len(update.new) == 2
-    update = tracker.update(_analysis(_face(405), _face(5)), 0.5)
+    update = tracker.attach(_analysis(_face(405), _face(5)), 0.5)
     assert not update.new
     by_id = {track.track_id: track.face.box_px.left for track in update.updated}
     assert by_id == {"door-1": 5, "door-2": 405}
@@ -49,7 +49,7 @@ def test_two_distant_faces_are_two_tracks() -> None:
 
 def test_a_face_unseen_for_left_after_s_has_left() -> None:
     tracker = Tracker("door", TrackingSettings(left_after_s=3.0))
-    tracker.update(_analysis(_face(100)), 10.0)
+    tracker.attach(_analysis(_face(100)), 10.0)
     assert not tracker.expire(12.9).left
     left = tracker.expire(13.0).left
     assert [track.track_id for track in left] == ["door-1"]
@@ -58,10 +58,10 @@ def test_a_face_unseen_for_left_after_s_has_left() -> None:
 
 def test_rules_emit_new_maskless_once_and_left_with_dwell() -> None:
     tracker = Tracker("door", TrackingSettings(left_after_s=2.0))
-    rules = EventRules(node="kiosk", camera="door")
+    rules = EventRules(node="kiosk", camera="door", settings=TrackingSettings())
     events: list[Event] = []
     for t_s, mask in ((100.0, Mask.WORN), (101.0, Mask.NONE), (102.0, Mask.NONE)):
-        update = tracker.update(_analysis(_face(100, mask=mask)), t_s)
+        update = tracker.attach(_analysis(_face(100, mask=mask)), t_s)
         events += rules.apply(update, frame_timestamp_s=t_s, analyzer="test")
     events += rules.apply(tracker.expire(105.0), frame_timestamp_s=105.0, analyzer="test")
     assert [event.kind for event in events] == ["face.new", "face.maskless", "face.left"]
@@ -73,9 +73,9 @@ def test_rules_emit_new_maskless_once_and_left_with_dwell() -> None:
 
 def test_events_are_cloudevents_1_0() -> None:
     tracker = Tracker("door", TrackingSettings())
-    rules = EventRules(node="kiosk", camera="door")
+    rules = EventRules(node="kiosk", camera="door", settings=TrackingSettings())
     (event,) = rules.apply(
-        tracker.update(_analysis(_face(100)), 1_700_000_000.25),
+        tracker.attach(_analysis(_face(100)), 1_700_000_000.25),
         frame_timestamp_s=1_700_000_000.25,
         analyzer="test",
     )

@@ -1,10 +1,13 @@
-"""One camera's path after capture: selection → budget → analysis → tracking → rules → delivery.
+"""One camera's path after capture: gates → call policy → budget → analysis → tracks → events.
 
-Three tasks per camera. Two are fed by the reader's LatestFrame: the analysis loop, which takes
-the newest frame whenever it is free (so a slow analysis never builds a backlog), and the live
-loop, which hands every frame with the current tracks to the overlay, so the picture stays
-fluid while an analysis is in flight. The health loop follows the camera's state and turns it
-into camera.offline / camera.online.
+Four tasks per camera:
+- the gate loop takes the newest frame whenever it is free: motion gate, then (at most
+  `detect_fps` times a second) the local face detector, which moves the tracks; the call
+  policy picks the frames worth a call and leaves the newest one in a one-slot hand-over;
+- the call loop takes that candidate, waits for the budget (never past the frame's
+  `max_age_s`), calls the analyzer and attaches the answer to the tracks of that frame's time;
+- the live loop hands every frame with the current tracks to the overlay;
+- the health loop turns the camera's state into camera.offline / camera.online.
 """
 
 from __future__ import annotations
@@ -14,31 +17,68 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from streamwatch.analysis.analyzer import Analyzer, AnalyzerError
-from streamwatch.budget.limiter import CallBudget
+from streamwatch.analysis.model import FaceAnalysis
+from streamwatch.budget.limiter import BudgetDenied, CallBudget
 from streamwatch.capture.frame import Frame
 from streamwatch.capture.reader import CameraClosed, CameraReader, CameraState
+from streamwatch.config.model import SelectionSettings
 from streamwatch.delivery.dispatcher import Dispatcher
 from streamwatch.events.camera import CameraHealthRules
 from streamwatch.events.model import Event
 from streamwatch.events.rules import EventRules
 from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.scene import Scene
-from streamwatch.selection.selector import FrameSelector, Verdict
+from streamwatch.selection.motion import MotionGate
+from streamwatch.selection.policy import CallPolicy, Candidate, GatedFace
+from streamwatch.selection.sharpness import SharpnessHistory, face_sharpness
 from streamwatch.tracking.tracker import Tracker, TrackUpdate
 
 log = logging.getLogger("streamwatch.app")
+
+FaceDetector = Callable[[np.ndarray], Awaitable[FaceAnalysis]]
 
 
 @dataclass
 class PipelineCounters:
     frames_seen: int = 0
+    dropped_motion: int = 0  # nothing moved and no face tracked
+    dropped_rate: int = 0  # the face gate had run less than 1/detect_fps ago
+    dropped_no_face: int = 0  # the gate found no face
+    dropped_unfit: int = 0  # faces found, none big and sharp enough for the API
     candidates: int = 0
-    analyses: int = 0
+    calls_made: int = 0
+    calls_saved: int = 0  # fit faces the policy did not need a call for
+    calls_dropped_stale: int = 0
+    calls_denied_budget: int = 0
     analysis_errors: int = 0
     events: int = 0
+
+
+class _PendingCall:
+    """A one-slot hand-over of candidates: a newer one replaces one not yet taken."""
+
+    def __init__(self) -> None:
+        self._candidate: Candidate | None = None
+        self._ready = asyncio.Event()
+
+    def offer(self, candidate: Candidate) -> Candidate | None:
+        """Leave `candidate`; returns the one it replaced, if any."""
+        replaced, self._candidate = self._candidate, candidate
+        self._ready.set()
+        return replaced
+
+    async def take(self) -> Candidate:
+        await self._ready.wait()
+        self._ready.clear()
+        assert self._candidate is not None
+        candidate, self._candidate = self._candidate, None
+        return candidate
 
 
 class CameraPipeline:
@@ -48,7 +88,8 @@ class CameraPipeline:
         camera: str,
         reader: CameraReader,
         health: CameraHealthRules,
-        selector: FrameSelector,
+        selection: SelectionSettings,
+        detect: FaceDetector,
         budget: CallBudget,
         analyzer: Analyzer,
         tracker: Tracker,
@@ -57,13 +98,19 @@ class CameraPipeline:
         board: SceneBoard,
         recent_events: int = 5,
     ) -> None:
+        assert reader.latest is not None, "the reader must be started (async with)"
         self.camera = camera
         self.counters = PipelineCounters()
-        assert reader.latest is not None, "the reader must be started (async with)"
         self._reader = reader
         self._latest = reader.latest
         self._health = health
-        self._selector = selector
+        self._selection = selection
+        self._motion = MotionGate(selection)
+        self._sharpness = SharpnessHistory()
+        self._policy = CallPolicy(selection)
+        self._detect = detect
+        self._pending = _PendingCall()
+        self._next_detection_s = 0.0
         self._budget = budget
         self._analyzer = analyzer
         self._tracker = tracker
@@ -71,53 +118,101 @@ class CameraPipeline:
         self._dispatcher = dispatcher
         self._board = board
         self._recent_events: deque[Event] = deque(maxlen=recent_events)
-        self._frame_times_s: deque[float] = deque(maxlen=30)
-        self._last_analysis_monotonic_s: float | None = None
+        # Capture time of the newest frame the gate loop has dealt with (for the overlay).
+        self._dealt_up_to_monotonic_s: float | None = None
 
     async def run(self) -> None:
         """Until the camera closes or the task is cancelled."""
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(self._analysis_loop(), name=f"analysis {self.camera}")
+                group.create_task(self._gate_loop(), name=f"gate {self.camera}")
+                group.create_task(self._call_loop(), name=f"calls {self.camera}")
                 group.create_task(self._live_loop(), name=f"live {self.camera}")
                 group.create_task(self._health_loop(), name=f"health {self.camera}")
         except* CameraClosed:
             log.info("camera %s: closed", self.camera)
 
-    async def _analysis_loop(self) -> None:
+    async def _gate_loop(self) -> None:
         sequence = -1
         while True:
             frame = await self._latest.next(sequence)
             sequence = frame.sequence
             self.counters.frames_seen += 1
-            self._emit(self._tracker.expire(frame.timestamp_s), frame, self._analyzer.name)
-            if self._selector.consider(frame).verdict is not Verdict.CANDIDATE:
-                continue
-            self.counters.candidates += 1
-            async with self._budget:
-                try:
+            await self._gate(frame)
+            self._dealt_up_to_monotonic_s = frame.monotonic_s
+
+    async def _gate(self, frame: Frame) -> None:
+        """Motion gate, face gate, call policy for one frame."""
+        counters = self.counters
+        self._emit(self._tracker.expire(frame.timestamp_s), frame.timestamp_s)
+        if not self._motion.moved(frame.image) and not self._tracker.active:
+            counters.dropped_motion += 1
+            return
+        if frame.monotonic_s < self._next_detection_s:
+            counters.dropped_rate += 1
+            return
+        self._next_detection_s = frame.monotonic_s + 1 / self._selection.detect_fps
+        detections = await self._detect(frame.image)
+        update = self._tracker.observe(detections.faces, frame.timestamp_s)
+        self._emit(update, frame.timestamp_s)
+        if not detections.faces:
+            counters.dropped_no_face += 1
+            return
+        gated = []
+        for track in (*update.new, *update.updated):
+            sharpness = face_sharpness(frame.image, track.face.box_px)
+            relative = self._sharpness.relative(sharpness)
+            gated.append(GatedFace(track.track_id, track.face, sharpness, relative))
+        fit = [face for face in gated if self._policy.eligible(face)]
+        if not fit:
+            counters.dropped_unfit += 1
+            return
+        candidate = self._policy.consider(frame, gated)
+        counters.calls_saved += len(fit) - (len(candidate.track_ids) if candidate else 0)
+        if candidate is not None:
+            counters.candidates += 1
+            if (replaced := self._pending.offer(candidate)) is not None:
+                self._policy.dropped(replaced)
+
+    async def _call_loop(self) -> None:
+        while True:
+            candidate = await self._pending.take()
+            frame = candidate.frame
+            try:
+                async with self._budget.call(self.camera, frame.monotonic_s):
+                    self._policy.sent(candidate)
+                    self.counters.calls_made += 1
                     analysis = await self._analyzer.analyze(frame.image)
-                except AnalyzerError as error:
-                    self.counters.analysis_errors += 1
-                    log.warning("camera %s: analysis failed: %s", self.camera, error)
-                    continue
-            self.counters.analyses += 1
-            self._last_analysis_monotonic_s = time.monotonic()
-            self._emit(self._tracker.update(analysis, frame.timestamp_s), frame, analysis.analyzer)
+            except BudgetDenied as denied:
+                self._policy.dropped(candidate)
+                if denied.reason == "stale":
+                    self.counters.calls_dropped_stale += 1
+                else:
+                    self.counters.calls_denied_budget += 1
+                log.debug("camera %s: %s", self.camera, denied)
+                continue
+            except AnalyzerError as error:
+                self.counters.analysis_errors += 1
+                log.warning("camera %s: analysis failed: %s", self.camera, error)
+                continue
+            update = self._tracker.attach(analysis, frame.timestamp_s)
+            for track in update.analysed:
+                if track.face.mask is not None:
+                    self._policy.decided(track.track_id)
+            self._emit(update, frame.timestamp_s, analyzer=analysis.analyzer)
 
     async def _live_loop(self) -> None:
         sequence = -1
         while True:
             frame = await self._latest.next(sequence)
             sequence = frame.sequence
-            self._frame_times_s.append(frame.monotonic_s)
             self._board.publish(
                 Scene(
                     frame=frame,
                     tracks=self._tracker.active,
                     recent_events=tuple(self._recent_events),
-                    fps_in=self._fps(),
-                    last_analysis_monotonic_s=self._last_analysis_monotonic_s,
+                    fps_in=self._reader.stats.fps_in,
+                    analysed_up_to_monotonic_s=self._dealt_up_to_monotonic_s,
                 )
             )
 
@@ -153,9 +248,16 @@ class CameraPipeline:
                 async with asyncio.timeout(max(0.0, min(due) - now_s) if due else None):
                     version = await self._reader.state_change(version)
 
-    def _emit(self, update: TrackUpdate, frame: Frame, analyzer: str) -> None:
+    def _emit(self, update: TrackUpdate, frame_timestamp_s: float, analyzer: str = "") -> None:
+        if update.left:
+            for track in update.left:
+                self._policy.forget(track.track_id)
         self._publish(
-            self._rules.apply(update, frame_timestamp_s=frame.timestamp_s, analyzer=analyzer)
+            self._rules.apply(
+                update,
+                frame_timestamp_s=frame_timestamp_s,
+                analyzer=analyzer or self._analyzer.name,
+            )
         )
 
     def _publish(self, events: list[Event]) -> None:
@@ -164,9 +266,3 @@ class CameraPipeline:
             self._recent_events.append(event)
             self._dispatcher.submit(event)
             self._board.publish_event(event)
-
-    def _fps(self) -> float:
-        if len(self._frame_times_s) < 2:
-            return 0.0
-        span_s = self._frame_times_s[-1] - self._frame_times_s[0]
-        return (len(self._frame_times_s) - 1) / span_s if span_s > 0 else 0.0

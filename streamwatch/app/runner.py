@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack
 import aiohttp
 
 from streamwatch.analysis.analyzer import Analyzer
+from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.budget.limiter import CallBudget
 from streamwatch.capture.reader import CameraReader
 from streamwatch.capture.sources import open_source
@@ -22,7 +23,6 @@ from streamwatch.events.rules import EventRules
 from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.web import serve_live_view
 from streamwatch.overlay.window import show_windows
-from streamwatch.selection.selector import FrameSelector
 from streamwatch.tracking.tracker import Tracker
 
 from .pipeline import CameraPipeline
@@ -35,8 +35,6 @@ def build_analyzer(settings: AnalyzerSettings) -> Analyzer:
         from streamwatch.analysis.client import CloudAnalyzer
 
         return CloudAnalyzer(settings)
-    from streamwatch.analysis.local import LocalAnalyzer
-
     return LocalAnalyzer(min_face_probability=settings.min_face_probability)
 
 
@@ -86,6 +84,13 @@ class App:
         # cameras first and the sinks last, once the events of the last frames are out.
         session = await stack.enter_async_context(aiohttp.ClientSession())
         analyzer = await stack.enter_async_context(build_analyzer(settings.analyzer))
+        # The local face gate runs on the device whatever the analyzer is; with the local
+        # analyzer they share one model.
+        gate = analyzer if isinstance(analyzer, LocalAnalyzer) else None
+        if gate is None:
+            gate = await stack.enter_async_context(
+                LocalAnalyzer(min_face_probability=settings.analyzer.min_face_probability)
+            )
         dispatcher = await stack.enter_async_context(
             Dispatcher([build_sink(sink, session) for sink in settings.sinks])
         )
@@ -102,11 +107,15 @@ class App:
                 health=CameraHealthRules(
                     node=settings.node, camera=camera.name, offline_after_s=camera.offline_after_s
                 ),
-                selector=FrameSelector(settings.selection),
+                selection=settings.selection,
+                # The detection-only entry point when the local analyzer has one.
+                detect=getattr(gate, "detect", gate.analyze),
                 budget=budget,
                 analyzer=analyzer,
                 tracker=Tracker(camera.name, settings.tracking),
-                rules=EventRules(node=settings.node, camera=camera.name),
+                rules=EventRules(
+                    node=settings.node, camera=camera.name, settings=settings.tracking
+                ),
                 dispatcher=dispatcher,
                 board=self.board,
                 recent_events=settings.overlay.recent_events,

@@ -1,5 +1,5 @@
 """Budget: how many analyses may be made, across every camera."""
 
-from streamwatch.budget.limiter import CallBudget
+from streamwatch.budget.limiter import BudgetDenied, BudgetState, CallBudget
 
-__all__ = ["CallBudget"]
+__all__ = ["BudgetDenied", "BudgetState", "CallBudget"]

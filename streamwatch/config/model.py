@@ -7,8 +7,11 @@ spells these same defaults out with a comment per key (a test keeps the two equa
 
 from __future__ import annotations
 
+import ipaddress
+import hashlib
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -19,6 +22,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+
+DEFAULT_STATE_DIR = "/var/lib/streamwatch"
 
 
 class Section(BaseModel):
@@ -81,11 +87,28 @@ class CameraSettings(Section):
 
 
 class SelectionSettings(Section):
-    downscale_width_px: Annotated[int, Field(ge=64, le=1920)] = 320
-    # Variance of the Laplacian on the downscaled grayscale frame; below it a frame is too
-    # blurred to be worth analysing. It depends on downscale_width_px.
-    sharpness_threshold: Annotated[float, Field(ge=0)] = 40.0
-    min_interval_s: Annotated[float, Field(ge=0)] = 0.5
+    # Motion gate: frames are compared on a grayscale sample this wide; a pixel changed when
+    # it moved by more than motion_pixel_delta grey levels; the frame moved when at least
+    # motion_min_changed of its pixels did.
+    motion_width_px: Annotated[int, Field(ge=16, le=640)] = 160
+    motion_pixel_delta: Annotated[int, Field(ge=1, le=255)] = 12
+    motion_min_changed: Annotated[float, Field(gt=0, le=1)] = 0.002
+    # Face gate: the local detector runs at most this often per camera (only on frames with
+    # motion, or while faces are tracked).
+    detect_fps: Annotated[float, Field(gt=0, le=60)] = 5.0
+    # The API does not analyse faces smaller than 64x64 px reliably: no call for them.
+    min_face_px: Annotated[int, Field(ge=16)] = 64
+    # Variance of the Laplacian of the face (resampled to 96x96 px) below which it is blurred,
+    # and the share of the camera's recent median below which it is worse than usual.
+    sharpness_floor: Annotated[float, Field(ge=0)] = 15.0
+    sharpness_relative_min: Annotated[float, Field(ge=0)] = 0.6
+    # A new face gets one call on its best frame of its first window_s seconds; after that a
+    # call only when it got clearly better (score times improvement), when its state is still
+    # undecided, or every refresh_s; at most max_calls_per_track calls in all.
+    window_s: Annotated[float, Field(ge=0)] = 0.5
+    improvement: Annotated[float, Field(ge=1)] = 1.3
+    refresh_s: Annotated[float, Field(gt=0)] = 30.0
+    max_calls_per_track: Annotated[int, Field(ge=1)] = 6
 
 
 class BudgetSettings(Section):
@@ -93,6 +116,14 @@ class BudgetSettings(Section):
     # provider rejects more than about 2 calls/s.
     max_calls: Annotated[int, Field(ge=1)] = 2
     period_s: Annotated[float, Field(gt=0)] = 1.0
+    # At most one call per camera per camera_interval_s.
+    camera_interval_s: Annotated[float, Field(ge=0)] = 0.5
+    # Calls per day (UTC) over all cameras; unset = no daily limit.
+    daily_max_calls: Annotated[int, Field(ge=1)] | None = None
+    # Calls in flight at once over all cameras.
+    max_concurrent: Annotated[int, Field(ge=1)] = 4
+    # A candidate frame older than this is dropped, never sent late.
+    max_age_s: Annotated[float, Field(gt=0)] = 2.0
 
 
 class AnalyzerSettings(SecretFiles):
@@ -103,6 +134,20 @@ class AnalyzerSettings(SecretFiles):
     api_key: SecretStr | None = None  # or api_key_file = "/path/to/key"
     timeout_s: Annotated[float, Field(gt=0)] = 10.0
     jpeg_quality: Annotated[int, Field(ge=10, le=100)] = 90
+    # Cloud: calls in flight at once; more wait for a free slot.
+    max_concurrent_calls: Annotated[int, Field(ge=1, le=64)] = 4
+    # Cloud: provider faults (5xx), time-outs, resets and malformed answers are tried again this
+    # many times, after a random pause up to retry_base_delay_s doubled per retry (at most
+    # retry_max_delay_s).
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    retry_base_delay_s: Annotated[float, Field(ge=0)] = 0.5
+    retry_max_delay_s: Annotated[float, Field(ge=0)] = 8.0
+    # Cloud: this many failed attempts in a row open the circuit: calls fail at once for
+    # breaker_cooldown_s, then one probe call decides whether it closes again.
+    breaker_failures: Annotated[int, Field(ge=1)] = 5
+    breaker_cooldown_s: Annotated[float, Field(gt=0)] = 30.0
+    # Cloud: after "out of credits" (HTTP 429) no call is made for this long.
+    credits_pause_s: Annotated[float, Field(gt=0)] = 600.0
     # Local analyzer: detections under this score are not faces.
     min_face_probability: Annotated[float, Field(ge=0, le=1)] = 0.6
 
@@ -114,13 +159,44 @@ class AnalyzerSettings(SecretFiles):
             )
         return self
 
+    @model_validator(mode="after")
+    def _retry_delays_in_order(self) -> AnalyzerSettings:
+        if self.retry_max_delay_s < self.retry_base_delay_s:
+            raise ValueError("retry_max_delay_s must be at least retry_base_delay_s")
+        return self
+
 
 class TrackingSettings(Section):
     min_iou: Annotated[float, Field(gt=0, le=1)] = 0.2  # box overlap to call it the same face
     left_after_s: Annotated[float, Field(gt=0)] = 3.0  # unseen this long = the face left
+    # A face is announced (face.new) with its first analysis; one the analyzer never described
+    # (API down, budget spent) is announced from the local detection after this long.
+    announce_unanalysed_after_s: Annotated[float, Field(gt=0)] = 5.0
 
 
-class WebhookSinkSettings(SecretFiles):
+class SinkBase(SecretFiles):
+    # The sink's name in logs and in the outbox, which keeps its pending events and dead
+    # letters under it: keep it when a url changes. Unset: made from the kind and the target.
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:#/-]{1,80}$")] | None = None
+    # Only events of these types ("face.maskless", "camera.*"); empty: every event.
+    event_types: tuple[Annotated[str, Field(pattern=r"^[a-z_.*]+$")], ...] = ()
+
+    @field_validator("event_types", mode="before")
+    @classmethod
+    def _without_prefix(cls, types: Any) -> Any:
+        if isinstance(types, list | tuple):
+            return tuple(str(t).removeprefix("streamwatch.") for t in types)
+        return types
+
+    @property
+    def sink_name(self) -> str:
+        return self.name or self._default_name()
+
+    def _default_name(self) -> str:
+        raise NotImplementedError
+
+
+class WebhookSinkSettings(SinkBase):
     secret_fields = ("secret",)
 
     kind: Literal["webhook"]
@@ -135,26 +211,111 @@ class WebhookSinkSettings(SecretFiles):
             raise ValueError("must start with http:// or https://")
         return url
 
+    def _default_name(self) -> str:
+        # A url's path or query often carries a token: the name shows the host and a digest.
+        digest = hashlib.sha256(self.url.encode()).hexdigest()[:8]
+        return f"webhook:{urlsplit(self.url).hostname}#{digest}"
 
-class JsonLinesSinkSettings(Section):
+
+class JsonLinesSinkSettings(SinkBase):
     kind: Literal["jsonl"]
     path: str = "-"  # "-" = standard output
+    # A file is renamed to <path>.1 (.1 to .2, …) once it reaches rotate_mb; keep_files of
+    # them are kept. 0 = never rotate.
+    rotate_mb: Annotated[float, Field(ge=0)] = 100.0
+    keep_files: Annotated[int, Field(ge=1, le=1000)] = 5
+
+    def _default_name(self) -> str:
+        return "stdout" if self.path == "-" else f"jsonl:{self.path}"
 
 
-SinkSettings = Annotated[WebhookSinkSettings | JsonLinesSinkSettings, Field(discriminator="kind")]
+class MqttSinkSettings(SinkBase):
+    secret_fields = ("password",)
+
+    kind: Literal["mqtt"]
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    username: str | None = None
+    password: SecretStr | None = None  # or password_file = "/path/to/password"
+    tls: bool = False
+    # Topics: <topic_prefix>/<node>/<camera>/events, …/status, …/faces, …/maskless.
+    topic_prefix: Annotated[str, Field(pattern=r"^[^#+]+$")] = "streamwatch"
+    client_id: str | None = None  # unset: streamwatch-<node>
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    # Home Assistant MQTT discovery: per camera sensors, without any YAML.
+    discovery: bool = True
+    discovery_prefix: Annotated[str, Field(pattern=r"^[^#+]+$")] = "homeassistant"
+
+    def _default_name(self) -> str:
+        return f"mqtt:{self.host}:{self.port}"
 
 
-class OverlaySettings(Section):
+SinkSettings = Annotated[
+    WebhookSinkSettings | JsonLinesSinkSettings | MqttSinkSettings, Field(discriminator="kind")
+]
+
+
+class OutboxSettings(Section):
+    # At most this many events wait in the outbox; when it is full the oldest is dropped to
+    # make room, counted, logged and shown by `streamwatch outbox`.
+    max_events: Annotated[int, Field(ge=10)] = 100_000
+    # A failed delivery (5xx, 408, 429, time-out, no connection) is tried again after a random
+    # pause of up to retry_initial_s, doubled per failure up to retry_max_s; a Retry-After
+    # answer is honoured.
+    retry_initial_s: Annotated[float, Field(gt=0)] = 1.0
+    retry_max_s: Annotated[float, Field(gt=0)] = 60.0
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for an address only this machine can reach ("127.0.0.1", "::1", "localhost")."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+class OverlaySettings(SecretFiles):
+    secret_fields = ("token",)
+
     web: bool = True
-    # Bound to loopback by default: the live view shows faces.
+    # Bound to loopback by default: the live view shows faces. Any other address needs a token.
     web_host: str = "127.0.0.1"
     web_port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # Required by every request when set (or token_file = "/path"); always set when web_host
+    # is not loopback. A browser opens any page once with ?token=…; a cookie does the rest.
+    token: SecretStr | None = None
     stream_fps: Annotated[float, Field(gt=0, le=60)] = 10.0
     stream_width_px: Annotated[int, Field(ge=64, le=3840)] = 960
     jpeg_quality: Annotated[int, Field(ge=10, le=100)] = 80
     window: bool = False  # also show a native cv2 window
+    window_grid: bool = False  # one window with every camera, instead of one window each
     show_landmarks: bool = False
     recent_events: Annotated[int, Field(ge=0, le=100)] = 5
+    banner_s: Annotated[float, Field(ge=0)] = 6.0  # the newest event's banner fades over this
+    # The "stale" badge: no new picture, or tracks not updated, for this long.
+    stale_after_s: Annotated[float, Field(gt=0)] = 5.0
+    # Boxes move along the track's velocity between detections, at most this far ahead.
+    follow_max_s: Annotated[float, Field(ge=0)] = 1.0
+    blur_faces: bool = False  # privacy: pixelate every tracked face in the picture
+
+    @field_validator("token")
+    @classmethod
+    def _long_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters, e.g. from `openssl rand -hex 16`")
+        return token
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> OverlaySettings:
+        if self.web and self.token is None and not is_loopback_host(self.web_host):
+            raise ValueError(
+                f'web_host = "{self.web_host}" is reachable from other machines: set token '
+                '(or token_file) too, or bind to "127.0.0.1"'
+            )
+        return self
 
 
 def _demo_camera() -> list[CameraSettings]:
@@ -167,6 +328,10 @@ def _stdout_sink() -> list[SinkSettings]:
 
 class Settings(Section):
     node: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "streamwatch"
+    # Where the outbox lives. When this default is not writable (not root), streamwatch uses
+    # $STATE_DIRECTORY (systemd) or ~/.local/state/streamwatch; $STREAMWATCH_STATE_DIR, when
+    # set, overrides all of them.
+    state_dir: str = DEFAULT_STATE_DIR
     cameras: Annotated[list[CameraSettings], Field(min_length=1)] = Field(
         default_factory=_demo_camera
     )
@@ -175,6 +340,7 @@ class Settings(Section):
     analyzer: AnalyzerSettings = AnalyzerSettings()
     tracking: TrackingSettings = TrackingSettings()
     sinks: list[SinkSettings] = Field(default_factory=_stdout_sink)
+    outbox: OutboxSettings = OutboxSettings()
     overlay: OverlaySettings = OverlaySettings()
 
     @model_validator(mode="after")
@@ -184,3 +350,22 @@ class Settings(Section):
         if duplicates:
             raise ValueError(f"camera names must be unique; repeated: {', '.join(duplicates)}")
         return self
+
+    @model_validator(mode="after")
+    def _unique_sink_names(self) -> Settings:
+        names = [sink.sink_name for sink in self.sinks]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(
+                f"sinks: more than one sink named {', '.join(duplicates)}; "
+                "give each its own `name`"
+            )
+        return self
+
+    @field_validator("state_dir")
+    @classmethod
+    def _state_dir_from_config_dir(cls, state_dir: str, info: ValidationInfo) -> str:
+        base_dir = (info.context or {}).get("base_dir")
+        if base_dir is None or Path(state_dir).is_absolute():
+            return state_dir
+        return str(Path(base_dir) / state_dir)

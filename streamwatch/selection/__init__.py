@@ -1,6 +1,22 @@
-"""Selection: which frames are worth an analysis."""
+"""Selection: which frames are worth a paid call."""
 
-from streamwatch.selection.selector import FrameSelector, Selection, Verdict
-from streamwatch.selection.sharpness import downscaled_gray, laplacian_variance
+from streamwatch.selection.motion import MotionGate
+from streamwatch.selection.policy import CallPolicy, CallReason, Candidate, GatedFace
+from streamwatch.selection.sharpness import (
+    SharpnessHistory,
+    downscaled_gray,
+    face_sharpness,
+    laplacian_variance,
+)
 
-__all__ = ["FrameSelector", "Selection", "Verdict", "downscaled_gray", "laplacian_variance"]
+__all__ = [
+    "CallPolicy",
+    "CallReason",
+    "Candidate",
+    "GatedFace",
+    "MotionGate",
+    "SharpnessHistory",
+    "downscaled_gray",
+    "face_sharpness",
+    "laplacian_variance",
+]

@@ -11,10 +11,13 @@ from streamwatch.analysis.model import Face
 class Track:
     track_id: str  # "<camera>-<n>", unique for the process's lifetime
     camera: str
-    face: Face  # the latest analysed face of the track, box in frame pixels
+    # The latest analysed face (attributes) at the newest box seen, in frame pixels; until
+    # the first analysis, the local detection.
+    face: Face
     first_seen_s: float  # frame timestamps (wall clock) of the first and the latest match
     last_seen_s: float
-    analyses: int  # how many analyses matched this track
+    analyses: int  # how many analyses described this track (0: seen by the local gate only)
+    velocity_px_s: tuple[float, float] = (0.0, 0.0)  # of the box centre, smoothed
 
     @property
     def dwell_s(self) -> float:

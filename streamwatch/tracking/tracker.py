@@ -1,31 +1,51 @@
-"""The tracker: faces of successive analyses of one camera matched into tracks.
+"""The tracker: one camera's faces followed over time.
 
-Two faces are the same when their boxes overlap enough, or, for a face that moved more than
-its own overlap allows between two analyses (a person walking in), when their centres are
-close for their size and the sizes are alike. Matching is greedy, best pair first.
+Two streams feed it. The local face gate's detections (`observe`, several times a second)
+move the tracks: a detection joins the track whose predicted box (constant velocity) it
+overlaps, or — for a face that moved further than its own overlap allows — whose centre is
+near for its size. Analyses (`attach`, from the cloud API or the local analyzer) describe the
+faces; they arrive late, for a frame that is already old, so each is matched against where
+the tracks were at that frame's time, never where they are now.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, replace
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
-from streamwatch.analysis.model import Face, FaceAnalysis
+from streamwatch.analysis.model import Box, Face, FaceAnalysis
 from streamwatch.config.model import TrackingSettings
 from streamwatch.tracking.track import Track
 
 # A face whose centre moved less than this many box widths, at a similar size, is the same face.
 MAX_CENTRE_SHIFT_WIDTHS = 1.0
 MAX_SIZE_RATIO = 1.6
+# Smoothing of the velocity estimate: the share of the newest measurement.
+VELOCITY_GAIN = 0.5
+# Box positions kept per track to place late answers (5 Hz gate → ~12 s of history).
+HISTORY_LENGTH = 64
 
 
 @dataclass(frozen=True, slots=True)
 class TrackUpdate:
     new: tuple[Track, ...] = ()
-    updated: tuple[Track, ...] = ()  # tracks matched again by this analysis
+    updated: tuple[Track, ...] = ()  # tracks that moved (matched a detection or an analysis)
+    analysed: tuple[Track, ...] = ()  # tracks an analysis described in this update
     left: tuple[Track, ...] = ()
     active: tuple[Track, ...] = ()  # every track alive after the update
+
+
+@dataclass
+class _Path:
+    """Where a track was: (frame timestamp, box), oldest first."""
+
+    points: deque[tuple[float, Box]] = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))
+
+    def box_at(self, timestamp_s: float) -> Box:
+        return min(self.points, key=lambda point: abs(point[0] - timestamp_s))[1]
 
 
 class Tracker:
@@ -33,62 +53,104 @@ class Tracker:
         self.camera = camera
         self._settings = settings
         self._tracks: dict[str, Track] = {}
+        self._paths: dict[str, _Path] = {}
         self._ids = itertools.count(1)
 
     @property
     def active(self) -> tuple[Track, ...]:
         return tuple(self._tracks.values())
 
-    def update(self, analysis: FaceAnalysis, frame_timestamp_s: float) -> TrackUpdate:
-        """Match the analysis's faces to tracks; unmatched faces start new tracks.
-
-        Tracks unseen for `left_after_s` leave first: a face that comes back after that is new.
-        """
+    def observe(self, faces: Sequence[Face], frame_timestamp_s: float) -> TrackUpdate:
+        """Local detections of one frame: move the tracks, start new ones, end old ones."""
         left = self._expire(frame_timestamp_s)
-        pairs = sorted(
-            (
-                (score, track_id, index)
-                for track_id, track in self._tracks.items()
-                for index, face in enumerate(analysis.faces)
-                if (score := self._similarity(track.face, face)) > 0
-            ),
-            reverse=True,
-        )
-        matched_tracks: set[str] = set()
-        matched_faces: set[int] = set()
-        updated: list[Track] = []
-        for _, track_id, index in pairs:
-            if track_id in matched_tracks or index in matched_faces:
-                continue
-            matched_tracks.add(track_id)
-            matched_faces.add(index)
+        predicted = {tid: self._predict(t, frame_timestamp_s) for tid, t in self._tracks.items()}
+        pairs = _match(predicted, [face.box_px for face in faces], self._settings.min_iou)
+        updated = []
+        for track_id, index in pairs:
+            updated.append(self._move(track_id, faces[index].box_px, frame_timestamp_s))
+        new = [
+            self._start(face, frame_timestamp_s, analyses=0)
+            for index, face in enumerate(faces)
+            if index not in {i for _, i in pairs}
+        ]
+        return TrackUpdate(tuple(new), tuple(updated), (), left, self.active)
+
+    def attach(self, analysis: FaceAnalysis, frame_timestamp_s: float) -> TrackUpdate:
+        """An analysis of the frame taken at `frame_timestamp_s`: describe the tracks in it."""
+        then = {tid: self._paths[tid].box_at(frame_timestamp_s) for tid in self._tracks}
+        pairs = _match(then, [face.box_px for face in analysis.faces], self._settings.min_iou)
+        analysed = []
+        for track_id, index in pairs:
+            track = self._tracks[track_id]
+            # The analysis describes the face; the box stays the newest one seen, which may
+            # be later than the analysed frame.
+            face = analysis.faces[index]
+            newer = track.last_seen_s > frame_timestamp_s
+            current = replace(face, box_px=track.face.box_px) if newer else face
             track = replace(
-                self._tracks[track_id],
-                face=analysis.faces[index],
-                last_seen_s=frame_timestamp_s,
-                analyses=self._tracks[track_id].analyses + 1,
+                track,
+                face=current,
+                analyses=track.analyses + 1,
+                last_seen_s=max(track.last_seen_s, frame_timestamp_s),
             )
             self._tracks[track_id] = track
-            updated.append(track)
-        new = []
-        for index, face in enumerate(analysis.faces):
-            if index in matched_faces:
-                continue
-            track = Track(
-                track_id=f"{self.camera}-{next(self._ids)}",
-                camera=self.camera,
-                face=face,
-                first_seen_s=frame_timestamp_s,
-                last_seen_s=frame_timestamp_s,
-                analyses=1,
-            )
-            self._tracks[track.track_id] = track
-            new.append(track)
-        return TrackUpdate(tuple(new), tuple(updated), left, self.active)
+            if not newer:
+                self._paths[track_id].points.append((frame_timestamp_s, face.box_px))
+            analysed.append(track)
+        # A face the analysis saw but the gate did not (smaller, or the gate is off).
+        new = [
+            self._start(face, frame_timestamp_s, analyses=1)
+            for index, face in enumerate(analysis.faces)
+            if index not in {i for _, i in pairs}
+        ]
+        return TrackUpdate(
+            new=tuple(new), updated=tuple(analysed), analysed=(*analysed, *new), active=self.active
+        )
 
     def expire(self, now_s: float) -> TrackUpdate:
         """Tracks unseen for `left_after_s` at time now_s (frame clock) have left."""
         return TrackUpdate(left=self._expire(now_s), active=self.active)
+
+    def _start(self, face: Face, timestamp_s: float, *, analyses: int) -> Track:
+        track = Track(
+            track_id=f"{self.camera}-{next(self._ids)}",
+            camera=self.camera,
+            face=face,
+            first_seen_s=timestamp_s,
+            last_seen_s=timestamp_s,
+            analyses=analyses,
+        )
+        self._tracks[track.track_id] = track
+        self._paths[track.track_id] = _Path()
+        self._paths[track.track_id].points.append((timestamp_s, face.box_px))
+        return track
+
+    def _move(self, track_id: str, box: Box, timestamp_s: float) -> Track:
+        track = self._tracks[track_id]
+        dt_s = timestamp_s - track.last_seen_s
+        velocity = track.velocity_px_s
+        if dt_s > 0:
+            (x0, y0), (x1, y1) = track.face.box_px.center, box.center
+            measured = ((x1 - x0) / dt_s, (y1 - y0) / dt_s)
+            velocity = (
+                (1 - VELOCITY_GAIN) * velocity[0] + VELOCITY_GAIN * measured[0],
+                (1 - VELOCITY_GAIN) * velocity[1] + VELOCITY_GAIN * measured[1],
+            )
+        track = replace(
+            track,
+            face=replace(track.face, box_px=box),
+            last_seen_s=max(track.last_seen_s, timestamp_s),
+            velocity_px_s=velocity,
+        )
+        self._tracks[track_id] = track
+        self._paths[track_id].points.append((timestamp_s, box))
+        return track
+
+    def _predict(self, track: Track, timestamp_s: float) -> Box:
+        dt_s = max(0.0, timestamp_s - track.last_seen_s)
+        box = track.face.box_px
+        vx, vy = track.velocity_px_s
+        return Box(box.left + vx * dt_s, box.top + vy * dt_s, box.width, box.height)
 
     def _expire(self, now_s: float) -> tuple[Track, ...]:
         gone = [
@@ -98,19 +160,35 @@ class Tracker:
         ]
         for track in gone:
             del self._tracks[track.track_id]
+            del self._paths[track.track_id]
         return tuple(gone)
 
-    def _similarity(self, previous: Face, current: Face) -> float:
-        """> 1 for overlapping boxes (1 + IoU), in (0, 1] for near ones, 0 for different faces."""
-        iou = previous.box_px.iou(current.box_px)
-        if iou >= self._settings.min_iou:
-            return 1.0 + iou
-        size_ratio = max(previous.box_px.width, current.box_px.width) / max(
-            min(previous.box_px.width, current.box_px.width), 1.0
-        )
-        shift_widths = math.dist(previous.box_px.center, current.box_px.center) / max(
-            previous.box_px.width, 1.0
-        )
-        if size_ratio > MAX_SIZE_RATIO or shift_widths > MAX_CENTRE_SHIFT_WIDTHS:
-            return 0.0
-        return 1.0 - shift_widths / (MAX_CENTRE_SHIFT_WIDTHS + 1e-9) + 1e-6
+
+def _match(tracks: dict[str, Box], boxes: Sequence[Box], min_iou: float) -> list[tuple[str, int]]:
+    """Greedy best-first pairs of (track id, box index) that are the same face."""
+    scored = sorted(
+        (
+            (score, track_id, index)
+            for track_id, track_box in tracks.items()
+            for index, box in enumerate(boxes)
+            if (score := _similarity(track_box, box, min_iou)) > 0
+        ),
+        reverse=True,
+    )
+    pairs: list[tuple[str, int]] = []
+    for _, track_id, index in scored:
+        if all(track_id != t and index != i for t, i in pairs):
+            pairs.append((track_id, index))
+    return pairs
+
+
+def _similarity(previous: Box, current: Box, min_iou: float) -> float:
+    """> 1 for overlapping boxes (1 + IoU), in (0, 1] for near ones, 0 for different faces."""
+    iou = previous.iou(current)
+    if iou >= min_iou:
+        return 1.0 + iou
+    size_ratio = max(previous.width, current.width) / max(min(previous.width, current.width), 1.0)
+    shift_widths = math.dist(previous.center, current.center) / max(previous.width, 1.0)
+    if size_ratio > MAX_SIZE_RATIO or shift_widths > MAX_CENTRE_SHIFT_WIDTHS:
+        return 0.0
+    return 1.0 - shift_widths / (MAX_CENTRE_SHIFT_WIDTHS + 1e-9) + 1e-6
