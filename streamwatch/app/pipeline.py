@@ -101,6 +101,8 @@ class CameraPipeline:
         assert reader.latest is not None, "the reader must be started (async with)"
         self.camera = camera
         self.counters = PipelineCounters()
+        # Told of every call and its answer (benchmarks, the replay report); must not block.
+        self.call_observers: list[Callable[[Candidate, FaceAnalysis], None]] = []
         self._reader = reader
         self._latest = reader.latest
         self._health = health
@@ -195,6 +197,8 @@ class CameraPipeline:
                 self.counters.analysis_errors += 1
                 log.warning("camera %s: analysis failed: %s", self.camera, error)
                 continue
+            for observer in self.call_observers:
+                observer(candidate, analysis)
             update = self._tracker.attach(analysis, frame.timestamp_s)
             for track in update.analysed:
                 if track.face.mask is not None:
