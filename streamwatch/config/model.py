@@ -63,6 +63,56 @@ class SecretFiles(Section):
         return values
 
 
+EVENT_KINDS = (
+    "face.new",
+    "face.returned",
+    "face.left",
+    "face.maskless",
+    "face.mask_incorrect",
+    "face.low_quality",
+    "camera.offline",
+    "camera.online",
+)
+
+
+class RuleSettings(Section):
+    """Which events a camera emits, and how sure it must be first."""
+
+    events: tuple[str, ...] = EVENT_KINDS
+    # A mask state is confirmed by k of the last n analyses of the face, or by one confident
+    # answer (overall quality at least confident_quality, the API's recommended 85).
+    mask_confirm_k: Annotated[int, Field(ge=1)] = 2
+    mask_confirm_n: Annotated[int, Field(ge=1)] = 3
+    confident_quality: Annotated[float, Field(ge=0, le=100)] = 85.0
+    # Mask alerts fire once per face, and again only after this long and new evidence.
+    cooldown_s: Annotated[float, Field(ge=0)] = 300.0
+    # face.low_quality when a face's best overall quality stays below this.
+    low_quality_below: Annotated[float, Field(ge=0, le=100)] = 40.0
+    # Only faces at least this big (px), and with their centre inside this polygon of frame
+    # pixels ([[x, y], …]; empty: the whole picture), make face events.
+    min_face_px: Annotated[int, Field(ge=0)] = 0
+    zone: tuple[tuple[float, float], ...] = ()
+    # Attach the face's crop to face events as base64 JPEG of at most crop_max_bytes.
+    crop: bool = False
+    crop_max_bytes: Annotated[int, Field(ge=1000, le=1_000_000)] = 30_000
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, events: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [e for e in events if e.removeprefix("streamwatch.") not in EVENT_KINDS]
+        if unknown:
+            raise ValueError(f"unknown event {unknown[0]!r}; known: {', '.join(EVENT_KINDS)}")
+        return tuple(e.removeprefix("streamwatch.") for e in events)
+
+    @model_validator(mode="after")
+    def _k_within_n(self) -> RuleSettings:
+        if self.mask_confirm_k > self.mask_confirm_n:
+            raise ValueError("mask_confirm_k must not exceed mask_confirm_n")
+        if self.zone and len(self.zone) < 3:
+            raise ValueError("a zone needs at least 3 points, e.g. [[0, 0], [640, 0], [640, 480]]")
+        return self
+
+
 class CameraSettings(Section):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
     # "demo", a video file path, "usb:N", "/dev/videoN" or "rtsp://user:pass@host/path".
@@ -84,6 +134,7 @@ class CameraSettings(Section):
     reconnect_max_s: Annotated[float, Field(gt=0)] = 60.0
     # Streaming this long without a failure resets the back-off to reconnect_initial_s.
     reconnect_reset_after_s: Annotated[float, Field(gt=0)] = 30.0
+    rules: RuleSettings = RuleSettings()
 
 
 class SelectionSettings(Section):
@@ -172,6 +223,13 @@ class TrackingSettings(Section):
     # A face is announced (face.new) with its first analysis; one the analyzer never described
     # (API down, budget spent) is announced from the local detection after this long.
     announce_unanalysed_after_s: Annotated[float, Field(gt=0)] = 5.0
+    # Identity memory: a face seen again within forget_after_s is face.returned, not
+    # face.new, when its appearance signature is within identity_max_distance (cosine) of
+    # the one remembered. Signatures stay on this machine; identity_file (relative: under
+    # the state directory; empty: memory only) keeps them across restarts.
+    forget_after_s: Annotated[float, Field(gt=0)] = 600.0
+    identity_max_distance: Annotated[float, Field(gt=0, le=2)] = 0.6
+    identity_file: str = ""
 
 
 class SinkBase(SecretFiles):
