@@ -200,10 +200,10 @@ class CameraPipeline:
             for observer in self.call_observers:
                 observer(candidate, analysis)
             update = self._tracker.attach(analysis, frame.timestamp_s)
+            self._emit(update, frame.timestamp_s, analyzer=analysis.analyzer, image=frame.image)
             for track in update.analysed:
-                if track.face.mask is not None:
+                if self._rules.settled(track.track_id):
                     self._policy.decided(track.track_id)
-            self._emit(update, frame.timestamp_s, analyzer=analysis.analyzer)
 
     async def _live_loop(self) -> None:
         sequence = -1
@@ -252,20 +252,29 @@ class CameraPipeline:
                 async with asyncio.timeout(max(0.0, min(due) - now_s) if due else None):
                     version = await self._reader.state_change(version)
 
-    def _emit(self, update: TrackUpdate, frame_timestamp_s: float, analyzer: str = "") -> None:
-        if update.left:
-            for track in update.left:
-                self._policy.forget(track.track_id)
+    def _emit(
+        self,
+        update: TrackUpdate,
+        frame_timestamp_s: float,
+        analyzer: str = "",
+        image: np.ndarray | None = None,
+    ) -> None:
+        for track in update.left:
+            self._policy.forget(track.track_id)
         self._publish(
             self._rules.apply(
                 update,
                 frame_timestamp_s=frame_timestamp_s,
                 analyzer=analyzer or self._analyzer.name,
+                image=image,
             )
         )
 
     def _publish(self, events: list[Event]) -> None:
+        enabled = self._reader.camera.rules.events
         for event in events:
+            if event.kind not in enabled:
+                continue
             self.counters.events += 1
             self._recent_events.append(event)
             self._dispatcher.submit(event)

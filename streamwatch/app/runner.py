@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import aiohttp
 
@@ -16,13 +17,14 @@ from streamwatch.budget.limiter import CallBudget
 from streamwatch.capture.reader import CameraReader
 from streamwatch.capture.sources import open_source
 from streamwatch.config.model import AnalyzerSettings, Settings
-from streamwatch.delivery.dispatcher import Dispatcher
-from streamwatch.delivery.sinks import build_sink
+from streamwatch.delivery.service import open_delivery
+from streamwatch.delivery.state_dir import resolve_state_dir
 from streamwatch.events.camera import CameraHealthRules
 from streamwatch.events.rules import EventRules
 from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.web import serve_live_view
 from streamwatch.overlay.window import show_windows
+from streamwatch.tracking.identity import IdentityMemory
 from streamwatch.tracking.tracker import Tracker
 
 from .pipeline import CameraPipeline
@@ -91,13 +93,14 @@ class App:
             gate = await stack.enter_async_context(
                 LocalAnalyzer(min_face_probability=settings.analyzer.min_face_probability)
             )
-        dispatcher = await stack.enter_async_context(
-            Dispatcher([build_sink(sink, session) for sink in settings.sinks])
-        )
+        dispatcher = await stack.enter_async_context(open_delivery(settings, session))
         if settings.overlay.web:
             url = await stack.enter_async_context(serve_live_view(self.board, settings.overlay))
             log.info("live view at %s", url)
         budget = CallBudget(settings.budget)
+        # One memory for every camera: a person walking from one to the next is not new.
+        identities = IdentityMemory(settings.tracking, self._identity_path())
+        stack.callback(identities.save)
         for camera in settings.cameras:
             reader = await stack.enter_async_context(CameraReader(camera, open_source(camera)))
             self.readers[camera.name] = reader
@@ -114,12 +117,24 @@ class App:
                 analyzer=analyzer,
                 tracker=Tracker(camera.name, settings.tracking),
                 rules=EventRules(
-                    node=settings.node, camera=camera.name, settings=settings.tracking
+                    node=settings.node,
+                    camera=camera.name,
+                    rules=camera.rules,
+                    tracking=settings.tracking,
+                    identities=identities,
                 ),
                 dispatcher=dispatcher,
                 board=self.board,
                 recent_events=settings.overlay.recent_events,
             )
+
+    def _identity_path(self) -> Path | None:
+        name = self.settings.tracking.identity_file
+        if not name:
+            return None
+        if Path(name).is_absolute():
+            return Path(name)
+        return resolve_state_dir(self.settings.state_dir) / name
 
     async def run(self, stop: asyncio.Event, *, duration_s: float | None = None) -> None:
         """Until `stop` is set, `duration_s` passed, or every camera finished (files)."""

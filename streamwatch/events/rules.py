@@ -1,64 +1,215 @@
-"""The rules: track changes of one camera → events.
+"""The rules: track changes of one camera → the events people act on.
 
-- `face.new`: a track's first analysis (or, if no analysis comes, its local detection after
-  `announce_unanalysed_after_s`: an API outage must not hide visitors);
-- `face.maskless`: an analysis says mask 0 (no mask), once per track;
-- `face.left`: an announced track ended, with how long the face stayed.
+- `face.new` / `face.returned`: a face is announced with its first analysis (or, when no
+  analysis comes — API down, budget spent — from its local detection after
+  `announce_unanalysed_after_s`). The identity memory decides which of the two: a face seen
+  within `forget_after_s` returns. A track that is the same identity as one still in view
+  (the tracker lost and refound it) is re-linked to that visit: no second event.
+- `face.left`: the last track of an announced visit ended; with the dwell time.
+- `face.maskless` / `face.mask_incorrect`: confirmed by k of the last n analyses, or by one
+  confident answer; once per face, and again only after `cooldown_s` with new evidence.
+- `face.low_quality`: an analysed face whose best overall quality is below the threshold.
+Faces outside the camera's zone or smaller than its `min_face_px` make no face events.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
 from streamwatch.analysis.model import Mask
-from streamwatch.config.model import TrackingSettings
+from streamwatch.config.model import RuleSettings, TrackingSettings
+from streamwatch.events.crop import crop_jpeg_base64
 from streamwatch.events.model import Event
 from streamwatch.events.payload import track_payload
+from streamwatch.tracking.identity import IdentityMemory
 from streamwatch.tracking.track import Track
 from streamwatch.tracking.tracker import TrackUpdate
 
 UNANALYSED = "local-gate"  # the `analyzer` of an event decided from the local detection alone
+MASK_ALERTS = (("face.maskless", Mask.NONE), ("face.mask_incorrect", Mask.INCORRECT))
+
+
+@dataclass
+class _Face:
+    """What the rules remember of one track."""
+
+    identity_id: str | None = None
+    visit_track_id: str | None = None  # the track that announced the visit this one belongs to
+    masks: deque[tuple[Mask | None, bool]] = field(default_factory=deque)  # (state, confident)
+    alerted_at_s: dict[str, float] = field(default_factory=dict)
+    best_quality: float | None = None
+    low_quality_sent: bool = False
 
 
 class EventRules:
-    def __init__(self, *, node: str, camera: str, settings: TrackingSettings) -> None:
+    def __init__(
+        self,
+        *,
+        node: str,
+        camera: str,
+        rules: RuleSettings,
+        tracking: TrackingSettings,
+        identities: IdentityMemory | None = None,
+    ) -> None:
         self.node = node
         self.camera = camera
-        self._settings = settings
-        self._announced: set[str] = set()
-        self._maskless_alerted: set[str] = set()
+        self._rules = rules
+        self._tracking = tracking
+        self._identities = identities or IdentityMemory(tracking)
+        self._faces: dict[str, _Face] = {}
+        self._in_view: dict[str, set[str]] = {}  # identity id → its announced tracks in view
 
-    def apply(self, update: TrackUpdate, *, frame_timestamp_s: float, analyzer: str) -> list[Event]:
+    def settled(self, track_id: str) -> bool:
+        """Whether the face's mask state is decided (no more calls needed to confirm it)."""
+        face = self._faces.get(track_id)
+        if face is None or not face.masks:
+            return False
+        states = [state for state, _ in face.masks]
+        return face.masks[-1][1] or states.count(states[-1]) >= self._rules.mask_confirm_k
+
+    def apply(
+        self,
+        update: TrackUpdate,
+        *,
+        frame_timestamp_s: float,
+        analyzer: str,
+        image: np.ndarray | None = None,
+    ) -> list[Event]:
         """The events of one update, in the order things happened: left, new, then states."""
-        events = []
-        for track in update.left:
-            self._maskless_alerted.discard(track.track_id)
-            if track.track_id in self._announced:
-                self._announced.discard(track.track_id)
-                dwell_s = round(track.dwell_s, 2)
-                events.append(
-                    self._event("face.left", track, track.last_seen_s, analyzer, dwell_s=dwell_s)
-                )
+        events = [e for track in update.left if (e := self._left(track, analyzer)) is not None]
         for track in update.analysed:
-            events += self._announce(track, frame_timestamp_s, analyzer)
+            events += self._announce(track, frame_timestamp_s, analyzer, image)
         for track in (*update.new, *update.updated):
             waited_s = frame_timestamp_s - track.first_seen_s
-            if track.analyses == 0 and waited_s >= self._settings.announce_unanalysed_after_s:
-                events += self._announce(track, frame_timestamp_s, UNANALYSED)
+            if track.analyses == 0 and waited_s >= self._tracking.announce_unanalysed_after_s:
+                events += self._announce(track, frame_timestamp_s, UNANALYSED, None)
         for track in update.analysed:
-            if track.face.mask is Mask.NONE and track.track_id not in self._maskless_alerted:
-                self._maskless_alerted.add(track.track_id)
-                events.append(self._event("face.maskless", track, frame_timestamp_s, analyzer))
+            if track.track_id in self._faces:
+                events += self._states(track, frame_timestamp_s, analyzer, image)
+        return [event for event in events if event.kind in self._rules.events]
+
+    def _announce(
+        self, track: Track, frame_timestamp_s: float, analyzer: str, image: np.ndarray | None
+    ) -> list[Event]:
+        if track.track_id in self._faces or not self._counts(track):
+            return []
+        face = self._faces[track.track_id] = _Face()
+        recognition = self._identities.recognise(
+            track.track_id, track.face.signature, frame_timestamp_s
+        )
+        face.identity_id = recognition.identity_id
+        in_view = self._in_view.setdefault(recognition.identity_id, set())
+        if in_view:
+            # The same person is still in view under another track: the tracker lost and
+            # refound them. One visit, one face.new.
+            face.visit_track_id = next(iter(in_view))
+            in_view.add(track.track_id)
+            return []
+        in_view.add(track.track_id)
+        face.visit_track_id = track.track_id
+        if recognition.returned:
+            assert recognition.away_s is not None
+            return [
+                self._event(
+                    "face.returned",
+                    track,
+                    frame_timestamp_s,
+                    analyzer,
+                    image,
+                    previous_track_id=recognition.previous_track_id,
+                    away_s=round(recognition.away_s, 1),
+                )
+            ]
+        return [self._event("face.new", track, frame_timestamp_s, analyzer, image)]
+
+    def _left(self, track: Track, analyzer: str) -> Event | None:
+        face = self._faces.pop(track.track_id, None)
+        if face is None or face.identity_id is None:
+            return None
+        self._identities.seen(face.identity_id, track.face.signature, track.last_seen_s)
+        in_view = self._in_view.get(face.identity_id, set())
+        in_view.discard(track.track_id)
+        if in_view:
+            return None  # the visit goes on under another track
+        self._in_view.pop(face.identity_id, None)
+        return self._event(
+            "face.left", track, track.last_seen_s, analyzer, None, dwell_s=round(track.dwell_s, 2)
+        )
+
+    def _states(
+        self, track: Track, frame_timestamp_s: float, analyzer: str, image: np.ndarray | None
+    ) -> list[Event]:
+        face = self._faces[track.track_id]
+        quality = track.face.qualities.score
+        confident = quality is not None and quality >= self._rules.confident_quality
+        face.masks.append((track.face.mask, confident))
+        while len(face.masks) > self._rules.mask_confirm_n:
+            face.masks.popleft()
+        events = []
+        for kind, state in MASK_ALERTS:
+            states = [s for s, _ in face.masks]
+            confirmed = (track.face.mask is state and confident) or (
+                states.count(state) >= self._rules.mask_confirm_k
+            )
+            last_s = face.alerted_at_s.get(kind)
+            cooled = last_s is None or frame_timestamp_s - last_s >= self._rules.cooldown_s
+            if confirmed and cooled:
+                face.alerted_at_s[kind] = frame_timestamp_s
+                face.masks.clear()  # a repeat needs evidence gathered after this alert
+                events.append(self._event(kind, track, frame_timestamp_s, analyzer, image))
+        if quality is not None:
+            face.best_quality = max(face.best_quality or 0.0, quality)
+            if face.best_quality < self._rules.low_quality_below and not face.low_quality_sent:
+                face.low_quality_sent = True
+                events.append(
+                    self._event(
+                        "face.low_quality",
+                        track,
+                        frame_timestamp_s,
+                        analyzer,
+                        image,
+                        quality=quality,
+                    )
+                )
         return events
 
-    def _announce(self, track: Track, frame_timestamp_s: float, analyzer: str) -> list[Event]:
-        if track.track_id in self._announced:
-            return []
-        self._announced.add(track.track_id)
-        return [self._event("face.new", track, frame_timestamp_s, analyzer)]
+    def _counts(self, track: Track) -> bool:
+        """Big enough and inside the zone to make face events."""
+        box = track.face.box_px
+        if min(box.width, box.height) < self._rules.min_face_px:
+            return False
+        return not self._rules.zone or _inside(box.center, self._rules.zone)
 
     def _event(
-        self, kind: str, track: Track, frame_timestamp_s: float, analyzer: str, **extra: object
+        self,
+        kind: str,
+        track: Track,
+        frame_timestamp_s: float,
+        analyzer: str,
+        image: np.ndarray | None,
+        **extra: object,
     ) -> Event:
         data = track_payload(track, frame_timestamp_s=frame_timestamp_s, analyzer=analyzer)
+        face = self._faces.get(track.track_id)
+        if face is not None and face.identity_id is not None:
+            data["identity_id"] = face.identity_id
+        if self._rules.crop and image is not None:
+            data["crop_jpeg_base64"] = crop_jpeg_base64(
+                image, track.face.box_px, max_bytes=self._rules.crop_max_bytes
+            )
         return Event.create(
             kind, node=self.node, camera=self.camera, subject=track.track_id, data=data | extra
         )
+
+
+def _inside(point: tuple[float, float], polygon: tuple[tuple[float, float], ...]) -> bool:
+    """Ray casting: whether the point lies inside the polygon."""
+    x, y = point
+    inside = False
+    for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1], strict=True):
+        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return inside

@@ -1,0 +1,138 @@
+"""Identity memory: "have we seen this face before?", answered on this machine only.
+
+Each face that was announced leaves its appearance signature (an SFace embedding, see
+analysis.model.Signature) here with the time it was last seen. A new track whose signature is
+within `identity_max_distance` of one seen less than `forget_after_s` ago is that person
+coming back. Signatures are never sent anywhere; with `identity_file` set they are kept in a
+JSON file on this machine so that a restart does not make everyone new again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streamwatch.analysis.model import Signature
+from streamwatch.config.model import TrackingSettings
+
+log = logging.getLogger("streamwatch.tracking")
+
+SIGNATURES_PER_IDENTITY = 5  # several views of a face match its next view better than one
+
+
+@dataclass
+class Identity:
+    identity_id: str
+    last_seen_s: float  # wall clock
+    last_track_id: str
+    signatures: deque[Signature] = field(
+        default_factory=lambda: deque(maxlen=SIGNATURES_PER_IDENTITY)
+    )
+
+    def distance(self, signature: Signature) -> float:
+        return min(known.cosine_distance(signature) for known in self.signatures)
+
+
+@dataclass(frozen=True, slots=True)
+class Recognition:
+    identity_id: str
+    returned: bool  # seen before, within forget_after_s
+    previous_track_id: str | None
+    away_s: float | None
+
+
+class IdentityMemory:
+    def __init__(self, settings: TrackingSettings, path: Path | None = None) -> None:
+        self._settings = settings
+        self._path = path
+        self._identities: dict[str, Identity] = {}
+        self._ids = itertools.count(1)
+        if path is not None and path.exists():
+            self._load(path)
+
+    def __len__(self) -> int:
+        return len(self._identities)
+
+    def recognise(self, track_id: str, signature: Signature | None, now_s: float) -> Recognition:
+        """Who this face is: a returning identity, or a new one remembered from now on."""
+        self._forget_before(now_s - self._settings.forget_after_s)
+        match = None
+        if signature is not None:
+            close = [
+                (identity.distance(signature), identity)
+                for identity in self._identities.values()
+                if identity.signatures and identity.signatures[0].model == signature.model
+            ]
+            close = [(d, i) for d, i in close if d <= self._settings.identity_max_distance]
+            match = min(close, key=lambda pair: pair[0])[1] if close else None
+        if match is None:
+            identity = Identity(f"id-{next(self._ids)}", now_s, track_id)
+            if signature is not None:
+                identity.signatures.append(signature)
+            self._identities[identity.identity_id] = identity
+            return Recognition(identity.identity_id, False, None, None)
+        away_s = now_s - match.last_seen_s
+        previous = match.last_track_id
+        match.last_track_id, match.last_seen_s = track_id, now_s
+        if signature is not None:
+            match.signatures.append(signature)
+        return Recognition(match.identity_id, True, previous, away_s)
+
+    def seen(self, identity_id: str, signature: Signature | None, now_s: float) -> None:
+        """The identity is still in view (or just left) at now_s."""
+        identity = self._identities.get(identity_id)
+        if identity is None:
+            return
+        identity.last_seen_s = max(identity.last_seen_s, now_s)
+        if signature is not None and not identity.signatures:
+            identity.signatures.append(signature)
+
+    def save(self) -> None:
+        if self._path is None:
+            return
+        document = {
+            "identities": [
+                {
+                    "identity_id": i.identity_id,
+                    "last_seen_s": i.last_seen_s,
+                    "last_track_id": i.last_track_id,
+                    "signatures": [{"model": s.model, "values": s.values} for s in i.signatures],
+                }
+                for i in self._identities.values()
+            ]
+        }
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self._path.with_suffix(".tmp")
+        # Faces are personal data: readable by this service's user only.
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(document, file)
+        temporary.replace(self._path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            document = json.loads(path.read_text())
+            for entry in document["identities"]:
+                identity = Identity(
+                    entry["identity_id"], entry["last_seen_s"], entry["last_track_id"]
+                )
+                for signature in entry["signatures"]:
+                    identity.signatures.append(
+                        Signature(tuple(signature["values"]), signature["model"])
+                    )
+                self._identities[identity.identity_id] = identity
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            log.warning("identity memory %s unreadable (%s): starting empty", path, error)
+            self._identities.clear()
+            return
+        numbers = [int(i.removeprefix("id-")) for i in self._identities if i[3:].isdigit()]
+        self._ids = itertools.count(max(numbers, default=0) + 1)
+
+    def _forget_before(self, oldest_s: float) -> None:
+        for identity_id in [i for i, v in self._identities.items() if v.last_seen_s < oldest_s]:
+            del self._identities[identity_id]
