@@ -6,6 +6,7 @@ import json
 
 from streamwatch.analysis.model import Box, Face, FaceAnalysis, Mask
 from streamwatch.config import TrackingSettings
+from streamwatch.config.model import RuleSettings
 from streamwatch.events import Event, EventRules
 from streamwatch.tracking import Tracker
 
@@ -58,7 +59,9 @@ def test_a_face_unseen_for_left_after_s_has_left() -> None:
 
 def test_rules_emit_new_maskless_once_and_left_with_dwell() -> None:
     tracker = Tracker("door", TrackingSettings(left_after_s=2.0))
-    rules = EventRules(node="kiosk", camera="door", settings=TrackingSettings())
+    rules = EventRules(
+        node="kiosk", camera="door", rules=RuleSettings(), tracking=TrackingSettings()
+    )
     events: list[Event] = []
     for t_s, mask in ((100.0, Mask.WORN), (101.0, Mask.NONE), (102.0, Mask.NONE)):
         update = tracker.attach(_analysis(_face(100, mask=mask)), t_s)
@@ -73,7 +76,9 @@ def test_rules_emit_new_maskless_once_and_left_with_dwell() -> None:
 
 def test_events_are_cloudevents_1_0() -> None:
     tracker = Tracker("door", TrackingSettings())
-    rules = EventRules(node="kiosk", camera="door", settings=TrackingSettings())
+    rules = EventRules(
+        node="kiosk", camera="door", rules=RuleSettings(), tracking=TrackingSettings()
+    )
     (event,) = rules.apply(
         tracker.attach(_analysis(_face(100)), 1_700_000_000.25),
         frame_timestamp_s=1_700_000_000.25,
@@ -100,3 +105,32 @@ def test_event_ids_are_unique() -> None:
         Event.create("face.new", node="n", camera="c", subject=None, data={}).id for _ in range(100)
     }
     assert len(ids) == 100
+
+
+def test_motion_prediction_keeps_a_fast_face_on_its_track() -> None:
+    # A face that speeds up to 1.5 box widths per gate run, more than overlap or proximity
+    # alone follow: the constant-velocity prediction keeps landing near it.
+    tracker = Tracker("door", TrackingSettings())
+    ids = set()
+    for step, left in enumerate((100, 190, 280, 400, 550, 700)):
+        update = tracker.observe([_face(left)], step * 0.2)
+        ids |= {track.track_id for track in (*update.new, *update.updated)}
+    assert ids == {"door-1"}
+    assert tracker.active[0].velocity_px_s[0] > 500
+
+
+def test_a_late_answer_lands_on_the_track_that_was_there_at_its_frame_time() -> None:
+    # Two faces cross: at t=0 A is at 100 and B at 400; by t=1 they swapped places.
+    tracker = Tracker("door", TrackingSettings(min_iou=0.2))
+    tracker.observe([_face(100), _face(400)], 0.0)
+    for step in range(1, 6):
+        offset = 60 * step
+        tracker.observe([_face(100 + offset), _face(400 - offset)], step * 0.2)
+    # The analysis of the t=0 frame arrives now: its masked face at 100 is track door-1.
+    late = _analysis(_face(100, mask=Mask.WORN), _face(400, mask=Mask.NONE))
+    update = tracker.attach(late, 0.0)
+    masks = {track.track_id: track.face.mask for track in update.analysed}
+    assert masks == {"door-1": Mask.WORN, "door-2": Mask.NONE}
+    # …and the boxes stay where the faces are now, not where the old frame had them.
+    boxes = {track.track_id: track.face.box_px.left for track in update.analysed}
+    assert boxes == {"door-1": 400, "door-2": 100}

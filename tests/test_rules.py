@@ -1,0 +1,168 @@
+"""Event rules on constructed analyses: what the media cannot show on demand."""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from streamwatch.analysis.model import Box, Face, FaceAnalysis, Mask, Qualities, Signature
+from streamwatch.config import TrackingSettings
+from streamwatch.config.model import RuleSettings
+from streamwatch.events import Event, EventRules
+from streamwatch.tracking import IdentityMemory, Tracker
+
+
+def _signature(angle_deg: float) -> Signature:
+    """Unit vectors in a plane: the cosine distance between two is 1 - cos(angle)."""
+    radians = math.radians(angle_deg)
+    return Signature((math.cos(radians), math.sin(radians), 0.0), "test")
+
+
+def _face(
+    left: float = 100,
+    *,
+    mask: Mask | None = None,
+    quality: float | None = None,
+    signature: Signature | None = None,
+    size: float = 100,
+) -> Face:
+    return Face(
+        box_px=Box(left, 100, size, size),
+        probability=0.9,
+        mask=mask,
+        qualities=Qualities(score=quality),
+        signature=signature,
+    )
+
+
+class Camera:
+    """A tracker and the rules of one camera, fed analyses at given times."""
+
+    def __init__(self, rules: RuleSettings | None = None, **tracking: float) -> None:
+        settings = TrackingSettings(**tracking)
+        self.tracker = Tracker("door", settings)
+        self.identities = IdentityMemory(settings)
+        self.rules = EventRules(
+            node="n",
+            camera="door",
+            rules=rules or RuleSettings(),
+            tracking=settings,
+            identities=self.identities,
+        )
+
+    def analyse(self, at_s: float, *faces: Face, image: np.ndarray | None = None) -> list[str]:
+        analysis = FaceAnalysis(faces=faces, image_width_px=640, image_height_px=480, analyzer="t")
+        update = self.tracker.attach(analysis, at_s)
+        return _kinds(self.rules.apply(update, frame_timestamp_s=at_s, analyzer="t", image=image))
+
+    def wait(self, at_s: float) -> list[str]:
+        update = self.tracker.expire(at_s)
+        return _kinds(self.rules.apply(update, frame_timestamp_s=at_s, analyzer="t"))
+
+
+def _kinds(events: list[Event]) -> list[str]:
+    return [event.kind for event in events]
+
+
+def test_a_badly_worn_mask_is_mask_incorrect_not_maskless() -> None:
+    camera = Camera()
+    assert camera.analyse(0.0, _face(mask=Mask.INCORRECT)) == ["face.new"]
+    assert camera.analyse(1.0, _face(mask=Mask.INCORRECT)) == ["face.mask_incorrect"]
+
+
+def test_maskless_needs_k_of_n_answers() -> None:
+    camera = Camera(RuleSettings(mask_confirm_k=2, mask_confirm_n=3))
+    assert camera.analyse(0.0, _face(mask=Mask.NONE)) == ["face.new"]  # 1 of 3: not yet
+    assert camera.analyse(1.0, _face(mask=Mask.WORN)) == []
+    assert camera.analyse(2.0, _face(mask=Mask.NONE)) == ["face.maskless"]  # 2 of 3
+    assert camera.analyse(3.0, _face(mask=Mask.NONE)) == []  # once per face
+
+
+def test_one_confident_answer_is_enough() -> None:
+    camera = Camera(RuleSettings(confident_quality=85))
+    assert camera.analyse(0.0, _face(mask=Mask.NONE, quality=92)) == ["face.new", "face.maskless"]
+
+
+def test_an_alert_re_arms_after_the_cool_down_with_new_evidence() -> None:
+    camera = Camera(RuleSettings(mask_confirm_k=2, cooldown_s=60), left_after_s=1000)
+    camera.analyse(0.0, _face(mask=Mask.NONE))
+    assert camera.analyse(1.0, _face(mask=Mask.NONE)) == ["face.maskless"]
+    assert camera.analyse(30.0, _face(mask=Mask.NONE)) == []
+    assert camera.analyse(40.0, _face(mask=Mask.NONE)) == []  # confirmed, but cooling down
+    assert camera.analyse(70.0, _face(mask=Mask.NONE)) == ["face.maskless"]
+
+
+def test_a_face_that_comes_back_within_forget_after_s_has_returned() -> None:
+    camera = Camera(left_after_s=2.0, forget_after_s=600)
+    assert camera.analyse(0.0, _face(signature=_signature(0))) == ["face.new"]
+    assert camera.wait(5.0) == ["face.left"]
+    # Same person (5° apart in signature space), someone else (80° apart).
+    assert camera.analyse(60.0, _face(signature=_signature(5))) == ["face.returned"]
+    assert camera.analyse(60.0, _face(400, signature=_signature(80))) == ["face.new"]
+
+
+def test_a_face_back_after_forget_after_s_is_new_again() -> None:
+    camera = Camera(left_after_s=2.0, forget_after_s=30)
+    camera.analyse(0.0, _face(signature=_signature(0)))
+    camera.wait(5.0)
+    assert camera.analyse(100.0, _face(signature=_signature(0))) == ["face.new"]
+
+
+def test_a_face_refound_under_a_new_track_is_one_visit() -> None:
+    # The tracker loses the face (it jumped further than tracking follows) and starts a new
+    # track while the old one is still alive: the signature ties them, no second face.new.
+    camera = Camera(left_after_s=2.0)
+    assert camera.analyse(0.0, _face(100, signature=_signature(0))) == ["face.new"]
+    assert camera.analyse(0.5, _face(500, signature=_signature(3))) == []
+    assert camera.wait(2.1) == []  # the first track ends; the visit goes on
+    assert camera.wait(2.6) == ["face.left"]
+
+
+def test_faces_outside_the_zone_or_too_small_make_no_events() -> None:
+    zone = ((0.0, 0.0), (300.0, 0.0), (300.0, 480.0), (0.0, 480.0))
+    camera = Camera(RuleSettings(zone=zone, min_face_px=80))
+    assert camera.analyse(0.0, _face(400)) == []  # outside the zone
+    assert camera.analyse(0.0, _face(100, size=60)) == []  # too small
+    assert camera.analyse(1.0, _face(100, size=100)) == ["face.new"]
+
+
+def test_low_quality_is_said_once() -> None:
+    camera = Camera(RuleSettings(low_quality_below=40))
+    assert camera.analyse(0.0, _face(quality=20)) == ["face.new", "face.low_quality"]
+    assert camera.analyse(1.0, _face(quality=25)) == []
+
+
+def test_silenced_events_are_not_emitted() -> None:
+    camera = Camera(RuleSettings(events=("face.maskless",), confident_quality=50))
+    assert camera.analyse(0.0, _face(mask=Mask.NONE, quality=90)) == ["face.maskless"]
+
+
+def test_unknown_event_names_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"unknown event 'face\.nwe'"):
+        RuleSettings(events=("face.nwe",))
+
+
+def test_the_crop_is_a_jpeg_of_the_face_under_its_byte_cap() -> None:
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)  # incompressible noise
+    settings = TrackingSettings()
+    rules = EventRules(
+        node="n",
+        camera="door",
+        rules=RuleSettings(crop=True, crop_max_bytes=5000),
+        tracking=settings,
+    )
+    tracker = Tracker("door", settings)
+    analysis = FaceAnalysis(faces=(_face(),), image_width_px=640, image_height_px=480, analyzer="t")
+    (event,) = rules.apply(
+        tracker.attach(analysis, 0.0), frame_timestamp_s=0.0, analyzer="t", image=image
+    )
+    jpeg = base64.b64decode(event.data["crop_jpeg_base64"])
+    assert len(jpeg) <= 5000
+    crop = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert crop is not None and crop.shape[0] > 16
+    assert "signature" not in event.to_json()
