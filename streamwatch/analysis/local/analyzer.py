@@ -1,0 +1,132 @@
+"""LocalAnalyzer: the Analyzer protocol on the device's CPU, no network, no API key.
+
+Two entry points share one detector:
+- `detect` / `detect_sync`: the face gate. YuNet alone: boxes, probabilities and the five
+  native points (~8 ms for a 640x480 frame on one core).
+- `analyze` / `analyze_sync`: every field the device can estimate, per face: the five
+  points, pupils, pose, smile, mask, qualities and the SFace signature (~20 ms a face on
+  top of detection). Gender, age, beauty, hat and glasses stay None: no model small
+  enough ships for them (README, "Dependencies").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import numpy as np
+
+from streamwatch.analysis.analyzer import AnalyzerError
+from streamwatch.analysis.local.chip import aligned_chip
+from streamwatch.analysis.local.detector import DETECTION_WIDTH_PX, FaceDetector
+from streamwatch.analysis.local.features import expression, eye_distance_px, pupils
+from streamwatch.analysis.local.mask import MIN_EYE_DISTANCE_PX, measure_mask
+from streamwatch.analysis.local.models import quiet_opencv
+from streamwatch.analysis.local.pose import estimate_pose
+from streamwatch.analysis.local.quality import qualities
+from streamwatch.analysis.local.signature import SignatureModel
+from streamwatch.analysis.model import Face, FaceAnalysis
+
+MIN_IMAGE_SIDE_PX = 8
+
+
+class LocalAnalyzer:
+    """On-device analysis. Models load in `__aenter__`; one call runs at a time."""
+
+    name = "local"
+
+    def __init__(
+        self, min_face_probability: float = 0.6, *, detection_width_px: int = DETECTION_WIDTH_PX
+    ) -> None:
+        self._min_face_probability = min_face_probability
+        self._detection_width_px = detection_width_px
+        self._detector: FaceDetector | None = None
+        self._signatures: SignatureModel | None = None
+        # The networks are not thread-safe; the lock serialises callers from several cameras
+        # while the work itself runs off the event loop.
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> LocalAnalyzer:
+        quiet_opencv()
+        self._detector = FaceDetector(self._min_face_probability, self._detection_width_px)
+        self._signatures = SignatureModel()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._detector = None
+        self._signatures = None
+
+    async def detect(self, image: np.ndarray) -> FaceAnalysis:
+        async with self._lock:
+            return await asyncio.to_thread(self.detect_sync, image)
+
+    async def analyze(self, image: np.ndarray) -> FaceAnalysis:
+        async with self._lock:
+            return await asyncio.to_thread(self.analyze_sync, image)
+
+    def detect_sync(self, image: np.ndarray) -> FaceAnalysis:
+        """The face gate: boxes, probabilities and five points; nothing else is estimated."""
+        detector, _ = self._models()
+        _check_image(image)
+        return self._analysis(image, detector.detect(image))
+
+    def analyze_sync(self, image: np.ndarray) -> FaceAnalysis:
+        detector, signatures = self._models()
+        _check_image(image)
+        faces = [self._describe(face, image, signatures) for face in detector.detect(image)]
+        return self._analysis(image, faces)
+
+    def _describe(self, face: Face, image: np.ndarray, signatures: SignatureModel) -> Face:
+        points = face.landmarks_px
+        height_px, width_px = image.shape[:2]
+        chip = aligned_chip(image, points)
+        pose = estimate_pose(points, width_px, height_px)
+        mask = measure_mask(chip) if eye_distance_px(points) >= MIN_EYE_DISTANCE_PX else None
+        return replace(
+            face,
+            pupils_px=pupils(points),
+            pose=pose,
+            expression=expression(points),
+            mask=None if mask is None else mask.state,
+            qualities=qualities(
+                chip=chip,
+                image=image,
+                box=face.box_px,
+                probability=face.probability,
+                pose=pose,
+                lower_face_skin=None if mask is None else mask.lower_face_skin,
+            ),
+            signature=signatures.signature(chip),
+        )
+
+    def _models(self) -> tuple[FaceDetector, SignatureModel]:
+        if self._detector is None or self._signatures is None:
+            raise RuntimeError("LocalAnalyzer used outside `async with LocalAnalyzer() as ...`")
+        return self._detector, self._signatures
+
+    def _analysis(self, image: np.ndarray, faces: list[Face]) -> FaceAnalysis:
+        return FaceAnalysis(
+            faces=tuple(faces),
+            image_width_px=int(image.shape[1]),
+            image_height_px=int(image.shape[0]),
+            analyzer=self.name,
+        )
+
+
+def _check_image(image: np.ndarray) -> None:
+    if (
+        not isinstance(image, np.ndarray)
+        or image.dtype != np.uint8
+        or image.ndim != 3
+        or image.shape[2] != 3
+        or min(image.shape[:2]) < MIN_IMAGE_SIDE_PX
+    ):
+        shape = getattr(image, "shape", None)
+        dtype = getattr(image, "dtype", None)
+        raise AnalyzerError(
+            f"not an 8-bit BGR image of at least {MIN_IMAGE_SIDE_PX}x{MIN_IMAGE_SIDE_PX} px: "
+            f"shape {shape}, dtype {dtype} (convert with cv2.cvtColor(..., cv2.COLOR_GRAY2BGR) "
+            "or cv2.COLOR_BGRA2BGR)",
+            reason="bad_image",
+            retryable=False,
+        )
