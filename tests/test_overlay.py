@@ -1,80 +1,63 @@
-"""The overlay: drawing, the scene board, the shared JPEG, the web live view, window helpers."""
+"""The overlay's pure parts: drawing, following, privacy, the grid, the board, the shared JPEG."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
+from dataclasses import replace
 
-import aiohttp
-import cv2
 import numpy as np
 import pytest
 
-from streamwatch.analysis.model import Box, Face, Gender, Glasses, Mask, Point
-from streamwatch.capture.frame import Frame
+from streamwatch.analysis.model import Box, Face, Mask
 from streamwatch.config.model import OverlaySettings
-from streamwatch.events.model import Event
-from streamwatch.overlay.board import SceneBoard
+from streamwatch.overlay.board import SceneBoard, Snapshot
 from streamwatch.overlay.draw import (
     MASK_COLOURS,
     STALE_COLOUR,
+    DrawOptions,
     draw_scene,
     resize_to_width,
+    stale_reason,
     track_label,
 )
+from streamwatch.overlay.follow import followed_face
+from streamwatch.overlay.grid import grid_tiles, render_view
+from streamwatch.overlay.panels import banner_opacity
+from streamwatch.overlay.privacy import blur_boxes
 from streamwatch.overlay.scene import Scene
 from streamwatch.overlay.shared_jpeg import SharedJpeg
-from streamwatch.overlay.web import LiveViewServer, serve_live_view
-from streamwatch.overlay.window import GUI_FIX, WindowControls, apply_key, gui_backend, require_gui
+from streamwatch.overlay.style import EVENT_STYLES, LANDMARK_COLOUR
+from streamwatch.overlay.window import (
+    GUI_FIX,
+    WindowControls,
+    apply_key,
+    gui_backend,
+    require_gui,
+    window_views,
+)
 from streamwatch.tracking.track import Track
+from tests.support.scenes import (
+    FRAME_MONOTONIC_S,
+    FRAME_TIME_S,
+    make_event,
+    make_frame,
+    make_scene,
+    make_track,
+)
 
 GUARD_S = 10.0  # failure guard only: every wait below ends on an event, not on time
-STREAM_WIDTH_PX = 320
+NOW_S = FRAME_MONOTONIC_S + 0.1  # drawn a tenth of a second after the frame was read
 
 
-def make_frame(
-    camera: str = "cam", sequence: int = 1, *, width_px: int = 640, height_px: int = 360
-) -> Frame:
-    image = np.full((height_px, width_px, 3), 64, dtype=np.uint8)
-    image.setflags(write=False)
-    return Frame(camera, sequence, timestamp_s=1000.0, monotonic_s=50.0, image=image)
+def pixels_of(image: np.ndarray, colour: tuple[int, int, int]) -> int:
+    return int(np.all(image == colour, axis=-1).sum())
 
 
-def make_track(mask: Mask | None, *, box: Box | None = None, camera: str = "cam") -> Track:
-    face = Face(
-        box_px=box or Box(200, 100, 120, 160),
-        probability=0.99,
-        landmarks_px=(Point(240, 160), Point(280, 160)),
-        gender=Gender.FEMALE,
-        age=34,
-        glasses=Glasses.NONE,
-        mask=mask,
-    )
-    return Track(f"{camera}-1", camera, face, first_seen_s=990.0, last_seen_s=1000.0, analyses=3)
+def textured_frame() -> np.ndarray:
+    return np.random.default_rng(7).integers(0, 256, (360, 640, 3), dtype=np.uint8)
 
 
-def make_scene(
-    frame: Frame | None = None,
-    *,
-    tracks: tuple[Track, ...] = (),
-    events: tuple[Event, ...] = (),
-    last_analysis_monotonic_s: float | None = 50.0,
-) -> Scene:
-    return Scene(
-        frame=frame or make_frame(),
-        tracks=tracks,
-        recent_events=events,
-        fps_in=25.0,
-        last_analysis_monotonic_s=last_analysis_monotonic_s,
-    )
-
-
-def make_event(camera: str = "cam", kind: str = "face.maskless") -> Event:
-    return Event.create(kind, node="test", camera=camera, subject=f"{camera}-1", data={"n": 1})
-
-
-# --- drawing ---------------------------------------------------------------------------------
+# --- boxes, labels, landmarks ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("mask", [Mask.WORN, Mask.NONE, Mask.INCORRECT, None])
@@ -82,7 +65,7 @@ def test_box_edges_take_the_mask_colour_and_the_source_stays_untouched(mask: Mas
     scene = make_scene(tracks=(make_track(mask),), events=(make_event(),))
     before = scene.frame.image.copy()
 
-    image = draw_scene(scene, now_monotonic_s=51.0, show_landmarks=True)
+    image = draw_scene(scene, now_monotonic_s=NOW_S, options=DrawOptions(show_landmarks=True))
 
     colour = list(MASK_COLOURS[mask])
     assert image[180, 200].tolist() == colour  # left edge, halfway down
@@ -102,24 +85,18 @@ def test_label_names_the_track_and_its_known_attributes() -> None:
     assert track_label(unknown) == "cam-2"
 
 
-def test_stale_badge_appears_only_when_the_analysis_is_old() -> None:
-    top_right = (slice(0, 60), slice(400, 640))  # the badge's corner, empty otherwise
-    source = make_frame().image[top_right]
-
-    def corner(last_analysis_monotonic_s: float | None) -> np.ndarray:
-        scene = make_scene(last_analysis_monotonic_s=last_analysis_monotonic_s)
-        return draw_scene(scene, now_monotonic_s=100.0, stale_after_s=5.0)[top_right]
-
-    assert np.array_equal(corner(98.0), source)  # 2 s old: fresh
-    assert np.array_equal(corner(None), source)  # nothing analysed yet: nothing to be stale
-    stale = corner(90.0)  # 10 s old
-    assert not np.array_equal(stale, source)
-    assert np.all(stale == STALE_COLOUR, axis=-1).sum() > 100
+def test_landmarks_and_pupils_are_drawn_only_when_asked() -> None:
+    scene = make_scene(tracks=(make_track(Mask.WORN),))
+    face = (slice(100, 260), slice(200, 320))
+    shown = draw_scene(scene, now_monotonic_s=NOW_S, options=DrawOptions(show_landmarks=True))
+    hidden = draw_scene(scene, now_monotonic_s=NOW_S)
+    assert pixels_of(shown[face], LANDMARK_COLOUR) > 10
+    assert pixels_of(hidden[face], LANDMARK_COLOUR) == 0
 
 
 def test_draw_scene_resizes_before_drawing_and_scales_the_boxes() -> None:
     scene = make_scene(tracks=(make_track(Mask.WORN),))
-    image = draw_scene(scene, now_monotonic_s=51.0, width_px=320)
+    image = draw_scene(scene, now_monotonic_s=NOW_S, width_px=320)
     assert image.shape == (180, 320, 3)
     assert image[90, 100].tolist() == list(MASK_COLOURS[Mask.WORN])  # left edge at half scale
 
@@ -133,22 +110,154 @@ def test_resize_to_width_keeps_the_aspect_ratio_and_copies() -> None:
         resize_to_width(image, 0)
 
 
+# --- boxes follow the face -------------------------------------------------------------------
+
+
+def test_a_box_moves_along_the_track_velocity_up_to_the_limit() -> None:
+    track = make_track(Mask.WORN, velocity_px_s=(100.0, -20.0), last_seen_s=FRAME_TIME_S - 0.5)
+    half_second = followed_face(track, FRAME_TIME_S, max_ahead_s=1.0)
+    assert (half_second.box_px.left, half_second.box_px.top) == (250.0, 90.0)
+    assert half_second.landmarks_px[0].x == 290.0 and half_second.pupils_px is not None
+    assert half_second.pupils_px[1].x == 330.0
+    late = followed_face(track, FRAME_TIME_S + 10, max_ahead_s=1.0)
+    assert late.box_px.left == 300.0  # one second ahead at most: no drift across the picture
+    assert followed_face(track, FRAME_TIME_S, max_ahead_s=0.0) is track.face
+    assert followed_face(track, FRAME_TIME_S - 5, max_ahead_s=1.0) is track.face  # older frame
+
+
+def test_the_drawn_box_is_where_the_face_is_in_this_frame() -> None:
+    track = make_track(Mask.NONE, velocity_px_s=(100.0, 0.0), last_seen_s=FRAME_TIME_S - 0.5)
+    image = draw_scene(make_scene(tracks=(track,)), now_monotonic_s=NOW_S)
+    red = list(MASK_COLOURS[Mask.NONE])
+    assert image[180, 250].tolist() == red  # the left edge, 50 px on from where it was seen
+    assert image[180, 200].tolist() != red
+
+
+# --- stale badge -----------------------------------------------------------------------------
+
+
+def test_an_idle_camera_dealt_with_up_to_its_picture_is_not_stale() -> None:
+    scene = make_scene(analysed_up_to_monotonic_s=FRAME_MONOTONIC_S)
+    assert stale_reason(scene, FRAME_MONOTONIC_S + 1, stale_after_s=5.0) is None
+    nothing_yet = make_scene(analysed_up_to_monotonic_s=None)
+    assert stale_reason(nothing_yet, FRAME_MONOTONIC_S + 1, stale_after_s=5.0) is None
+
+
+def test_stale_when_the_picture_stops_or_the_faces_lag_behind_it() -> None:
+    frozen = make_scene()
+    assert stale_reason(frozen, FRAME_MONOTONIC_S + 9, 5.0) == "STALE: no new picture for 9 s"
+    lagging = make_scene(analysed_up_to_monotonic_s=FRAME_MONOTONIC_S - 12)
+    assert stale_reason(lagging, NOW_S, 5.0) == "STALE: faces 12 s behind the picture"
+
+
+def test_the_stale_badge_is_drawn_only_when_stale() -> None:
+    top_right = (slice(0, 60), slice(400, 640))
+    scene = make_scene()
+    fresh = draw_scene(scene, now_monotonic_s=NOW_S)[top_right]
+    assert np.array_equal(fresh, scene.frame.image[top_right])
+    stale = draw_scene(scene, now_monotonic_s=FRAME_MONOTONIC_S + 10)[top_right]
+    assert pixels_of(stale, STALE_COLOUR) > 100
+
+
+# --- event banner ----------------------------------------------------------------------------
+
+
+def test_banner_opacity_is_full_then_fades_then_gone() -> None:
+    assert banner_opacity(0.0, 6.0) == banner_opacity(3.0, 6.0) == 1.0
+    assert banner_opacity(4.5, 6.0) == pytest.approx(0.5)
+    assert banner_opacity(6.0, 6.0) == banner_opacity(1.0, 0.0) == 0.0
+    assert banner_opacity(-5.0, 6.0) == 0.0  # an event from the future: a clock jumped
+
+
+def test_the_newest_event_shows_as_a_banner_in_its_colour_that_fades() -> None:
+    bottom = (slice(340, 360), slice(0, 640))
+    event = make_event(kind="face.maskless", time_s=FRAME_TIME_S)
+    scene = make_scene(events=(make_event(kind="face.new", time_s=FRAME_TIME_S - 1), event))
+    red = EVENT_STYLES["face.maskless"][1]
+    options = DrawOptions(banner_s=6.0)
+
+    def banner_at(age_s: float) -> np.ndarray:
+        return draw_scene(scene, now_monotonic_s=FRAME_MONOTONIC_S + age_s, options=options)
+
+    assert pixels_of(banner_at(1.0)[bottom], red) > 1000
+    fading = banner_at(4.5)[bottom]
+    assert pixels_of(fading, red) == 0 and not np.array_equal(fading, scene.frame.image[bottom])
+    assert np.array_equal(banner_at(7.0)[bottom], scene.frame.image[bottom])
+
+
+# --- privacy ---------------------------------------------------------------------------------
+
+
+def test_blur_boxes_pixelates_the_face_and_nothing_else() -> None:
+    image = textured_frame()
+    blurred = blur_boxes(image, [Box(200, 100, 120, 160)], margin=0.0, cells=8)
+    assert np.array_equal(image, textured_frame())  # the source is left alone
+    face = blurred[100:260, 200:320]
+    # 8 cells across: 15 px blocks, each one flat colour.
+    assert len(np.unique(face.reshape(-1, 3), axis=0)) <= 8 * 11
+    assert np.array_equal(blurred[:, :190], image[:, :190])
+    assert np.array_equal(blurred[270:], image[270:])
+
+
+def test_a_crop_can_be_blurred_whole_for_events() -> None:
+    crop = textured_frame()[:96, :80]
+    blurred = blur_boxes(crop, [Box(0, 0, 80, 96)])
+    assert blurred.shape == crop.shape and blurred.std() < crop.std() / 2
+
+
+def test_the_overlay_blurs_tracked_faces_when_asked() -> None:
+    frame = make_frame(image=textured_frame())
+    scene = make_scene(frame, tracks=(make_track(Mask.WORN),))
+    inside = (slice(120, 240), slice(215, 305))  # within the box, clear of its edges and label
+    plain = draw_scene(scene, now_monotonic_s=NOW_S)
+    private = draw_scene(scene, now_monotonic_s=NOW_S, options=DrawOptions(blur_faces=True))
+    assert np.array_equal(plain[inside], frame.image[inside])
+    assert private[inside].std() < frame.image[inside].std() / 2
+    assert private[180, 200].tolist() == list(MASK_COLOURS[Mask.WORN])  # the box is still drawn
+
+
+# --- grid ------------------------------------------------------------------------------------
+
+
+def test_grid_tiles_fill_rows_of_equal_16_9_tiles() -> None:
+    assert grid_tiles(1, 640)[0].width == 640
+    tiles = grid_tiles(3, 642)  # 2 columns, 2 rows, 2 px gap
+    assert [(tile.left, tile.top) for tile in tiles] == [(0, 0), (322, 0), (0, 182)]
+    assert {(tile.width, tile.height) for tile in tiles} == {(320, 180)}
+
+
+def test_a_grid_shows_each_camera_in_its_tile_and_waits_for_the_missing() -> None:
+    scene = make_scene(tracks=(make_track(Mask.NONE),))
+    image = render_view(
+        ["cam", "door"],
+        [scene, None],
+        now_monotonic_s=NOW_S,
+        options=DrawOptions(),
+        width_px=642,
+    )
+    assert image.shape == (180, 642, 3)
+    assert image[90, 100].tolist() == list(MASK_COLOURS[Mask.NONE])  # cam's box, half scale
+    assert pixels_of(image[:, 322:], MASK_COLOURS[Mask.NONE]) == 0
+
+
 # --- board -----------------------------------------------------------------------------------
 
 
-async def test_next_scene_wakes_on_publish() -> None:
-    board = SceneBoard(["cam"])
+async def test_next_snapshot_wakes_on_a_publish_of_its_cameras() -> None:
+    board = SceneBoard(["cam", "door"])
     first = make_scene(make_frame(sequence=1))
     board.publish(first)
-    assert await board.next_scene("cam", None) is first  # one is there already: no wait
+    snapshot = await board.next_snapshot(["cam"], None)  # one is there already: no wait
+    assert snapshot == Snapshot(1, (first,))
 
-    waiter = asyncio.create_task(board.next_scene("cam", after_sequence=1))
-    await asyncio.sleep(0)  # one loop step: lets the waiter reach its wait (not a timed sleep)
+    waiter = asyncio.create_task(board.next_snapshot(["cam"], after_version=1))
+    board.publish(make_scene(make_frame("door")))  # another camera: not a change of "cam"
+    await asyncio.sleep(0)  # one loop step: lets the waiter see it (not a timed sleep)
     assert not waiter.done()
-    second = make_scene(make_frame(sequence=2))
+    second = make_scene(make_frame(sequence=1))  # a restarted reader's sequence: still new
     board.publish(second)
-    assert await asyncio.wait_for(waiter, GUARD_S) is second
-    assert board.latest("cam") is second
+    assert await asyncio.wait_for(waiter, GUARD_S) == Snapshot(2, (second,))
+    assert board.snapshot(["cam", "door"]).version == 3
 
 
 def test_unknown_camera_is_a_key_error_naming_the_cameras() -> None:
@@ -179,146 +288,47 @@ async def test_a_slow_subscriber_loses_its_oldest_events() -> None:
 # --- shared JPEG -----------------------------------------------------------------------------
 
 
-async def test_viewers_share_one_encode_per_scene() -> None:
+async def test_viewers_share_one_encode_per_picture() -> None:
     board = SceneBoard(["cam"])
     rendered: list[int] = []
 
-    def render(scene: Scene, _now_monotonic_s: float) -> bytes:
-        rendered.append(scene.frame.sequence)
+    def render(snapshot: Snapshot, _now_monotonic_s: float) -> bytes:
+        rendered.append(snapshot.version)
         return b"jpeg"
 
-    shared = SharedJpeg(board, "cam", render, reuse_for_s=GUARD_S)
+    shared = SharedJpeg(board, ["cam"], render, reuse_for_s=GUARD_S, redraw_after_s=GUARD_S)
     board.publish(make_scene(make_frame(sequence=7)))
     encoded = await asyncio.gather(*(shared.next_jpeg(None) for _ in range(5)))
-    assert {frame.sequence for frame in encoded} == {7}
-    assert rendered == [7]
+    assert {frame.version for frame in encoded} == {1}
+    assert rendered == [1]
 
 
-# --- web live view ---------------------------------------------------------------------------
+async def test_an_unchanged_picture_is_drawn_again_when_due() -> None:
+    board = SceneBoard(["cam"])
+    scenes: list[Scene | None] = []
 
+    def render(snapshot: Snapshot, _now_monotonic_s: float) -> bytes:
+        scenes.extend(snapshot.scenes)
+        return b"jpeg"
 
-@pytest.fixture
-def board() -> SceneBoard:
-    return SceneBoard(["cam", "door"])
-
-
-@pytest.fixture
-async def live_view(board: SceneBoard) -> AsyncIterator[LiveViewServer]:
-    settings = OverlaySettings(
-        web_host="127.0.0.1", web_port=0, stream_fps=30, stream_width_px=STREAM_WIDTH_PX
-    )
-    async with serve_live_view(board, settings) as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    timeout = aiohttp.ClientTimeout(total=GUARD_S)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        yield session
-
-
-async def read_mjpeg_part(content: aiohttp.StreamReader) -> bytes:
-    """The JPEG of the next multipart/x-mixed-replace part."""
-    assert await content.readline() == b"--frame\r\n"
-    headers: dict[str, str] = {}
-    while (line := await content.readline()) != b"\r\n":
-        name, _, value = line.decode("ascii").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    assert headers["content-type"] == "image/jpeg"
-    jpeg = await content.readexactly(int(headers["content-length"]))
-    assert await content.readexactly(2) == b"\r\n"
-    return jpeg
-
-
-def decoded_width_px(jpeg: bytes) -> int:
-    image = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
-    assert image is not None, "not a JPEG"
-    return int(image.shape[1])
-
-
-async def test_index_page_shows_every_camera_stream(
-    live_view: LiveViewServer, http: aiohttp.ClientSession
-) -> None:
-    async with http.get(live_view.url) as response:
-        assert response.status == 200
-        assert response.content_type == "text/html"
-        page = await response.text()
-    assert 'src="stream/cam.mjpg"' in page and 'src="stream/door.mjpg"' in page
-    assert "EventSource" not in page and "static/live.js" in page  # the feed's script
-    async with http.get(live_view.url + "static/live.js") as response:
-        assert response.status == 200 and "EventSource" in await response.text()
-    async with http.get(live_view.url + "camera/door") as response:
-        assert response.status == 200 and "../stream/door.mjpg" in await response.text()
-
-
-async def test_mjpeg_stream_sends_jpegs_at_the_configured_width(
-    board: SceneBoard, live_view: LiveViewServer, http: aiohttp.ClientSession
-) -> None:
-    board.publish(make_scene(make_frame(sequence=1), tracks=(make_track(Mask.NONE),)))
-    async with http.get(live_view.url + "stream/cam.mjpg") as response:
-        assert response.status == 200
-        assert response.headers["Content-Type"] == "multipart/x-mixed-replace; boundary=frame"
-        first = await read_mjpeg_part(response.content)
-        board.publish(make_scene(make_frame(sequence=2), events=(make_event(),)))
-        second = await read_mjpeg_part(response.content)
-    assert decoded_width_px(first) == decoded_width_px(second) == STREAM_WIDTH_PX
-    assert first != second
-
-
-async def test_snapshot_is_a_jpeg_once_there_is_a_picture(
-    board: SceneBoard, live_view: LiveViewServer, http: aiohttp.ClientSession
-) -> None:
-    async with http.get(live_view.url + "snapshot/cam.jpg") as response:
-        assert response.status == 503
+    # Reuse nothing, redraw at once: the camera sent nothing new, yet a new picture comes.
+    shared = SharedJpeg(board, ["cam"], render, reuse_for_s=0.0, redraw_after_s=0.0)
     board.publish(make_scene())
-    async with http.get(live_view.url + "snapshot/cam.jpg") as response:
-        assert response.status == 200 and response.content_type == "image/jpeg"
-        assert decoded_width_px(await response.read()) == STREAM_WIDTH_PX
+    first = await shared.next_jpeg(None)
+    second = await asyncio.wait_for(shared.next_jpeg(first), GUARD_S)
+    assert second is not first and second.version == first.version == 1
+    assert len(scenes) == 2 and scenes[0] is scenes[1]
 
 
-async def test_event_feed_delivers_events_published_after_subscribing(
-    board: SceneBoard, live_view: LiveViewServer, http: aiohttp.ClientSession
-) -> None:
-    event = make_event("door")
-    async with http.get(live_view.url + "events") as response:
-        assert response.headers["Content-Type"].startswith("text/event-stream")
-        assert await response.content.readline() == b": subscribed\n"
-        board.publish_event(event)
-        data_line = b""
-        while not data_line.startswith(b"data: "):
-            data_line = await response.content.readline()
-    document = json.loads(data_line.removeprefix(b"data: "))
-    assert document == json.loads(event.to_json())
+# --- window helpers --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "path", ["camera/nope", "stream/nope.mjpg", "snapshot/nope.jpg", "static/nope.js"]
-)
-async def test_unknown_camera_or_file_is_404(
-    path: str, live_view: LiveViewServer, http: aiohttp.ClientSession
-) -> None:
-    async with http.get(live_view.url + path) as response:
-        assert response.status == 404
-
-
-async def test_shutdown_ends_open_streams(board: SceneBoard, http: aiohttp.ClientSession) -> None:
-    settings = OverlaySettings(web_host="127.0.0.1", web_port=0, stream_width_px=STREAM_WIDTH_PX)
-    board.publish(make_scene())
-    async with asyncio.timeout(GUARD_S):
-        async with serve_live_view(board, settings) as server:
-            stream = await http.get(server.url + "stream/cam.mjpg")
-            await read_mjpeg_part(stream.content)
-            feed = await http.get(server.url + "events")
-            assert await feed.content.readline() == b": subscribed\n"
-        # The server is gone and both streams ended instead of holding shutdown up.
-        assert (await stream.content.read()).endswith(b"--frame--\r\n")
-        assert (await feed.content.read()).strip() == b""
-        stream.release()
-        feed.release()
-
-
-# --- window ----------------------------------------------------------------------------------
+def test_windows_are_one_per_camera_or_one_grid() -> None:
+    assert window_views(["cam", "door"], grid=False) == {
+        "streamwatch: cam": ("cam",),
+        "streamwatch: door": ("door",),
+    }
+    assert window_views(["cam", "door"], grid=True) == {"streamwatch": ("cam", "door")}
 
 
 def test_gui_backend_reads_the_build_information() -> None:
@@ -342,3 +352,11 @@ def test_keys_toggle_landmarks_and_full_screen_and_quit() -> None:
     assert apply_key(controls, ord("l")).show_landmarks
     assert apply_key(apply_key(controls, ord("f")), ord("f")) == controls
     assert apply_key(controls, ord("q")).quit
+
+
+def test_draw_options_follow_the_settings() -> None:
+    settings = OverlaySettings(blur_faces=True, show_landmarks=True, stale_after_s=2.0)
+    options = DrawOptions.from_settings(settings)
+    assert (options.blur_faces, options.show_landmarks, options.stale_after_s) == (True, True, 2.0)
+    assert not DrawOptions.from_settings(settings, show_landmarks=False).show_landmarks
+    assert replace(options, max_events=0).max_events == 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from streamwatch.events.model import Event
 from streamwatch.overlay.scene import Scene
@@ -49,6 +50,14 @@ class EventSubscription:
         self._queue.put_nowait(event)
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The latest scenes of some cameras, and a version that changes when any of them does."""
+
+    version: int
+    scenes: tuple[Scene | None, ...]  # in the order the cameras were asked for
+
+
 class SceneBoard:
     """The latest scene of each camera, and a fan-out of events, for any number of viewers."""
 
@@ -64,9 +73,12 @@ class SceneBoard:
             raise ValueError(f"event_queue_size must be at least 1, got {event_queue_size}")
         self._cameras = tuple(cameras)
         self._latest: dict[str, Scene | None] = dict.fromkeys(self._cameras)
-        # One event per camera, replaced on every publish: setting the old one wakes exactly
-        # the waiters that saw the previous scene.
-        self._published: dict[str, asyncio.Event] = {name: asyncio.Event() for name in cameras}
+        # Scenes published per camera. Their sum over a set of cameras only grows, so "a
+        # different version" means "newer" even when a restarted reader counts frames from 0.
+        self._published: dict[str, int] = dict.fromkeys(self._cameras, 0)
+        # Replaced on every publish: setting the old one wakes everyone waiting for a change;
+        # each checks whether it is a change of its cameras (viewers are few, scenes many).
+        self._changed = asyncio.Event()
         self._event_queue_size = event_queue_size
         self._subscriptions: set[EventSubscription] = set()
 
@@ -82,27 +94,32 @@ class SceneBoard:
         asyncio.get_running_loop()  # fails fast when called from a capture thread
         camera = self._known(scene.frame.camera)
         self._latest[camera] = scene
-        woken = self._published[camera]
-        self._published[camera] = asyncio.Event()
+        self._published[camera] += 1
+        woken, self._changed = self._changed, asyncio.Event()
         woken.set()
 
     def latest(self, camera: str) -> Scene | None:
         """The newest scene of `camera`, None before the first one."""
         return self._latest[self._known(camera)]
 
-    async def next_scene(self, camera: str, after_sequence: int | None) -> Scene:
-        """The newest scene of `camera` whose frame is not frame `after_sequence`.
+    def snapshot(self, cameras: Sequence[str]) -> Snapshot:
+        known = [self._known(camera) for camera in cameras]
+        return Snapshot(
+            version=sum(self._published[camera] for camera in known),
+            scenes=tuple(self._latest[camera] for camera in known),
+        )
 
-        Returns at once when there is one, else waits for the next publish. None means any
-        scene. Because only the newest scene is kept, "a different sequence" is "newer"; that
-        comparison also keeps viewers going when a restarted reader counts from 0 again.
+    async def next_snapshot(self, cameras: Sequence[str], after_version: int | None) -> Snapshot:
+        """The latest scenes of `cameras` once their version is not `after_version`.
+
+        Returns at once when it already differs (None: any version), else waits for the next
+        publish of one of them. Never returns before at least one of them has a scene.
         """
-        camera = self._known(camera)
         while True:
-            scene = self._latest[camera]
-            if scene is not None and scene.frame.sequence != after_sequence:
-                return scene
-            await self._published[camera].wait()
+            snapshot = self.snapshot(cameras)
+            if snapshot.version != after_version and snapshot.version > 0:
+                return snapshot
+            await self._changed.wait()
 
     def publish_event(self, event: Event) -> None:
         """Give `event` to every open subscription; never waits."""

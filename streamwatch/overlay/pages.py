@@ -18,7 +18,7 @@ from urllib.parse import quote
 _CONTENT_TYPES: Mapping[str, str] = MappingProxyType(
     {".css": "text/css", ".js": "text/javascript", ".html": "text/html"}
 )
-_TEMPLATES = ("index.html", "camera.html")
+_TEMPLATES = ("index.html", "camera.html", "kiosk.html")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,8 @@ def url_segment(camera: str) -> str:
 
 
 class Pages:
-    def __init__(self) -> None:
+    def __init__(self, cameras: Sequence[str]) -> None:
+        self._cameras = tuple(cameras)
         folder = resources.files("streamwatch.overlay").joinpath("static")
         files = {entry.name: entry.read_bytes() for entry in folder.iterdir() if entry.is_file()}
         missing = [name for name in (*_TEMPLATES, "live.js", "live.css") if name not in files]
@@ -41,8 +42,7 @@ class Pages:
             raise RuntimeError(
                 f"streamwatch/overlay/static lacks {', '.join(missing)}: reinstall streamwatch"
             )
-        self._index = Template(files["index.html"].decode("utf-8"))
-        self._camera = Template(files["camera.html"].decode("utf-8"))
+        self._templates = {name: Template(files[name].decode("utf-8")) for name in _TEMPLATES}
         self._static = MappingProxyType(
             {
                 name: StaticFile(body, _CONTENT_TYPES[suffix])
@@ -51,20 +51,41 @@ class Pages:
             }
         )
 
-    def index(self, cameras: Sequence[str]) -> str:
-        tiles = "\n".join(
-            f'    <a class="tile" href="camera/{url_segment(name)}">'
-            f'<img src="stream/{url_segment(name)}.mjpg" alt="live view of {escape(name)}">'
-            f"<span>{escape(name)}</span></a>"
-            for name in cameras
+    def index(self) -> str:
+        """Every camera in one grid stream, links to each camera, and the event feed."""
+        links = "\n".join(
+            f'      <a href="camera/{url_segment(name)}">{escape(name)}</a>'
+            for name in self._cameras
         )
-        return self._index.substitute(camera_tiles=tiles)
+        return self._templates["index.html"].substitute(
+            camera_links=links, stream=_all_cameras_stream(self._cameras)
+        )
 
-    def camera(self, camera: str) -> str:
-        return self._camera.substitute(camera=escape(camera), camera_path=url_segment(camera))
+    def camera(self, camera: str, *, show_landmarks: bool) -> str:
+        return self._templates["camera.html"].substitute(
+            camera=escape(camera),
+            camera_path=url_segment(camera),
+            landmarks=int(show_landmarks),
+            landmarks_checked="checked" if show_landmarks else "",
+        )
+
+    def kiosk(self, camera: str | None) -> str:
+        """Full screen, nothing to click: one camera, or (None) the grid of all of them."""
+        if camera is None:
+            return self._templates["kiosk.html"].substitute(
+                title="all cameras", root=".", stream=_all_cameras_stream(self._cameras)
+            )
+        return self._templates["kiosk.html"].substitute(
+            title=escape(camera), root="..", stream=f"stream/{url_segment(camera)}.mjpg"
+        )
 
     def static(self, name: str) -> StaticFile | None:
         return self._static.get(name)
+
+
+def _all_cameras_stream(cameras: Sequence[str]) -> str:
+    # A grid of one camera is that camera's stream: the same URL shares its encoder.
+    return f"stream/{url_segment(cameras[0])}.mjpg" if len(cameras) == 1 else "grid.mjpg"
 
 
 def _suffix(name: str) -> str:

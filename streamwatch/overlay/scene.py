@@ -15,4 +15,7 @@ class Scene:
     tracks: tuple[Track, ...]  # the faces currently tracked, boxes in frame pixels
     recent_events: tuple[Event, ...]  # newest last
     fps_in: float  # frames per second read from the camera
-    last_analysis_monotonic_s: float | None  # when the latest analysis finished
+    # Capture time (monotonic) of the newest frame the pipeline has dealt with: looked for
+    # faces in, or found nothing worth looking at (an idle camera is up to date). The tracks
+    # lag the picture by frame.monotonic_s minus this. None: no frame dealt with yet.
+    analysed_up_to_monotonic_s: float | None

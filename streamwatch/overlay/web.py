@@ -1,12 +1,17 @@
 """The web live view: HTML pages, MJPEG streams, snapshots and an event feed (aiohttp).
 
 Routes:
-    /                     every camera's stream in a grid, with the live event feed
-    /camera/{name}        one camera with the feed beside it
-    /stream/{name}.mjpg   multipart/x-mixed-replace MJPEG of the drawn overlay
+    /                     every camera in one grid stream, links to each, the live event feed
+    /camera/{name}        one camera with the feed beside it and a landmarks switch
+    /kiosk, /kiosk/{name} the grid or one camera, full screen, no controls
+    /grid.mjpg            multipart/x-mixed-replace MJPEG of every camera's overlay in a grid
+    /stream/{name}.mjpg   MJPEG of one camera's overlay (?landmarks=1|0 overrides the setting)
     /snapshot/{name}.jpg  one JPEG of the drawn overlay
     /events               Server-Sent Events, one CloudEvents JSON document per event
     /static/{file}        the pages' CSS and JavaScript
+
+Bound to loopback, anyone on this machine may look. With a token (required for any other
+address) every route answers 401 without it; see `auth`.
 
 Streams run until the client leaves or the server shuts down: on_shutdown sets `stopping`,
 which every open stream also waits on, so shutdown never waits for viewers to go away.
@@ -23,12 +28,13 @@ from typing import Final, TypeVar
 
 from aiohttp import web
 
-from streamwatch.config.model import OverlaySettings
-from streamwatch.overlay.board import SceneBoard
-from streamwatch.overlay.draw import draw_scene
+from streamwatch.config.model import OverlaySettings, is_loopback_host
+from streamwatch.overlay.auth import ACCESS_LOG, PathOnlyAccessLogger, TokenGate
+from streamwatch.overlay.board import SceneBoard, Snapshot
+from streamwatch.overlay.draw import DrawOptions
+from streamwatch.overlay.grid import render_view
 from streamwatch.overlay.pages import Pages
-from streamwatch.overlay.scene import Scene
-from streamwatch.overlay.shared_jpeg import SharedJpeg, encode_jpeg
+from streamwatch.overlay.shared_jpeg import EncodedFrame, SharedJpeg, encode_jpeg
 
 T = TypeVar("T")
 
@@ -36,6 +42,9 @@ MJPEG_BOUNDARY: Final = "frame"
 # A comment line this often keeps proxies from closing an idle event feed and lets the server
 # notice a client that has gone.
 SSE_KEEPALIVE_S: Final = 15.0
+# A picture that has not changed is drawn again this often, so its stale badge shows up and
+# its banner fades on a camera that stopped sending.
+REDRAW_AFTER_S: Final = 1.0
 # Generous: streams end on the shutdown signal, this only bounds a misbehaving handler.
 SHUTDOWN_TIMEOUT_S: Final = 5.0
 
@@ -45,7 +54,9 @@ _PAGE_HEADERS: Final = {
     **_NO_STORE,
     "Content-Security-Policy": "default-src 'self'",
     "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
 }
+_FLAGS: Final = {"1": True, "true": True, "on": True, "0": False, "false": False, "off": False}
 
 
 class _LiveView:
@@ -54,18 +65,19 @@ class _LiveView:
     def __init__(self, board: SceneBoard, settings: OverlaySettings) -> None:
         self._board = board
         self._settings = settings
-        self._pages = Pages()
+        self._pages = Pages(board.cameras)
         self._stopping = asyncio.Event()
         self._frame_interval_s = 1.0 / settings.stream_fps
-        self._jpegs = {
-            camera: SharedJpeg(board, camera, self._render, reuse_for_s=self._frame_interval_s)
-            for camera in board.cameras
-        }
+        # One shared encoder per (cameras, landmarks) someone has asked for.
+        self._views: dict[tuple[tuple[str, ...], bool], SharedJpeg] = {}
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self.index)
         app.router.add_get("/camera/{name}", self.camera_page)
-        app.router.add_get("/stream/{name}.mjpg", self.stream)
+        app.router.add_get("/kiosk", self.kiosk_page)
+        app.router.add_get("/kiosk/{name}", self.kiosk_page)
+        app.router.add_get("/grid.mjpg", self.grid_stream)
+        app.router.add_get("/stream/{name}.mjpg", self.camera_stream)
         app.router.add_get("/snapshot/{name}.jpg", self.snapshot)
         app.router.add_get("/events", self.events)
         app.router.add_get("/static/{file}", self.static)
@@ -75,17 +87,15 @@ class _LiveView:
         self._stopping.set()
 
     async def index(self, _request: web.Request) -> web.Response:
-        return web.Response(
-            text=self._pages.index(self._board.cameras),
-            content_type="text/html",
-            headers=_PAGE_HEADERS,
-        )
+        return _page(self._pages.index())
 
     async def camera_page(self, request: web.Request) -> web.Response:
         camera = self._camera(request)
-        return web.Response(
-            text=self._pages.camera(camera), content_type="text/html", headers=_PAGE_HEADERS
-        )
+        return _page(self._pages.camera(camera, show_landmarks=self._landmarks(request)))
+
+    async def kiosk_page(self, request: web.Request) -> web.Response:
+        camera = self._camera(request) if "name" in request.match_info else None
+        return _page(self._pages.kiosk(camera))
 
     async def static(self, request: web.Request) -> web.Response:
         static_file = self._pages.static(request.match_info["file"])
@@ -101,13 +111,22 @@ class _LiveView:
             raise web.HTTPServiceUnavailable(
                 text=f"no picture from camera {camera!r} yet", headers={"Retry-After": "1"}
             )
-        encoded = await self._unless_stopping(self._jpegs[camera].next_jpeg(None))
+        view = self._view((camera,), self._landmarks(request))
+        encoded = await self._unless_stopping(view.next_jpeg(None))
         if encoded is None:
             raise web.HTTPServiceUnavailable(text="shutting down")
         return web.Response(body=encoded.jpeg, content_type="image/jpeg", headers=_NO_STORE)
 
-    async def stream(self, request: web.Request) -> web.StreamResponse:
-        jpegs = self._jpegs[self._camera(request)]
+    async def camera_stream(self, request: web.Request) -> web.StreamResponse:
+        view = self._view((self._camera(request),), self._landmarks(request))
+        return await self._stream(request, view)
+
+    async def grid_stream(self, request: web.Request) -> web.StreamResponse:
+        return await self._stream(
+            request, self._view(self._board.cameras, self._landmarks(request))
+        )
+
+    async def _stream(self, request: web.Request, view: SharedJpeg) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={
                 **_NO_STORE,
@@ -115,15 +134,15 @@ class _LiveView:
             }
         )
         await response.prepare(request)
-        sent_sequence: int | None = None
+        sent: EncodedFrame | None = None
         due_monotonic_s = time.monotonic()
         try:
             while not self._stopping.is_set():
-                encoded = await self._unless_stopping(jpegs.next_jpeg(sent_sequence))
+                encoded = await self._unless_stopping(view.next_jpeg(sent))
                 if encoded is None:
                     break
                 await response.write(_mjpeg_part(encoded.jpeg))
-                sent_sequence = encoded.sequence
+                sent = encoded
                 # Pace at stream_fps; after a stall start afresh instead of sending a burst.
                 due_monotonic_s = max(due_monotonic_s + self._frame_interval_s, time.monotonic())
                 if await self._stopped_within(due_monotonic_s - time.monotonic()):
@@ -159,15 +178,37 @@ class _LiveView:
             raise web.HTTPNotFound(text=f"unknown camera {camera!r}")
         return camera
 
-    def _render(self, scene: Scene, now_monotonic_s: float) -> bytes:
-        image = draw_scene(
-            scene,
-            now_monotonic_s=now_monotonic_s,
-            show_landmarks=self._settings.show_landmarks,
-            width_px=self._settings.stream_width_px,
-            max_events=self._settings.recent_events,
-        )
-        return encode_jpeg(image, self._settings.jpeg_quality)
+    def _landmarks(self, request: web.Request) -> bool:
+        value = request.query.get("landmarks")
+        if value is None:
+            return self._settings.show_landmarks
+        if value.lower() not in _FLAGS:
+            raise web.HTTPBadRequest(text="landmarks must be 1 or 0")
+        return _FLAGS[value.lower()]
+
+    def _view(self, cameras: tuple[str, ...], show_landmarks: bool) -> SharedJpeg:
+        key = (cameras, show_landmarks)
+        if key not in self._views:
+            options = DrawOptions.from_settings(self._settings, show_landmarks=show_landmarks)
+
+            def render(snapshot: Snapshot, now_monotonic_s: float) -> bytes:
+                image = render_view(
+                    cameras,
+                    snapshot.scenes,
+                    now_monotonic_s=now_monotonic_s,
+                    options=options,
+                    width_px=self._settings.stream_width_px,
+                )
+                return encode_jpeg(image, self._settings.jpeg_quality)
+
+            self._views[key] = SharedJpeg(
+                self._board,
+                cameras,
+                render,
+                reuse_for_s=self._frame_interval_s,
+                redraw_after_s=REDRAW_AFTER_S,
+            )
+        return self._views[key]
 
     async def _unless_stopping(
         self, awaitable: Awaitable[T], timeout_s: float | None = None
@@ -196,6 +237,10 @@ class _LiveView:
         return True
 
 
+def _page(html: str) -> web.Response:
+    return web.Response(text=html, content_type="text/html", headers=_PAGE_HEADERS)
+
+
 def _mjpeg_part(jpeg: bytes) -> bytes:
     header = (
         f"--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
@@ -204,8 +249,19 @@ def _mjpeg_part(jpeg: bytes) -> bytes:
 
 
 def build_live_view(board: SceneBoard, settings: OverlaySettings) -> web.Application:
-    """The live view as an aiohttp application (start it with `serve_live_view`)."""
-    app = web.Application()
+    """The live view as an aiohttp application (start it with `serve_live_view`).
+
+    Refuses to build an open live view for an address other machines can reach.
+    """
+    if settings.token is None and not is_loopback_host(settings.web_host):
+        raise ValueError(
+            f"the live view on {settings.web_host} would show faces to other machines: "
+            "set overlay.token (or token_file), or bind to 127.0.0.1"
+        )
+    middlewares = []
+    if settings.token is not None:
+        middlewares.append(TokenGate(settings.token.get_secret_value()).middleware)
+    app = web.Application(middlewares=middlewares)
     _LiveView(board, settings).add_routes(app)
     return app
 
@@ -229,7 +285,12 @@ async def serve_live_view(
     board: SceneBoard, settings: OverlaySettings
 ) -> AsyncIterator[LiveViewServer]:
     """Serve the live view on settings.web_host:settings.web_port while the block runs."""
-    runner = web.AppRunner(build_live_view(board, settings), shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    runner = web.AppRunner(
+        build_live_view(board, settings),
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+        access_log_class=PathOnlyAccessLogger,
+        access_log=ACCESS_LOG,
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.web_host, settings.web_port)

@@ -1,10 +1,11 @@
-"""The native window: one cv2.imshow window per camera, for a screen attached to the box.
+"""The native window: cv2.imshow per camera, or all cameras in one grid, for an attached screen.
 
 HighGUI calls run on the event loop thread: several GUI backends (Qt, GTK) only work from the
 thread that created the window, and imshow + waitKey(1) take about a millisecond. Drawing,
 the slow part, runs in a worker thread.
 
-Keys: q quits (sets `stop`), l toggles the landmarks, f toggles full screen.
+Keys: q quits (sets `stop`), l toggles the landmarks and pupils, f toggles full screen. It needs
+no window manager: on a bare X server the window opens at the top-left corner.
 """
 
 from __future__ import annotations
@@ -14,17 +15,16 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
 import cv2
-import numpy as np
 
 from streamwatch.config.model import OverlaySettings
-from streamwatch.overlay.board import SceneBoard
-from streamwatch.overlay.draw import draw_scene
-from streamwatch.overlay.scene import Scene
+from streamwatch.overlay.board import SceneBoard, Snapshot
+from streamwatch.overlay.draw import DrawOptions
+from streamwatch.overlay.grid import render_view
 
 WINDOW_TITLE_PREFIX: Final = "streamwatch: "
 GUI_FIX: Final = "pip install --force-reinstall --no-deps opencv-python"
@@ -96,40 +96,57 @@ def require_gui(
 
 @dataclass(frozen=True, slots=True)
 class _Shown:
-    sequence: int
+    version: int
     show_landmarks: bool
     drawn_monotonic_s: float
 
 
+def window_views(cameras: Sequence[str], *, grid: bool) -> dict[str, tuple[str, ...]]:
+    """Window title → the cameras it shows: one window each, or one grid of all of them."""
+    if grid:
+        return {WINDOW_TITLE_PREFIX.rstrip(": "): tuple(cameras)}
+    return {WINDOW_TITLE_PREFIX + camera: (camera,) for camera in cameras}
+
+
 async def show_windows(board: SceneBoard, settings: OverlaySettings, stop: asyncio.Event) -> None:
-    """Show every camera of `board` in its own window until `stop` is set (or q is pressed)."""
+    """Show the cameras of `board` in windows until `stop` is set (or q is pressed)."""
     require_gui()
-    titles = {camera: WINDOW_TITLE_PREFIX + camera for camera in board.cameras}
+    views = window_views(board.cameras, grid=settings.window_grid)
     controls = WindowControls(show_landmarks=settings.show_landmarks)
     shown: dict[str, _Shown] = {}
     frame_interval_s = 1.0 / settings.stream_fps
     try:
-        for title in titles.values():
-            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        for title in views:
+            # GUI_NORMAL: no Qt tool or status bar, only the picture (a kiosk's screen).
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
         while not stop.is_set():
             tick_monotonic_s = time.monotonic()
             due = {
-                camera: scene
-                for camera in titles
-                if (scene := board.latest(camera)) is not None
-                and _needs_redraw(shown.get(camera), scene, controls, tick_monotonic_s)
+                title: snapshot
+                for title, cameras in views.items()
+                if (snapshot := board.snapshot(cameras)).version > 0
+                and _needs_redraw(shown.get(title), snapshot, controls, tick_monotonic_s)
             }
+            options = DrawOptions.from_settings(settings, show_landmarks=controls.show_landmarks)
             images = await asyncio.gather(
-                *(_draw(scene, controls, settings, tick_monotonic_s) for scene in due.values())
-            )
-            for (camera, scene), image in zip(due.items(), images, strict=True):
-                cv2.imshow(titles[camera], image)
-                shown[camera] = _Shown(
-                    scene.frame.sequence, controls.show_landmarks, tick_monotonic_s
+                *(
+                    asyncio.to_thread(
+                        render_view,
+                        views[title],
+                        snapshot.scenes,
+                        now_monotonic_s=tick_monotonic_s,
+                        options=options,
+                        width_px=settings.stream_width_px,
+                    )
+                    for title, snapshot in due.items()
                 )
+            )
+            for (title, snapshot), image in zip(due.items(), images, strict=True):
+                cv2.imshow(title, image)
+                shown[title] = _Shown(snapshot.version, controls.show_landmarks, tick_monotonic_s)
             pressed = apply_key(controls, cv2.waitKey(1))
             if pressed.full_screen != controls.full_screen:
-                _set_full_screen(titles.values(), pressed.full_screen)
+                _set_full_screen(views, pressed.full_screen)
             controls = pressed
             if controls.quit:
                 stop.set()
@@ -139,7 +156,7 @@ async def show_windows(board: SceneBoard, settings: OverlaySettings, stop: async
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=remaining_s)
     finally:
-        for title in titles.values():
+        for title in views:
             # Never opened, or already closed by the user.
             with contextlib.suppress(cv2.error):
                 cv2.destroyWindow(title)
@@ -147,27 +164,13 @@ async def show_windows(board: SceneBoard, settings: OverlaySettings, stop: async
 
 
 def _needs_redraw(
-    shown: _Shown | None, scene: Scene, controls: WindowControls, now_monotonic_s: float
+    shown: _Shown | None, snapshot: Snapshot, controls: WindowControls, now_monotonic_s: float
 ) -> bool:
     return (
         shown is None
-        or shown.sequence != scene.frame.sequence
+        or shown.version != snapshot.version
         or shown.show_landmarks != controls.show_landmarks
         or now_monotonic_s - shown.drawn_monotonic_s >= REDRAW_AFTER_S
-    )
-
-
-async def _draw(
-    scene: Scene, controls: WindowControls, settings: OverlaySettings, now_monotonic_s: float
-) -> np.ndarray:
-    return await asyncio.to_thread(
-        lambda: draw_scene(
-            scene,
-            now_monotonic_s=now_monotonic_s,
-            show_landmarks=controls.show_landmarks,
-            width_px=settings.stream_width_px,
-            max_events=settings.recent_events,
-        )
     )
 
 

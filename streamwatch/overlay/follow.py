@@ -1,0 +1,39 @@
+"""Boxes that follow the face between detections.
+
+The local face gate moves a track a few times a second and the picture changes every frame,
+so a box drawn where the face was last seen trails a walking person. The track's smoothed
+velocity carries it to the time of the frame being drawn — never further than `max_ahead_s`,
+so a face that stopped being detected does not drift off across the picture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from streamwatch.analysis.model import Box, Face, Point, Pupil
+from streamwatch.tracking.track import Track
+
+
+def followed_face(track: Track, at_s: float, *, max_ahead_s: float) -> Face:
+    """The track's face where its velocity has taken it by `at_s` (frame clock, wall time)."""
+    ahead_s = min(max(at_s - track.last_seen_s, 0.0), max_ahead_s)
+    velocity_x_px_s, velocity_y_px_s = track.velocity_px_s
+    if ahead_s == 0.0 or (velocity_x_px_s == 0.0 and velocity_y_px_s == 0.0):
+        return track.face
+    return shifted_face(track.face, velocity_x_px_s * ahead_s, velocity_y_px_s * ahead_s)
+
+
+def shifted_face(face: Face, dx_px: float, dy_px: float) -> Face:
+    """`face` with its box, landmarks and pupils moved by (dx_px, dy_px)."""
+    box, pupils = face.box_px, face.pupils_px
+    return replace(
+        face,
+        box_px=Box(box.left + dx_px, box.top + dy_px, box.width, box.height),
+        landmarks_px=tuple(Point(p.x + dx_px, p.y + dy_px) for p in face.landmarks_px),
+        pupils_px=None
+        if pupils is None
+        else (
+            Pupil(pupils[0].x + dx_px, pupils[0].y + dy_px, pupils[0].radius),
+            Pupil(pupils[1].x + dx_px, pupils[1].y + dy_px, pupils[1].radius),
+        ),
+    )

@@ -1,0 +1,174 @@
+"""Text on the picture: the status line, the recent events, the stale badge and the banner.
+
+Each function draws in place on an image the caller made for drawing on, and returns the
+rectangle it covered, so the caller can stack the next panel under it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import cv2
+import numpy as np
+
+from streamwatch.events.model import Event
+from streamwatch.overlay.style import (
+    BGR,
+    FONT,
+    PANEL_COLOUR,
+    STALE_COLOUR,
+    TEXT_COLOUR,
+    event_style,
+    font_scale,
+    readable_on,
+    thickness_px,
+)
+
+# Translucent, so faces under a panel stay visible.
+_PANEL_ALPHA: Final = 0.55
+# The banner is fully opaque for the first half of its time, then fades out linearly.
+_BANNER_SOLID_SHARE: Final = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Rect:
+    left: int
+    top: int
+    width: int
+    height: int
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.height
+
+
+def event_line(event: Event) -> str:
+    """One line of the recent events: local time, kind and subject."""
+    clock = event.time.astimezone().strftime("%H:%M:%S")
+    return " ".join(part for part in (clock, event.kind, event.subject) if part)
+
+
+def banner_opacity(age_s: float, banner_s: float) -> float:
+    """1 while the event is new, falling to 0 at `banner_s`; 0 for a future event too."""
+    if banner_s <= 0 or age_s < -1.0 or age_s >= banner_s:
+        return 0.0  # a clock jump must not pin an event on screen: over a second early = off
+    solid_s = banner_s * _BANNER_SOLID_SHARE
+    return 1.0 if age_s <= solid_s else (banner_s - age_s) / (banner_s - solid_s)
+
+
+def draw_status(image: np.ndarray, camera: str, fps_in: float, *, unit: float) -> Rect:
+    margin = _margin_px(unit)
+    return _panel(image, [f"{camera}  {fps_in:.1f} fps"], left=margin, top=margin, unit=unit)
+
+
+def draw_event_list(image: np.ndarray, events: Sequence[Event], *, top: int, unit: float) -> Rect:
+    """The events (newest first) as a list under `top`."""
+    margin = _margin_px(unit)
+    if not events:
+        return Rect(margin, top, 0, 0)
+    lines = [event_line(event) for event in events]
+    return _panel(image, lines, left=margin, top=top + margin, unit=unit, scale=0.85)
+
+
+def draw_stale_badge(image: np.ndarray, text: str, *, unit: float) -> Rect:
+    margin = _margin_px(unit)
+    width = _measure([text], unit, 1.0)[0] + 2 * _pad_px(unit)
+    left = max(image.shape[1] - margin - width, 0)
+    return _panel(image, [text], left=left, top=margin, unit=unit, background=STALE_COLOUR, alpha=1)
+
+
+def draw_banner(image: np.ndarray, event: Event, *, opacity: float, unit: float) -> Rect:
+    """The event across the bottom of the picture, in its kind's colour, `opacity` visible."""
+    words, colour = event_style(event.kind)
+    text = "  ".join(part for part in (words, event.subject) if part)
+    scale = 1.6
+    text_w, text_h, line_h = _measure([text], unit, scale)
+    pad = round(6 * unit)
+    height_px, width_px = image.shape[:2]
+    rect = Rect(0, max(height_px - line_h - 2 * pad, 0), width_px, min(line_h + 2 * pad, height_px))
+    if opacity <= 0:
+        return Rect(0, rect.top, 0, 0)
+    region = image[rect.top : rect.bottom, :]
+    banner = np.empty_like(region)
+    banner[:] = colour
+    _put(banner, text, (max((width_px - text_w) // 2, pad), pad + text_h), unit, scale, colour)
+    region[:] = cv2.addWeighted(banner, opacity, region, 1.0 - opacity, 0.0)
+    return rect
+
+
+def _panel(
+    image: np.ndarray,
+    lines: Sequence[str],
+    *,
+    left: int,
+    top: int,
+    unit: float,
+    scale: float = 1.0,
+    background: BGR = PANEL_COLOUR,
+    alpha: float = _PANEL_ALPHA,
+) -> Rect:
+    """Lines of text on a panel whose top-left corner is (left, top), clipped to the image."""
+    text_w, text_h, line_h = _measure(lines, unit, scale)
+    pad = _pad_px(unit)
+    image_h, image_w = image.shape[:2]
+    rect = Rect(
+        left,
+        top,
+        min(text_w + 2 * pad, image_w - left),
+        min(line_h * len(lines) + 2 * pad, image_h - top),
+    )
+    if rect.width <= 0 or rect.height <= 0:
+        return Rect(left, top, 0, 0)
+    region = image[rect.top : rect.bottom, rect.left : rect.left + rect.width]
+    if alpha >= 1.0:
+        region[:] = background
+    else:
+        # Blending the panel's region only keeps this cheap on a Raspberry-Pi-class CPU.
+        fill = np.empty_like(region)
+        fill[:] = background
+        region[:] = cv2.addWeighted(fill, alpha, region, 1.0 - alpha, 0.0)
+    text_colour = TEXT_COLOUR if alpha < 1.0 else readable_on(background)
+    for index, line in enumerate(lines):
+        baseline_y = top + pad + line_h * index + text_h
+        _put(image, line, (left + pad, baseline_y), unit, scale, background, text_colour)
+    return rect
+
+
+def _measure(lines: Sequence[str], unit: float, scale: float) -> tuple[int, int, int]:
+    """(widest line, text height above the baseline, line height) of `lines` in pixels."""
+    size, thickness = font_scale(unit) * scale, thickness_px(unit * scale)
+    measured = [cv2.getTextSize(line, FONT, size, thickness) for line in lines]
+    text_h = max(h for (_, h), _ in measured)
+    line_h = max(h + baseline for (_, h), baseline in measured) + max(1, round(2 * unit))
+    return max(w for (w, _), _ in measured), text_h, line_h
+
+
+def _put(
+    image: np.ndarray,
+    text: str,
+    origin: tuple[int, int],
+    unit: float,
+    scale: float,
+    background: BGR,
+    colour: BGR | None = None,
+) -> None:
+    cv2.putText(
+        image,
+        text,
+        origin,
+        FONT,
+        font_scale(unit) * scale,
+        readable_on(background) if colour is None else colour,
+        thickness_px(unit * scale),
+        cv2.LINE_AA,
+    )
+
+
+def _pad_px(unit: float) -> int:
+    return max(2, round(4 * unit))
+
+
+def _margin_px(unit: float) -> int:
+    return max(2, round(6 * unit))

@@ -1,0 +1,69 @@
+"""The overlay's look: colours by state and event kind, the font, sizes that scale."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+import cv2
+
+from streamwatch.analysis.model import Mask
+
+BGR = tuple[int, int, int]
+
+MASK_COLOURS: Final[Mapping[Mask | None, BGR]] = MappingProxyType(
+    {
+        Mask.WORN: (0, 200, 0),  # green
+        Mask.NONE: (0, 0, 230),  # red
+        Mask.INCORRECT: (0, 150, 255),  # orange
+        None: (170, 170, 170),  # grey: not known (yet)
+    }
+)
+LANDMARK_COLOUR: Final[BGR] = (255, 255, 0)  # cyan stands apart from every mask colour
+STALE_COLOUR: Final[BGR] = (0, 0, 180)
+PANEL_COLOUR: Final[BGR] = (0, 0, 0)
+TEXT_COLOUR: Final[BGR] = (255, 255, 255)
+_NEUTRAL: Final[BGR] = (110, 110, 110)
+
+# The banner's words and colour per event kind; other kinds show their kind on grey.
+EVENT_STYLES: Final[Mapping[str, tuple[str, BGR]]] = MappingProxyType(
+    {
+        "face.maskless": ("No mask", MASK_COLOURS[Mask.NONE]),
+        "face.mask_incorrect": ("Mask worn incorrectly", MASK_COLOURS[Mask.INCORRECT]),
+        "face.new": ("New face", (200, 120, 0)),  # blue: news, not a judgement
+        "face.returned": ("Face returned", (200, 120, 0)),
+        "face.left": ("Face left", _NEUTRAL),
+        "camera.offline": ("Camera offline", STALE_COLOUR),
+        "camera.online": ("Camera online", MASK_COLOURS[Mask.WORN]),
+    }
+)
+
+FONT: Final = cv2.FONT_HERSHEY_SIMPLEX
+# Sizes are designed for a 640 px wide picture and scaled with the output width, so the
+# overlay reads the same on a 320 px grid tile and a 1920 px kiosk screen.
+_DESIGN_WIDTH_PX: Final = 640.0
+
+
+def event_style(kind: str) -> tuple[str, BGR]:
+    return EVENT_STYLES.get(kind, (kind, _NEUTRAL))
+
+
+def unit_for(width_px: int) -> float:
+    """How many pixels one design pixel is in a picture `width_px` wide."""
+    return max(width_px / _DESIGN_WIDTH_PX, 0.8)
+
+
+def font_scale(unit: float) -> float:
+    return 0.45 * unit
+
+
+def thickness_px(unit: float) -> int:
+    return max(1, round(unit))
+
+
+def readable_on(background: BGR) -> BGR:
+    """Black or white, whichever reads better on `background`."""
+    blue, green, red = background
+    luma = 0.114 * blue + 0.587 * green + 0.299 * red
+    return (0, 0, 0) if luma > 110 else (255, 255, 255)

@@ -1,0 +1,88 @@
+"""Small overlay values for tests: frames, tracks, scenes and events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+from streamwatch.analysis.model import Box, Face, Gender, Glasses, Mask, Point, Pupil
+from streamwatch.capture.frame import Frame
+from streamwatch.events.model import Event
+from streamwatch.overlay.scene import Scene
+from streamwatch.tracking.track import Track
+
+FRAME_TIME_S = 1000.0  # wall clock of every test frame
+FRAME_MONOTONIC_S = 50.0
+
+
+def make_frame(
+    camera: str = "cam",
+    sequence: int = 1,
+    *,
+    width_px: int = 640,
+    height_px: int = 360,
+    image: np.ndarray | None = None,
+) -> Frame:
+    if image is None:
+        image = np.full((height_px, width_px, 3), 64, dtype=np.uint8)
+    image.setflags(write=False)
+    return Frame(camera, sequence, FRAME_TIME_S, FRAME_MONOTONIC_S, image)
+
+
+def make_track(
+    mask: Mask | None,
+    *,
+    box: Box | None = None,
+    camera: str = "cam",
+    velocity_px_s: tuple[float, float] = (0.0, 0.0),
+    last_seen_s: float = FRAME_TIME_S,
+) -> Track:
+    face = Face(
+        box_px=box or Box(200, 100, 120, 160),
+        probability=0.99,
+        landmarks_px=(Point(240, 160), Point(280, 160)),
+        pupils_px=(Pupil(240, 150, 4), Pupil(280, 150, 4)),
+        gender=Gender.FEMALE,
+        age=34,
+        glasses=Glasses.NONE,
+        mask=mask,
+    )
+    return Track(
+        f"{camera}-1",
+        camera,
+        face,
+        first_seen_s=FRAME_TIME_S - 10,
+        last_seen_s=last_seen_s,
+        analyses=3,
+        velocity_px_s=velocity_px_s,
+    )
+
+
+def make_scene(
+    frame: Frame | None = None,
+    *,
+    tracks: tuple[Track, ...] = (),
+    events: tuple[Event, ...] = (),
+    analysed_up_to_monotonic_s: float | None = FRAME_MONOTONIC_S,
+) -> Scene:
+    return Scene(
+        frame=frame or make_frame(),
+        tracks=tracks,
+        recent_events=events,
+        fps_in=25.0,
+        analysed_up_to_monotonic_s=analysed_up_to_monotonic_s,
+    )
+
+
+def make_event(
+    camera: str = "cam", kind: str = "face.maskless", *, time_s: float = FRAME_TIME_S
+) -> Event:
+    return Event.create(
+        kind,
+        node="test",
+        camera=camera,
+        subject=f"{camera}-1",
+        data={"n": 1},
+        time=datetime.fromtimestamp(time_s, UTC),
+    )
