@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("config", type=Path)
     check.set_defaults(handler=_check)
 
+    _add_outbox_parser(commands)
+
     analyze = commands.add_parser("analyze", help="print the faces of one image")
     analyze.add_argument("image", type=Path)
     analyze.add_argument("--config", type=Path, help="use this config's analyzer")
@@ -99,7 +101,12 @@ def _run(args: argparse.Namespace) -> int:
         )
     if args.duration is not None and args.duration <= 0:
         raise CommandError("--duration must be a positive number of seconds")
-    asyncio.run(run(settings, duration_s=args.duration))
+    from streamwatch.delivery import OutboxError, StateDirError
+
+    try:
+        asyncio.run(run(settings, duration_s=args.duration))
+    except (StateDirError, OutboxError) as error:
+        raise CommandError(str(error)) from None
     return 0
 
 
@@ -112,6 +119,64 @@ def _check(args: argparse.Namespace) -> int:
         f"{args.config}: ok — {len(settings.cameras)} camera(s): {cameras}; "
         f"analyzer {settings.analyzer.kind}; {len(settings.sinks)} sink(s)"
     )
+    return 0
+
+
+def _add_outbox_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("--config", type=Path, help="the config streamwatch runs with")
+    chosen = argparse.ArgumentParser(add_help=False)
+    chosen.add_argument("numbers", type=int, nargs="*", metavar="N", help="dead letters by #")
+    chosen.add_argument("--all", action="store_true", help="every one (of --sink)")
+    chosen.add_argument("--sink", help="only this sink's (its name as `list` shows it)")
+
+    outbox = commands.add_parser(
+        "outbox", help="list, retry or purge the events waiting for delivery and the dead letters"
+    )
+    actions = outbox.add_subparsers(dest="action", required=True)
+    actions.add_parser(
+        "list", parents=[config], help="events pending per sink, and the dead letters"
+    )
+    actions.add_parser(
+        "retry", parents=[config, chosen], help="queue dead letters again for their sink"
+    )
+    purge = actions.add_parser(
+        "purge", parents=[config, chosen], help="delete dead letters, or give up pending events"
+    )
+    what = purge.add_mutually_exclusive_group(required=True)
+    what.add_argument("--dead", action="store_true", help="delete dead letters")
+    what.add_argument("--pending", action="store_true", help="give up undelivered events")
+    outbox.set_defaults(handler=_outbox, numbers=[], all=False, sink=None, pending=False)
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    from streamwatch.delivery import Outbox, OutboxError, StateDirError, outbox_path
+    from streamwatch.delivery.admin import describe
+
+    settings = _settings(args.config)
+    if args.action != "list" and not (args.all or args.numbers or args.pending):
+        raise CommandError(f"outbox {args.action}: name dead letters by their # or use --all")
+    numbers = args.numbers or None
+    try:
+        path = outbox_path(settings)
+        with Outbox(path, max_events=settings.outbox.max_events, create=False) as outbox:
+            if args.action == "list":
+                print(describe(outbox, settings))
+            elif args.action == "retry":
+                count = outbox.retry(numbers, sink=args.sink)
+                print(
+                    f"{count} dead letter(s) queued again: a running streamwatch sends them "
+                    "within a second, otherwise the next one to start"
+                )
+            elif args.pending:
+                if numbers:
+                    raise CommandError("outbox purge --pending takes --sink NAME or --all")
+                count = outbox.purge_pending(args.sink)
+                print(f"{count} pending event(s) given up")
+            else:
+                print(f"{outbox.purge_dead(numbers, sink=args.sink)} dead letter(s) deleted")
+    except (OutboxError, StateDirError) as error:
+        raise CommandError(str(error)) from None
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Shared test helpers: the development media (../shared/media, outside the repository)."""
+"""Shared test helpers: a state directory per test, and the development media (../shared/media,
+outside the repository)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,15 @@ import pytest
 
 # The media live next to the repository, never in it (shared/media/README.md).
 MEDIA_DIR = Path(__file__).resolve().parents[2] / "shared" / "media"
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test (and every streamwatch it starts) keeps its outbox in a directory of its own,
+    never in the machine's /var/lib/streamwatch."""
+    path = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("STREAMWATCH_STATE_DIR", str(path))
+    return path
 
 
 @pytest.fixture

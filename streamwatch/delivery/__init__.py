@@ -1,20 +1,25 @@
-"""Delivery: events to sinks, retried until delivered."""
+"""Delivery: the durable outbox, and the sinks that take events from it: webhook, MQTT, files."""
 
 from streamwatch.delivery.dispatcher import Dispatcher, SinkCounters
-from streamwatch.delivery.sinks import (
-    DeliveryError,
-    JsonLinesSink,
-    Sink,
-    WebhookSink,
-    build_sink,
-)
+from streamwatch.delivery.jsonl import JsonLinesSink
+from streamwatch.delivery.outbox import DeadLetter, Outbox, OutboxError
+from streamwatch.delivery.service import open_delivery, outbox_path
+from streamwatch.delivery.sinks import DeliveryError, Sink, build_sink
+from streamwatch.delivery.state_dir import StateDirError
+from streamwatch.delivery.webhook import WebhookSink
 
 __all__ = [
+    "DeadLetter",
     "DeliveryError",
     "Dispatcher",
     "JsonLinesSink",
+    "Outbox",
+    "OutboxError",
     "Sink",
     "SinkCounters",
+    "StateDirError",
     "WebhookSink",
     "build_sink",
+    "open_delivery",
+    "outbox_path",
 ]

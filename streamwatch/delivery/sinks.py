@@ -1,101 +1,88 @@
-"""Sinks: where events go. Each delivers one event or raises DeliveryError."""
+"""Sinks: where events go. Each delivers one event, or raises DeliveryError saying what next."""
 
 from __future__ import annotations
 
-import sys
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Protocol, TextIO
+from collections.abc import Callable, Sequence
+from fnmatch import fnmatchcase
+from typing import Protocol, Self
 
 import aiohttp
-from standardwebhooks.webhooks import Webhook
 
-from streamwatch.config.model import JsonLinesSinkSettings, SinkSettings, WebhookSinkSettings
-from streamwatch.events.model import Event
+from streamwatch.config.model import (
+    JsonLinesSinkSettings,
+    MqttSinkSettings,
+    OutboxSettings,
+    SinkSettings,
+    WebhookSinkSettings,
+)
+from streamwatch.events.model import EVENT_TYPE_PREFIX, Event
 
 
 class DeliveryError(Exception):
-    """A delivery that failed; `retryable` says whether sending it again may succeed."""
+    """A delivery that failed.
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    `retryable`: sending the same event again may succeed (the receiver is down, busy or slow);
+    otherwise the receiver refused this event and it becomes a dead letter. `retry_after_s`:
+    how long the receiver asked us to wait (Retry-After), if it did.
+    """
+
+    def __init__(
+        self, message: str, *, retryable: bool, retry_after_s: float | None = None
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after_s = retry_after_s
 
 
 class Sink(Protocol):
+    """Open between `__aenter__` and `__aexit__`; `deliver` is awaited one event at a time."""
+
     name: str
+
+    def accepts(self, event_type: str) -> bool:
+        """Whether events of this type (`streamwatch.face.new`) are for this sink at all."""
+        ...
 
     async def deliver(self, event: Event) -> None: ...
 
-    async def close(self) -> None: ...
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
 
 
-class JsonLinesSink:
-    """One CloudEvents JSON document per line, to standard output or appended to a file."""
+def type_filter(patterns: Sequence[str]) -> Callable[[str], bool]:
+    """Event types matching any pattern ("face.maskless", "camera.*"); no pattern: all."""
 
-    def __init__(self, settings: JsonLinesSinkSettings) -> None:
-        self.name = "stdout" if settings.path == "-" else f"jsonl:{settings.path}"
-        self._path = None if settings.path == "-" else Path(settings.path)
-        self._file: TextIO | None = None
+    def accepts(event_type: str) -> bool:
+        kind = event_type.removeprefix(EVENT_TYPE_PREFIX)
+        return not patterns or any(fnmatchcase(kind, pattern) for pattern in patterns)
 
-    async def deliver(self, event: Event) -> None:
-        try:
-            if self._file is None:
-                self._file = sys.stdout if self._path is None else self._path.open("a")
-            # A few hundred bytes: cheaper to write here than to hop to a thread.
-            self._file.write(event.to_json() + "\n")
-            self._file.flush()
-        except OSError as error:
-            raise DeliveryError(f"{self.name}: {error.strerror}", retryable=True) from None
-
-    async def close(self) -> None:
-        if self._file is not None and self._file is not sys.stdout:
-            self._file.close()
-        self._file = None
+    return accepts
 
 
-class WebhookSink:
-    """POST of the CloudEvents JSON, signed as Standard Webhooks says when a secret is set."""
-
-    # Worth retrying: the receiver may get better. Any other 4xx will fail the same way again.
-    RETRYABLE_STATUSES = frozenset({408, 425, 429})
-
-    def __init__(self, settings: WebhookSinkSettings, session: aiohttp.ClientSession) -> None:
-        self.name = f"webhook:{settings.url}"
-        self._url = settings.url
-        self._timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
-        self._session = session
-        self._signer = (
-            None if settings.secret is None else Webhook(settings.secret.get_secret_value())
-        )
-
-    async def deliver(self, event: Event) -> None:
-        body = event.to_json()
-        headers = {"Content-Type": "application/cloudevents+json"}
-        if self._signer is not None:
-            now = datetime.now(UTC)
-            headers |= {
-                "webhook-id": event.id,
-                "webhook-timestamp": str(int(now.timestamp())),
-                "webhook-signature": self._signer.sign(event.id, now, body),
-            }
-        try:
-            async with self._session.post(
-                self._url, data=body.encode(), headers=headers, timeout=self._timeout
-            ) as response:
-                if response.status < 300:
-                    return
-                retryable = response.status >= 500 or response.status in self.RETRYABLE_STATUSES
-                raise DeliveryError(f"{self.name}: HTTP {response.status}", retryable=retryable)
-        except (aiohttp.ClientError, TimeoutError) as error:
-            reason = type(error).__name__
-            raise DeliveryError(f"{self.name}: {reason}", retryable=True) from None
-
-    async def close(self) -> None:
-        pass  # the session belongs to the caller
-
-
-def build_sink(settings: SinkSettings, session: aiohttp.ClientSession) -> Sink:
+def build_sink(
+    settings: SinkSettings,
+    *,
+    session: aiohttp.ClientSession,
+    node: str,
+    cameras: Sequence[str],
+    retry: OutboxSettings,
+) -> Sink:
     if isinstance(settings, WebhookSinkSettings):
+        from streamwatch.delivery.webhook import WebhookSink
+
         return WebhookSink(settings, session)
+    if isinstance(settings, MqttSinkSettings):
+        from streamwatch.delivery.mqtt import MqttSink
+
+        return MqttSink(
+            settings,
+            node=node,
+            cameras=cameras,
+            reconnect_initial_s=retry.retry_initial_s,
+            reconnect_max_s=retry.retry_max_s,
+        )
+    assert isinstance(settings, JsonLinesSinkSettings)
+    from streamwatch.delivery.jsonl import JsonLinesSink
+
     return JsonLinesSink(settings)

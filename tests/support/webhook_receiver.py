@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from aiohttp import web
 class Received:
     headers: dict[str, str]
     body: bytes
+    at_s: float = field(default_factory=time.monotonic)
 
     @property
     def event(self) -> dict[str, Any]:
@@ -26,37 +28,48 @@ class Received:
 @dataclass
 class WebhookReceiver:
     url: str = ""
-    received: list[Received] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)  # answered 2xx
+    attempts: list[Received] = field(default_factory=list)  # every request, failed or not
     fail_statuses: list[int] = field(default_factory=list)  # answered first, in order
+    fail_headers: dict[str, str] = field(default_factory=dict)  # sent with those failures
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        if self.fail_statuses:
-            return web.Response(status=self.fail_statuses.pop(0))
         async with self._arrived:
-            self.received.append(Received(dict(request.headers), body))
+            delivery = Received(dict(request.headers), body)
+            self.attempts.append(delivery)
+            if self.fail_statuses:
+                response = web.Response(status=self.fail_statuses.pop(0), headers=self.fail_headers)
+            else:
+                self.received.append(delivery)
+                response = web.Response(status=204)
             self._arrived.notify_all()
-        return web.Response(status=204)
+        return response
 
     async def wait_for(self, count: int, timeout_s: float = 30.0) -> list[Received]:
         """The first `count` deliveries, waiting for them to arrive."""
-        async with asyncio.timeout(timeout_s), self._arrived:
-            await self._arrived.wait_for(lambda: len(self.received) >= count)
+        await self.wait_until(lambda: len(self.received) >= count, timeout_s)
         return self.received[:count]
+
+    async def wait_until(self, condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+        """Until `condition()` holds, checked after every request."""
+        async with asyncio.timeout(timeout_s), self._arrived:
+            await self._arrived.wait_for(condition)
 
     def events_of_type(self, kind: str) -> list[dict[str, Any]]:
         return [r.event for r in self.received if r.event["type"] == f"streamwatch.{kind}"]
 
 
 @asynccontextmanager
-async def webhook_receiver(path: str = "/hook") -> AsyncIterator[WebhookReceiver]:
+async def webhook_receiver(path: str = "/hook", port: int = 0) -> AsyncIterator[WebhookReceiver]:
+    """A receiver on `port` (0: any free one); `url` is where to POST."""
     receiver = WebhookReceiver()
     app = web.Application()
     app.router.add_post(path, receiver.handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     port = runner.addresses[0][1]
     receiver.url = f"http://127.0.0.1:{port}{path}"

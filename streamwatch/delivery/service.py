@@ -1,0 +1,50 @@
+"""Delivery as a configuration asks for it: the state directory, its outbox, the sinks."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+
+from streamwatch.config.model import Settings
+from streamwatch.delivery.dispatcher import Dispatcher
+from streamwatch.delivery.outbox import FILE_NAME, Outbox
+from streamwatch.delivery.sinks import build_sink
+from streamwatch.delivery.state_dir import locked, resolve_state_dir
+
+log = logging.getLogger("streamwatch.delivery")
+
+
+def outbox_path(settings: Settings) -> Path:
+    return resolve_state_dir(settings.state_dir) / FILE_NAME
+
+
+@contextlib.asynccontextmanager
+async def open_delivery(
+    settings: Settings, session: aiohttp.ClientSession
+) -> AsyncIterator[Dispatcher]:
+    """The running dispatcher of `settings`, holding its state directory for this process."""
+    path = outbox_path(settings)
+    cameras = [camera.name for camera in settings.cameras]
+    sinks = [
+        build_sink(
+            sink,
+            session=session,
+            node=settings.node,
+            cameras=cameras,
+            retry=settings.outbox,
+        )
+        for sink in settings.sinks
+    ]
+    with locked(path.parent), Outbox(path, max_events=settings.outbox.max_events) as outbox:
+        log.info("outbox %s: %d events held", path, outbox.held())
+        async with Dispatcher(
+            outbox,
+            sinks,
+            retry_initial_s=settings.outbox.retry_initial_s,
+            retry_max_s=settings.outbox.retry_max_s,
+        ) as dispatcher:
+            yield dispatcher
