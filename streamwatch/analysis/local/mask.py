@@ -3,9 +3,10 @@
 No shipped model classifies masks, so this reads the aligned chip (chip.py) with two cues
 that do not depend on the mask's colour, only on the face's own:
 
-- **skin likeness**: the person's skin colour is taken from the most coloured of four
-  patches a mask never covers (forehead, between the eyes, under each eye; hair, hats and
-  glasses are greyer than skin, so the most coloured is skin); a region is skin when most
+- **skin likeness**: the person's skin colour is taken from the more coloured of two
+  patches a mask never covers, the forehead and between the eyes (hair, a hat brim or a
+  glasses bridge is greyer than skin, so the more coloured is skin; the skin under the
+  eyes was tried too and lost: high masks and glasses rims cover it); a region is skin when most
   of its pixels lie within SKIN_CHROMA_DISTANCE of it in the CIELab a*b* plane, which
   ignores brightness and so shading;
 - **lips**: lips are redder (higher a*) than the skin around them; a mask is not. The
@@ -34,8 +35,6 @@ from streamwatch.analysis.model import Mask
 SKIN_REFERENCE_REGIONS = (
     (42, 70, 22, 34),  # forehead
     (51, 61, 44, 54),  # between the eyes
-    (28, 42, 57, 62),  # under the right eye
-    (70, 84, 57, 62),  # under the left eye
 )
 NOSE_REGION = (50, 62, 62, 74)
 CHEEK_REGIONS = ((24, 40, 76, 92), (72, 88, 76, 92))  # beside the mouth; one may be turned away
@@ -45,8 +44,9 @@ SKIN_CHROMA_DISTANCE = 12.0
 SKIN_MAJORITY = 0.5
 LIP_PERCENTILE = 90
 LIP_REDNESS_MIN = 0.0
-# Below this eye distance in the frame the chip is an enlargement of a few pixels.
-MIN_EYE_DISTANCE_PX = 12.0
+# Below this eye distance (a face of ~15 px) the chip is an enlargement of a few pixels;
+# above it the colour cues hold even where the detail is gone.
+MIN_EYE_DISTANCE_PX = 6.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,309 @@
+"""How well and how fast the local analyzer answers, on the real media in ../shared/media.
+
+    python bench/local_analyzer.py [--repeat N]
+
+Prints each table and writes bench/results/local_analyzer.json:
+- detection: recall on annotated faces (VOC and dlib boxes; IoU >= 0.3, as the two sets draw
+  boxes differently) for faces of at least 64 px and for all; precision of detections of at
+  least 64 px; per-frame recall on the ASL clip (one frontal face of 62-86 px per frame);
+  false detections on the no-face images; how many single-face crops are found;
+- mask: confusion matrix over with_mask / without_mask / incorrect_mask(_synthetic) (the
+  largest face of each image), and the masked-vs-maskless accuracy;
+- signatures: cosine distances between frames of the same person and of different people
+  on the ASL clip (5 people, each in two separate takes);
+- quality: blur scores of the blurry and sharp crops; pose of the frontal portraits;
+- latency: per stage, on one core, for one 640x480 frame with one face.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import platform
+import statistics
+import time
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from streamwatch.analysis.local import LocalAnalyzer
+from streamwatch.analysis.local.chip import aligned_chip
+from streamwatch.analysis.local.detector import FaceDetector
+from streamwatch.analysis.local.features import expression, pupils
+from streamwatch.analysis.local.mask import measure_mask
+from streamwatch.analysis.local.pose import estimate_pose
+from streamwatch.analysis.local.quality import qualities
+from streamwatch.analysis.local.signature import SAME_PERSON_MAX_DISTANCE, SignatureModel
+from streamwatch.analysis.model import Box, Face
+
+MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+IMAGES = MEDIA / "images"
+RESULTS = Path(__file__).parent / "results" / "local_analyzer.json"
+MIN_API_FACE_PX = 64
+MATCH_IOU = 0.3
+MASK_FOLDERS = ("with_mask", "without_mask", "incorrect_mask", "incorrect_mask_synthetic")
+SIGNATURE_FRAMES_PER_TAKE = 4
+
+
+def read(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise SystemExit(f"cannot read {path}")
+    return image
+
+
+def annotated_images() -> list[tuple[Path, list[Box]]]:
+    """Every image with face boxes: VOC xml beside it, and dlib's training.xml."""
+    found = []
+    for xml in sorted([*IMAGES.glob("scenes_annotated/*.xml"), *IMAGES.glob("small_faces/*.xml")]):
+        boxes = []
+        for item in ET.parse(xml).findall("object"):
+            edges = {
+                k: float(item.findtext(f"bndbox/{k}", "0"))
+                for k in ("xmin", "ymin", "xmax", "ymax")
+            }
+            boxes.append(
+                Box(
+                    edges["xmin"],
+                    edges["ymin"],
+                    edges["xmax"] - edges["xmin"],
+                    edges["ymax"] - edges["ymin"],
+                )
+            )
+        found.append((xml.with_suffix(".png"), boxes))
+    dlib = IMAGES / "multi_face" / "training.xml"
+    for image in ET.parse(dlib).getroot().iter("image"):
+        boxes = [
+            Box(*(float(b.get(k, "0")) for k in ("left", "top", "width", "height")))
+            for b in image.iter("box")
+        ]
+        found.append((dlib.parent / str(image.get("file")), boxes))
+    return found
+
+
+def is_api_size(box: Box) -> bool:
+    return min(box.width, box.height) >= MIN_API_FACE_PX
+
+
+def detection_table(detector: FaceDetector) -> dict[str, object]:
+    truth_big = truth_all = found_big = found_all = 0
+    detections_big = false_big = 0
+    for path, boxes in annotated_images():
+        faces = detector.detect(read(path))
+        for box in boxes:
+            hit = any(face.box_px.iou(box) >= MATCH_IOU for face in faces)
+            truth_all += 1
+            found_all += hit
+            if is_api_size(box):
+                truth_big += 1
+                found_big += hit
+        for face in faces:
+            if is_api_size(face.box_px):
+                detections_big += 1
+                false_big += not any(face.box_px.iou(box) >= MATCH_IOU for box in boxes)
+    no_face = {
+        p.name: len(detector.detect(read(p))) for p in sorted((IMAGES / "no_face").iterdir())
+    }
+    crops = {}
+    for folder in (*MASK_FOLDERS, "faces", "blur/blurry", "blur/sharp"):
+        paths = sorted((IMAGES / folder).iterdir())
+        crops[folder] = f"{sum(bool(detector.detect(read(p))) for p in paths)}/{len(paths)}"
+    asl = asl_frames()
+    asl_found = sum(len(detector.detect(frame)) >= 1 for _, frame in asl)
+    asl_extra = sum(len(detector.detect(frame)) > 1 for _, frame in asl)
+    return {
+        "annotated_faces_ge_64px": truth_big,
+        "recall_ge_64px": round(found_big / max(truth_big, 1), 3),
+        "annotated_faces_all_sizes": truth_all,
+        "recall_all_sizes": round(found_all / max(truth_all, 1), 3),
+        "detections_ge_64px": detections_big,
+        "precision_ge_64px": round(1 - false_big / max(detections_big, 1), 3),
+        "asl_frames": len(asl),
+        "asl_frame_recall": round(asl_found / max(len(asl), 1), 3),
+        "asl_frames_with_a_second_detection": asl_extra,
+        "no_face_image_detections": no_face,
+        "single_face_crops_found": crops,
+    }
+
+
+def largest(faces: tuple[Face, ...]) -> Face | None:
+    return max(faces, key=lambda f: f.box_px.area, default=None)
+
+
+def mask_table(analyzer: LocalAnalyzer) -> dict[str, object]:
+    matrix: dict[str, Counter[str]] = {}
+    for folder in MASK_FOLDERS:
+        counts: Counter[str] = Counter()
+        for path in sorted((IMAGES / folder).iterdir()):
+            face = largest(analyzer.analyze_sync(read(path)).faces)
+            counts[
+                "no face"
+                if face is None
+                else "too small"
+                if face.mask is None
+                else face.mask.name.lower()
+            ] += 1
+        matrix[folder] = counts
+    worn_right = matrix["with_mask"]["worn"] + matrix["with_mask"]["incorrect"]
+    bare_right = matrix["without_mask"]["none"]
+    judged = sum(
+        matrix[f][m] for f in ("with_mask", "without_mask") for m in ("worn", "incorrect", "none")
+    )
+    return {
+        "confusion": {folder: dict(counts) for folder, counts in matrix.items()},
+        "masked_vs_maskless_accuracy_of_detected": round(
+            (worn_right + bare_right) / max(judged, 1), 3
+        ),
+        "masked_vs_maskless_accuracy_of_all_images": round((worn_right + bare_right) / 120, 3),
+        "masked_recall": round(worn_right / 60, 3),
+        "maskless_recall": round(bare_right / 60, 3),
+    }
+
+
+def asl_frames() -> list[tuple[str, np.ndarray]]:
+    """(person, frame) at evenly spaced times inside each take of the ASL clip."""
+    clip = MEDIA / "videos" / "asl_5people_sequence.mp4"
+    truth = json.loads(clip.with_suffix(".truth.json").read_text())
+    capture = cv2.VideoCapture(str(clip))
+    frames = []
+    for take in truth["segments"]:
+        span_s = take["end_s"] - take["start_s"]
+        for k in range(SIGNATURE_FRAMES_PER_TAKE):
+            at_s = take["start_s"] + span_s * (k + 0.5) / SIGNATURE_FRAMES_PER_TAKE
+            capture.set(cv2.CAP_PROP_POS_MSEC, at_s * 1000)
+            ok, frame = capture.read()
+            if ok:
+                frames.append((str(take["person"]), frame))
+    capture.release()
+    return frames
+
+
+def signature_table(analyzer: LocalAnalyzer) -> dict[str, object]:
+    signed = []
+    for person, frame in asl_frames():
+        face = largest(analyzer.analyze_sync(frame).faces)
+        if face is not None and face.signature is not None:
+            signed.append((person, face.signature))
+    same, different = [], []
+    for (a, sa), (b, sb) in itertools.combinations(signed, 2):
+        (same if a == b else different).append(sa.cosine_distance(sb))
+
+    def summary(values: list[float]) -> dict[str, float]:
+        q = np.percentile(values, [5, 50, 95]) if values else [float("nan")] * 3
+        return {
+            "pairs": len(values),
+            "p5": round(q[0], 3),
+            "median": round(q[1], 3),
+            "p95": round(q[2], 3),
+        }
+
+    right = sum(d <= SAME_PERSON_MAX_DISTANCE for d in same) + sum(
+        d > SAME_PERSON_MAX_DISTANCE for d in different
+    )
+    return {
+        "faces": len(signed),
+        "same_person": summary(same),
+        "different_people": summary(different),
+        "threshold": round(SAME_PERSON_MAX_DISTANCE, 3),
+        "pair_accuracy_at_threshold": round(right / max(len(same) + len(different), 1), 3),
+    }
+
+
+def quality_table(analyzer: LocalAnalyzer) -> dict[str, object]:
+    blur = {}
+    for folder in ("blur/blurry", "blur/sharp"):
+        scores = [
+            face.qualities.blur
+            for p in sorted((IMAGES / folder).iterdir())
+            if (face := largest(analyzer.analyze_sync(read(p)).faces))
+            and face.qualities.blur is not None
+        ]
+        blur[folder] = {
+            "faces": len(scores),
+            "median": round(statistics.median(scores), 1),
+            "max": max(scores),
+            "min": min(scores),
+        }
+    poses = {}
+    for name in ("obama.jpg", "obama-720p.jpg", "obama-240p.jpg"):
+        face = largest(analyzer.analyze_sync(read(IMAGES / "faces" / name)).faces)
+        if face is not None and face.pose is not None:
+            poses[name] = [face.pose.yaw_deg, face.pose.pitch_deg, face.pose.roll_deg]
+    return {"blur_score": blur, "frontal_pose_yaw_pitch_roll_deg": poses}
+
+
+def median_ms(run: Callable[[], object], repeat: int) -> float:
+    run()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return round(statistics.median(times) * 1000, 2)
+
+
+def latency_table(analyzer: LocalAnalyzer, repeat: int) -> dict[str, float]:
+    frame = cv2.resize(
+        read(IMAGES / "faces" / "obama-720p.jpg"), (640, 480), interpolation=cv2.INTER_AREA
+    )
+    face = analyzer.detect_sync(frame).faces[0]
+    points = face.landmarks_px
+    chip = aligned_chip(frame, points)
+    signatures = SignatureModel()
+    pose = estimate_pose(points, 640, 480)
+    gate480, gate640 = FaceDetector(0.6, 480), FaceDetector(0.6, 640)
+    stages = {
+        "gate_detect_480w_ms": lambda: gate480.detect(frame),
+        "gate_detect_640w_ms": lambda: gate640.detect(frame),
+        "chip_ms": lambda: aligned_chip(frame, points),
+        "pose_ms": lambda: estimate_pose(points, 640, 480),
+        "pupils_and_smile_ms": lambda: (pupils(points), expression(points)),
+        "mask_ms": lambda: measure_mask(chip),
+        "qualities_ms": lambda: qualities(
+            chip=chip, image=frame, box=face.box_px, probability=0.9, pose=pose, lower_face_skin=0.5
+        ),
+        "signature_ms": lambda: signatures.signature(chip),
+        "analyze_one_face_frame_ms": lambda: analyzer.analyze_sync(frame),
+    }
+    return {name: median_ms(run, repeat) for name, run in stages.items()}
+
+
+async def main(repeat: int) -> None:
+    if not MEDIA.is_dir():
+        raise SystemExit(f"development media not found at {MEDIA} (expected ../shared/media)")
+    cv2.setNumThreads(1)  # the targets are per core; the edge box has other cameras to serve
+    async with LocalAnalyzer() as analyzer:
+        gate = FaceDetector(0.6)
+        results = {
+            "benchmark": "local_analyzer",
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+            "opencv": cv2.__version__,
+            "threads": 1,
+            "detection": detection_table(gate),
+            "mask": mask_table(analyzer),
+            "signatures": signature_table(analyzer),
+            "quality": quality_table(analyzer),
+            "latency_median": latency_table(analyzer, repeat),
+        }
+    for section, table in results.items():
+        print(
+            f"{section}: {json.dumps(table, indent=2)}"
+            if isinstance(table, dict)
+            else f"{section}: {table}"
+        )
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs per stage")
+    asyncio.run(main(parser.parse_args().repeat))
