@@ -26,7 +26,7 @@ from streamwatch.analysis.local.landmarks import (
 )
 from streamwatch.analysis.local.pose import FACE_TEMPLATE_MM, camera_matrix, estimate_pose
 from streamwatch.analysis.local.signature import SAME_PERSON_MAX_DISTANCE
-from streamwatch.analysis.model import Box, Expression, Face, Mask, Point
+from streamwatch.analysis.model import Box, Expression, Face, Mask, Point, Signature
 from streamwatch.analysis.wire import UNESTIMATED_FIELD, to_data
 
 FRONTAL_TOLERANCE_DEG = 10.0
@@ -155,17 +155,14 @@ def test_pupils_lie_inside_the_eye_region(
 def test_one_person_is_closer_to_themself_than_to_another(
     analyzer: LocalAnalyzer, media_image: Callable[[str], np.ndarray]
 ) -> None:
-    def signature(name: str) -> object:
-        face = max(
-            analyzer.analyze_sync(media_image(f"images/faces/{name}")).faces,
-            key=lambda f: f.box_px.area,
-        )
+    def signature(name: str) -> Signature:
+        image = media_image(f"images/faces/{name}")
+        face = max(analyzer.analyze_sync(image).faces, key=lambda f: f.box_px.area)
         assert face.signature is not None and len(face.signature.values) == 128
         return face.signature
 
     obama, obama_again, biden = (signature(n) for n in ("obama.jpg", "obama2.jpg", "biden.jpg"))
-    same = obama.cosine_distance(obama_again)  # type: ignore[attr-defined]
-    different = obama.cosine_distance(biden)  # type: ignore[attr-defined]
+    same, different = obama.cosine_distance(obama_again), obama.cosine_distance(biden)
     assert same < SAME_PERSON_MAX_DISTANCE < different
 
 
@@ -232,17 +229,13 @@ def test_qualities_are_scores_and_blur_follows_sharpness(analyzer: LocalAnalyzer
     sharp = only_face(analyzer, image)
     blurred = only_face(analyzer, cv2.GaussianBlur(image, (0, 0), 4))
     for face in (sharp, blurred):
-        values = [v for v in vars_of(face) if v is not None]
-        assert values and all(0 <= v <= 100 for v in values)
-        assert face.qualities.glass is None
-        assert face.qualities.score == min(values[1:])
+        q = face.qualities
+        measured = [q.blur, q.fnf, q.illu, q.mask, q.noise, q.pose]
+        assert all(v is not None and 0 <= v <= 100 for v in measured), q
+        assert q.glass is None
+        assert q.score == min(v for v in measured if v is not None)
     assert sharp.qualities.blur is not None and blurred.qualities.blur is not None
     assert sharp.qualities.blur > 85 > blurred.qualities.blur
-
-
-def vars_of(face: Face) -> list[float | None]:
-    q = face.qualities
-    return [q.score, q.blur, q.fnf, q.illu, q.mask, q.noise, q.pose]
 
 
 def test_expression_is_estimated_and_attributes_without_a_model_stay_unknown(

@@ -2,7 +2,7 @@
 
 Two entry points share one detector:
 - `detect` / `detect_sync`: the face gate. YuNet alone: boxes, probabilities and the five
-  native points (~8 ms for a 640x480 frame on one core).
+  native points (8-10 ms for a 640x480 frame on one core).
 - `analyze` / `analyze_sync`: every field the device can estimate, per face: the five
   points, pupils, pose, smile, mask, qualities and the SFace signature (~20 ms a face on
   top of detection). Gender, age, beauty, hat and glasses stay None: no model small
