@@ -137,16 +137,16 @@ def test_the_drawn_box_is_where_the_face_is_in_this_frame() -> None:
 
 
 def test_an_idle_camera_dealt_with_up_to_its_picture_is_not_stale() -> None:
-    scene = make_scene(analysed_up_to_monotonic_s=FRAME_MONOTONIC_S)
+    scene = make_scene(analysis_lag_s=0.0)
     assert stale_reason(scene, FRAME_MONOTONIC_S + 1, stale_after_s=5.0) is None
-    nothing_yet = make_scene(analysed_up_to_monotonic_s=None)
+    nothing_yet = make_scene(analysis_lag_s=None)
     assert stale_reason(nothing_yet, FRAME_MONOTONIC_S + 1, stale_after_s=5.0) is None
 
 
 def test_stale_when_the_picture_stops_or_the_faces_lag_behind_it() -> None:
     frozen = make_scene()
     assert stale_reason(frozen, FRAME_MONOTONIC_S + 9, 5.0) == "STALE: no new picture for 9 s"
-    lagging = make_scene(analysed_up_to_monotonic_s=FRAME_MONOTONIC_S - 12)
+    lagging = make_scene(analysis_lag_s=12.0)
     assert stale_reason(lagging, NOW_S, 5.0) == "STALE: faces 12 s behind the picture"
 
 

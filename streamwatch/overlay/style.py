@@ -34,6 +34,7 @@ EVENT_STYLES: Final[Mapping[str, tuple[str, BGR]]] = MappingProxyType(
         "face.new": ("New face", (200, 120, 0)),  # blue: news, not a judgement
         "face.returned": ("Face returned", (200, 120, 0)),
         "face.left": ("Face left", _NEUTRAL),
+        "face.low_quality": ("Face not clear enough", _NEUTRAL),
         "camera.offline": ("Camera offline", STALE_COLOUR),
         "camera.online": ("Camera online", MASK_COLOURS[Mask.WORN]),
     }

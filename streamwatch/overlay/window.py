@@ -20,11 +20,13 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 import cv2
+import numpy as np
 
 from streamwatch.config.model import OverlaySettings
 from streamwatch.overlay.board import SceneBoard, Snapshot
 from streamwatch.overlay.draw import DrawOptions
 from streamwatch.overlay.grid import render_view
+from streamwatch.overlay.screen import x_screen_size_px
 
 WINDOW_TITLE_PREFIX: Final = "streamwatch: "
 GUI_FIX: Final = "pip install --force-reinstall --no-deps opencv-python"
@@ -114,6 +116,7 @@ async def show_windows(board: SceneBoard, settings: OverlaySettings, stop: async
     views = window_views(board.cameras, grid=settings.window_grid)
     controls = WindowControls(show_landmarks=settings.show_landmarks)
     shown: dict[str, _Shown] = {}
+    screen_px = x_screen_size_px()
     frame_interval_s = 1.0 / settings.stream_fps
     try:
         for title in views:
@@ -142,11 +145,14 @@ async def show_windows(board: SceneBoard, settings: OverlaySettings, stop: async
                 )
             )
             for (title, snapshot), image in zip(due.items(), images, strict=True):
+                if title not in shown:
+                    _fit_window(title, image, screen_px if controls.full_screen else None)
                 cv2.imshow(title, image)
                 shown[title] = _Shown(snapshot.version, controls.show_landmarks, tick_monotonic_s)
             pressed = apply_key(controls, cv2.waitKey(1))
             if pressed.full_screen != controls.full_screen:
                 _set_full_screen(views, pressed.full_screen)
+                shown.clear()  # draw again at once, each window fitted to its new size
             controls = pressed
             if controls.quit:
                 stop.set()
@@ -161,6 +167,19 @@ async def show_windows(board: SceneBoard, settings: OverlaySettings, stop: async
             with contextlib.suppress(cv2.error):
                 cv2.destroyWindow(title)
         cv2.waitKey(1)  # lets the backend process the destruction before the loop goes on
+
+
+def _fit_window(title: str, image: np.ndarray, screen_px: tuple[int, int] | None) -> None:
+    """The window at its picture's size, or covering the screen `screen_px`.
+
+    A resizable window opens at the backend's default size (Qt: 400x300, the picture squeezed
+    into it). Full screen is asked of the window manager too, but a bare X server has none.
+    """
+    if screen_px is None:
+        cv2.resizeWindow(title, image.shape[1], image.shape[0])
+    else:
+        cv2.moveWindow(title, 0, 0)
+        cv2.resizeWindow(title, *screen_px)
 
 
 def _needs_redraw(

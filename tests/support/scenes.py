@@ -23,11 +23,13 @@ def make_frame(
     width_px: int = 640,
     height_px: int = 360,
     image: np.ndarray | None = None,
+    timestamp_s: float = FRAME_TIME_S,
+    monotonic_s: float = FRAME_MONOTONIC_S,
 ) -> Frame:
     if image is None:
         image = np.full((height_px, width_px, 3), 64, dtype=np.uint8)
     image.setflags(write=False)
-    return Frame(camera, sequence, FRAME_TIME_S, FRAME_MONOTONIC_S, image)
+    return Frame(camera, sequence, timestamp_s, monotonic_s, image)
 
 
 def make_track(
@@ -64,14 +66,17 @@ def make_scene(
     *,
     tracks: tuple[Track, ...] = (),
     events: tuple[Event, ...] = (),
-    analysed_up_to_monotonic_s: float | None = FRAME_MONOTONIC_S,
+    analysis_lag_s: float | None = 0.0,  # None: no frame dealt with yet
 ) -> Scene:
+    frame = frame or make_frame()
     return Scene(
-        frame=frame or make_frame(),
+        frame=frame,
         tracks=tracks,
         recent_events=events,
         fps_in=25.0,
-        analysed_up_to_monotonic_s=analysed_up_to_monotonic_s,
+        analysed_up_to_monotonic_s=None
+        if analysis_lag_s is None
+        else frame.monotonic_s - analysis_lag_s,
     )
 
 

@@ -56,11 +56,13 @@
   let lost = false;
   const source = new EventSource(feedUrl);
   source.onopen = function () {
+    document.body.dataset.feed = "open";  // for styles, and for tests to wait on
     status.remove();
     if (lost) reopenStreams();
     lost = false;
   };
   source.onerror = function () {
+    document.body.dataset.feed = "lost";
     lost = true;
     showStatus("event feed disconnected, retrying…");
   };
