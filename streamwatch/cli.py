@@ -83,6 +83,44 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_EMULATOR_KEY_ENV,
         help="environment variable holding the key callers must send (unset: any key)",
     )
+    emulate.add_argument(
+        "--analyzer",
+        choices=["local", "geometric"],
+        default="local",
+        help="who finds the faces: the on-device detector, or magenta marks (tests, benchmarks)",
+    )
+    faults = emulate.add_argument_group("fault injection (for tests and demos)")
+    faults.add_argument("--latency-ms", type=float, default=0.0, help="add this to every answer")
+    faults.add_argument(
+        "--latency-jitter-ms", type=float, default=0.0, help="plus a random delay up to this"
+    )
+    faults.add_argument(
+        "--error-rate",
+        action="append",
+        default=[],
+        metavar="STATUS=RATE",
+        help="answer this share of requests with the status's documented error, e.g. 503=0.1 "
+        "(repeatable; 400 401 403 404 422 429 500 502 503 504)",
+    )
+    faults.add_argument(
+        "--malformed-rate", type=float, default=0.0, help="share of HTTP 200 bodies cut short"
+    )
+    faults.add_argument(
+        "--slow-body-rate", type=float, default=0.0, help="share of bodies trickled slowly"
+    )
+    faults.add_argument(
+        "--slow-body-s", type=float, default=2.0, help="how long a slow body takes (seconds)"
+    )
+    faults.add_argument(
+        "--reset-rate", type=float, default=0.0, help="share of connections reset, no answer"
+    )
+    faults.add_argument(
+        "--fault-script",
+        default="",
+        metavar="F,F,…",
+        help="the first requests' faults in order: ok, a status, malformed, slow_body, reset",
+    )
+    faults.add_argument("--seed", type=int, default=0, help="seed of the fault draws")
     emulate.set_defaults(handler=_emulate)
     return parser
 
@@ -246,22 +284,55 @@ def _name(value: object) -> str:
 
 
 def _emulate(args: argparse.Namespace) -> int:
+    from streamwatch.analysis.analyzer import Analyzer
     from streamwatch.analysis.emulator import serve_emulator
-    from streamwatch.analysis.local import LocalAnalyzer
+    from streamwatch.analysis.faults import Faults, parse_error_rate
 
     api_key = os.environ.get(args.api_key_env)
+    try:
+        error_rates = dict(parse_error_rate(text) for text in args.error_rate)
+        faults = Faults(
+            latency_s=args.latency_ms / 1000,
+            latency_jitter_s=args.latency_jitter_ms / 1000,
+            error_rates=error_rates,
+            malformed_rate=args.malformed_rate,
+            slow_body_rate=args.slow_body_rate,
+            slow_body_s=args.slow_body_s,
+            reset_rate=args.reset_rate,
+            script=tuple(word.strip() for word in args.fault_script.split(",") if word.strip()),
+            seed=args.seed,
+        )
+    except ValueError as error:
+        raise CommandError(f"emulate: {error}") from None
+
+    analyzer: Analyzer
+    if args.analyzer == "geometric":
+        from streamwatch.analysis.geometric import GeometricAnalyzer
+
+        analyzer = GeometricAnalyzer()
+    else:
+        from streamwatch.analysis.local import LocalAnalyzer
+
+        analyzer = LocalAnalyzer()
 
     async def serve() -> None:
         async with (
-            LocalAnalyzer() as analyzer,
-            serve_emulator(analyzer, host=args.host, port=args.port, api_key=api_key) as url,
+            analyzer,
+            serve_emulator(
+                analyzer, host=args.host, port=args.port, api_key=api_key, faults=faults
+            ) as url,
         ):
             logging.getLogger("streamwatch.emulator").info(
-                "emulating the Face Analyzer API at %s (%s)",
+                "emulating the Face Analyzer API at %s (%s analyzer, %s; faults: %s)",
                 url,
+                analyzer.name,
                 "key required" if api_key else "any key accepted",
+                faults.describe(),
             )
             await asyncio.Event().wait()
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except OSError as error:  # the port is taken, say
+        raise CommandError(f"emulate: cannot serve on {args.host}:{args.port}: {error}") from None
     return 0

@@ -1,5 +1,7 @@
-"""CloudAnalyzer over real HTTP on 127.0.0.1: against the emulator, and against small fake
-servers that fail the way the real service can."""
+"""CloudAnalyzer over real HTTP on 127.0.0.1: against the emulator with the local analyzer, and
+against small fake servers for what the emulator does not do (the exact request, either
+envelope shape alone, nothing listening). The error table row by row, against the emulator's
+fault injection, is in test_contract.py."""
 
 from __future__ import annotations
 
@@ -210,42 +212,6 @@ async def test_a_server_error_is_retried_and_the_retry_succeeds() -> None:
     assert analysis.faces[0].box_px == Box(40, 30, 100, 120)
 
 
-async def test_malformed_json_is_retried_then_reported_as_malformed() -> None:
-    calls = 0
-
-    async def handler(request: web.Request) -> web.Response:
-        nonlocal calls
-        calls += 1
-        await request.read()
-        return web.Response(
-            status=200, body=b'{"request_id": "r", "data": {', content_type="application/json"
-        )
-
-    async with serve(handler) as url:
-        with pytest.raises(AnalyzerError) as caught:
-            await analyze(url, np.full((240, 320, 3), 100, np.uint8))
-
-    assert calls == FAST_RETRY.attempts
-    assert (caught.value.reason, caught.value.retryable) == ("malformed", True)
-
-
-async def test_server_errors_that_persist_end_in_a_retryable_server_error() -> None:
-    calls = 0
-
-    async def handler(request: web.Request) -> web.Response:
-        nonlocal calls
-        calls += 1
-        await request.read()
-        return web.Response(status=502, text="<html>Bad Gateway</html>", content_type="text/html")
-
-    async with serve(handler) as url:
-        with pytest.raises(AnalyzerError) as caught:
-            await analyze(url, np.full((240, 320, 3), 100, np.uint8))
-
-    assert calls == FAST_RETRY.attempts
-    assert (caught.value.reason, caught.value.retryable) == ("server", True)
-
-
 @pytest.mark.parametrize(
     ("error", "shape", "reason"),
     [
@@ -275,27 +241,6 @@ async def test_client_side_errors_are_not_retried(
     assert (caught.value.reason, caught.value.retryable) == (reason, False)
     assert caught.value.request_id == "req-fake"
     assert error.code in str(caught.value)
-
-
-async def test_a_server_that_does_not_answer_in_time_is_a_timeout() -> None:
-    calls = 0
-    release = asyncio.Event()
-
-    async def handler(request: web.Request) -> web.Response:
-        nonlocal calls
-        calls += 1
-        await release.wait()
-        return web.Response(status=500)
-
-    async with serve(handler) as url:
-        try:
-            with pytest.raises(AnalyzerError) as caught:
-                await analyze(url, np.full((240, 320, 3), 100, np.uint8), timeout_s=0.2)
-        finally:
-            release.set()
-
-    assert calls == FAST_RETRY.attempts
-    assert (caught.value.reason, caught.value.retryable) == ("timeout", True)
 
 
 async def test_nothing_listening_is_a_connection_error() -> None:

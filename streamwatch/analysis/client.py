@@ -1,33 +1,73 @@
 """CloudAnalyzer: the Face Analyzer Advanced API as an Analyzer.
 
-What each answer means is decided here (see shared/api/face-analyzer-advanced.md, "client
-action"): a face-less image is an analysis with no faces, a bad key or no credits stops at once,
-provider and transport faults are retried a few times with back-off. Transport lives in
-transport.py, the envelope in envelope.py, image rules in imaging.py.
+What each answer means is decided here (shared/api/face-analyzer-advanced.md, "client action"):
+
+| answer | this call | the calls after it |
+|---|---|---|
+| 200 | its faces, in frame pixels | |
+| 422 no face | zero faces | |
+| 400, other 4xx | "bad_request", not retried | |
+| 401 / 403 / 404 | "auth" | refused ("auth") until restart; health failing |
+| 429 no credits | "credits" | refused ("credits") for credits_pause_s, then one probe |
+| 5xx, time-out, reset, bad JSON | retried with back-off | |
+| breaker_failures of those in a row | | refused ("circuit_open") for breaker_cooldown_s |
+
+At most max_concurrent_calls requests are in flight; more wait for a slot. Every log line
+about a call names it ("call 17") and, once the service has answered, its request_id. The API
+key is only ever in the request header: not in a log line, an exception, `repr` or a stats
+label. Transport lives in transport.py, the envelope in envelope.py, image rules in
+imaging.py, the breaker in breaker.py, the counters in stats.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
-from dataclasses import replace
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
 
 import numpy as np
 
 from streamwatch.analysis.analyzer import AnalyzerError
+from streamwatch.analysis.breaker import CircuitBreaker, CircuitState
 from streamwatch.analysis.contract import API_KEY_HEADER, IMAGE_FIELD
 from streamwatch.analysis.envelope import Envelope, EnvelopeFormatError, decode_envelope
-from streamwatch.analysis.imaging import EncodedImage, encode_for_api
+from streamwatch.analysis.imaging import EncodedImage, check_frame, encode_for_api
 from streamwatch.analysis.model import FaceAnalysis
 from streamwatch.analysis.retry import RetryPolicy
+from streamwatch.analysis.stats import CallStats, StatsRecorder
 from streamwatch.analysis.transport import HttpReply, HttpTransport, TransportError
 from streamwatch.analysis.wire import AnalysisFormatError, parse_data
 from streamwatch.config.model import AnalyzerSettings
 
 IMAGE_FILENAME = "frame.jpg"
+# Reasons of an answer that stops (auth) or pauses (credits) all later calls.
+STOPPING_REASON = "auth"
+PAUSING_REASON = "credits"
 
 logger = logging.getLogger("streamwatch.analysis")
+
+
+class CloudState(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"  # circuit open or half-open: calls refused until a probe succeeds
+    PAUSED = "paused"  # out of credits: calls refused until the pause ends
+    FAILING = "failing"  # bad key, locked account or wrong URL: calls stopped until restart
+
+
+@dataclass(frozen=True, slots=True)
+class CloudHealth:
+    """Whether the client is calling the API, for health checks and the status page."""
+
+    state: CloudState
+    detail: str  # what happened, with the request_id when there was one; never the key
+    circuit: CircuitState
+    consecutive_failures: int
+    retry_in_s: float | None = None  # paused or degraded: when calls are tried again
 
 
 class _Transient(Exception):
@@ -39,9 +79,24 @@ class _Transient(Exception):
         self.reason = reason
         self.request_id = request_id
 
+    def summary(self) -> str:
+        return f"{self.reason}: {self.message}, request_id {self.request_id or '-'}"
+
+
+class _Refused(Exception):
+    """No request may be sent now (calls stopped, paused, or the circuit open)."""
+
+    def __init__(self, error: AnalyzerError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
 
 class CloudAnalyzer:
-    """Analyzer protocol over the cloud API. Use inside `async with`."""
+    """Analyzer protocol over the cloud API. Use inside `async with`.
+
+    `retry` overrides the settings' retry knobs; `rng` draws the back-off jitter; `clock`
+    (monotonic seconds) times the breaker's cool-down and the credits pause.
+    """
 
     name = "ailab"
 
@@ -51,19 +106,34 @@ class CloudAnalyzer:
         *,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if settings.api_key is None:
             raise ValueError("CloudAnalyzer needs settings.api_key")
         self._settings = settings
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or RetryPolicy.from_settings(settings)
         self._rng = rng or random.Random()
+        self._clock = clock
         self._transport: HttpTransport | None = None
+        self._slots = asyncio.Semaphore(settings.max_concurrent_calls)
+        self._breaker = CircuitBreaker(
+            failure_threshold=settings.breaker_failures,
+            cooldown_s=settings.breaker_cooldown_s,
+            clock=clock,
+        )
+        self._stats = StatsRecorder()
+        self._call_ids = itertools.count(1)
+        self._stopped: str | None = None  # why calls stopped (auth), None while calling
+        self._paused_until_s: float | None = None  # out of credits until then
+        self._pause_detail = ""
+        self._credits_probe = False
+        self._last_fault = ""
 
     def __repr__(self) -> str:
         return f"CloudAnalyzer(url={self._settings.url!r})"
 
     async def __aenter__(self) -> CloudAnalyzer:
-        transport = HttpTransport()
+        transport = HttpTransport(max_connections=self._settings.max_concurrent_calls)
         await transport.__aenter__()
         self._transport = transport
         return self
@@ -73,58 +143,232 @@ class CloudAnalyzer:
         if transport is not None:
             await transport.__aexit__(*exc_info)
 
+    # --- state for health and metrics ----------------------------------------------------------
+
+    @property
+    def stats(self) -> CallStats:
+        return self._stats.snapshot()
+
+    @property
+    def health(self) -> CloudHealth:
+        breaker = self._breaker
+        common = {
+            "circuit": breaker.state,
+            "consecutive_failures": breaker.consecutive_failures,
+        }
+        if self._stopped is not None:
+            return CloudHealth(CloudState.FAILING, self._stopped, **common)  # type: ignore[arg-type]
+        if self._paused_until_s is not None:
+            return CloudHealth(
+                CloudState.PAUSED,
+                self._pause_detail,
+                retry_in_s=max(0.0, self._paused_until_s - self._clock()),
+                **common,  # type: ignore[arg-type]
+            )
+        if breaker.state is not CircuitState.CLOSED:
+            return CloudHealth(
+                CloudState.DEGRADED,
+                f"circuit open after failed attempts in a row; last: {self._last_fault}",
+                retry_in_s=breaker.retry_in_s(),
+                **common,  # type: ignore[arg-type]
+            )
+        return CloudHealth(CloudState.OK, "calling the API", **common)  # type: ignore[arg-type]
+
+    # --- a call ----------------------------------------------------------------------------
+
     async def analyze(self, image: np.ndarray) -> FaceAnalysis:
         """The faces of a BGR frame, coordinates in that frame's pixels."""
         if self._transport is None:
             raise RuntimeError("CloudAnalyzer used outside `async with`")
+        call = next(self._call_ids)
+        try:
+            analysis = await self._call(call, self._transport, image)
+        except AnalyzerError as error:
+            self._stats.fail(error.reason)
+            raise
+        if analysis.face_count:
+            self._stats.ok += 1
+        else:
+            self._stats.no_face += 1
+        return analysis
+
+    async def _call(self, call: int, transport: HttpTransport, image: np.ndarray) -> FaceAnalysis:
+        # A frame no encoding makes acceptable is the caller's problem, whatever the API's
+        # state; otherwise refuse before spending CPU on the JPEG when no request could go.
+        check_frame(image)
+        refusal = self._refusal()
+        if refusal is not None:
+            logger.debug("call %d: refused: %s", call, refusal)
+            raise refusal
         # JPEG encoding of a large frame takes long enough on a small CPU to stall the loop.
         encoded = await asyncio.to_thread(
             encode_for_api, image, jpeg_quality=self._settings.jpeg_quality
         )
         if encoded.downscaled:
             logger.debug(
-                "frame %dx%d px downscaled to %dx%d px for the API",
+                "call %d: frame %dx%d px downscaled to %dx%d px for the API",
+                call,
                 encoded.frame_width_px,
                 encoded.frame_height_px,
                 encoded.width_px,
                 encoded.height_px,
             )
         retry_index = 0
+        last_fault: _Transient | None = None
         while True:
             try:
-                return await self._attempt(self._transport, encoded)
+                async with self._slots:
+                    return await self._admitted_attempt(call, transport, encoded, retry_index)
+            except _Refused as refused:
+                if last_fault is None:
+                    raise refused.error from None
+                # A retry the state no longer allows: the call fails for its own last fault.
+                raise self._give_up(call, last_fault, retry_index, refused.error) from None
             except _Transient as fault:
+                last_fault = fault
                 if retry_index == self._retry.retries:
-                    raise self._give_up(fault) from None
+                    raise self._give_up(call, fault, retry_index + 1) from None
                 delay_s = self._retry.delay_s(retry_index, self._rng)
                 logger.warning(
-                    "face analysis failed (%s: %s, request_id %s); retry %d of %d in %.2f s",
-                    fault.reason,
-                    fault.message,
-                    fault.request_id,
+                    "call %d: attempt %d of %d failed (%s); retrying in %.2f s",
+                    call,
                     retry_index + 1,
-                    self._retry.retries,
+                    self._retry.attempts,
+                    fault.summary(),
                     delay_s,
                 )
                 await asyncio.sleep(delay_s)
                 retry_index += 1
 
-    def _give_up(self, fault: _Transient) -> AnalyzerError:
+    async def _admitted_attempt(
+        self, call: int, transport: HttpTransport, encoded: EncodedImage, retry_index: int
+    ) -> FaceAnalysis:
+        """One HTTP request, if the client's state allows it now; its verdict updates that
+        state. Raises _Refused, an AnalyzerError, or _Transient."""
+        refusal = self._refusal()
+        if refusal is None and not self._breaker.acquire():
+            refusal = self._circuit_refusal()
+        if refusal is not None:
+            logger.debug("call %d: refused: %s", call, refusal)
+            raise _Refused(refusal)
+        credits_probe = self._paused_until_s is not None
+        self._credits_probe = credits_probe
+        stats = self._stats
+        stats.attempts += 1
+        if retry_index:
+            stats.retried += 1
+        stats.in_flight += 1
+        started_s = time.perf_counter()
+        settled = False
+        try:
+            analysis = await self._attempt(call, transport, encoded)
+            settled = True
+            self._settle_answered(call, analysis.request_id, resumed=credits_probe)
+            return analysis
+        except _Transient as fault:
+            settled = True
+            self._last_fault = fault.summary()
+            self._settle_failed()
+            raise
+        except AnalyzerError as error:
+            settled = True
+            self._settle_error(call, error)
+            raise
+        finally:
+            stats.in_flight -= 1
+            stats.observe_latency(time.perf_counter() - started_s)
+            if credits_probe:
+                self._credits_probe = False
+            if not settled:  # cancelled: no verdict, the probe slot is free again
+                self._breaker.abandon()
+
+    def _settle_answered(self, call: int, request_id: str | None, *, resumed: bool) -> None:
+        if self._breaker.state is not CircuitState.CLOSED:
+            logger.info(
+                "call %d: the API answers again; circuit closed (request_id %s)", call, request_id
+            )
+        self._breaker.success()
+        if resumed or self._paused_until_s is not None:
+            logger.info(
+                "call %d: credits available again; calls resume (request_id %s)", call, request_id
+            )
+            self._paused_until_s = None
+
+    def _settle_failed(self) -> None:
+        opened_before = self._breaker.times_opened
+        self._breaker.failure()
+        if self._breaker.times_opened > opened_before:
+            logger.error(
+                "face analysis API: %d failed attempts in a row (last: %s); circuit open, calls "
+                "refused for %g s",
+                self._breaker.consecutive_failures,
+                self._last_fault,
+                self._settings.breaker_cooldown_s,
+            )
+
+    def _settle_error(self, call: int, error: AnalyzerError) -> None:
+        if error.reason == "malformed":
+            # The service answered 200 with nonsense: as bad as no answer for the breaker.
+            self._last_fault = f"malformed: {error}"
+            self._settle_failed()
+            return
+        self._breaker.success()  # the service answered as the contract says
+        if error.reason == STOPPING_REASON and self._stopped is None:
+            self._stopped = str(error)
+            logger.error(
+                "call %d: %s; calls to the face analysis API stopped until restart", call, error
+            )
+        elif error.reason == PAUSING_REASON:
+            self._paused_until_s = self._clock() + self._settings.credits_pause_s
+            self._pause_detail = str(error)
+            logger.error(
+                "call %d: %s; calls paused for %g s", call, error, self._settings.credits_pause_s
+            )
+
+    def _refusal(self) -> AnalyzerError | None:
+        """Why no request may be sent now, or None. Changes nothing (see _admitted_attempt)."""
+        if self._stopped is not None:
+            return AnalyzerError(
+                f"calls stopped after: {self._stopped}", reason=STOPPING_REASON, retryable=False
+            )
+        if self._paused_until_s is not None:
+            remaining_s = self._paused_until_s - self._clock()
+            if remaining_s > 0 or self._credits_probe:
+                return AnalyzerError(
+                    f"calls paused for another {max(0.0, remaining_s):.0f} s after: "
+                    f"{self._pause_detail}",
+                    reason=PAUSING_REASON,
+                    retryable=False,
+                )
+        if not self._breaker.allows():
+            return self._circuit_refusal()
+        return None
+
+    def _circuit_refusal(self) -> AnalyzerError:
+        return AnalyzerError(
+            f"circuit open after {self._breaker.consecutive_failures} failed attempts in a row "
+            f"(last: {self._last_fault}); next try in {self._breaker.retry_in_s():.1f} s",
+            reason="circuit_open",
+            retryable=True,
+        )
+
+    def _give_up(
+        self, call: int, fault: _Transient, attempts: int, refusal: AnalyzerError | None = None
+    ) -> AnalyzerError:
+        why = f"; no more attempts: {refusal}" if refusal is not None else ""
         logger.error(
-            "face analysis failed after %d attempts (%s: %s, request_id %s)",
-            self._retry.attempts,
-            fault.reason,
-            fault.message,
-            fault.request_id,
+            "call %d: failed after %d attempt(s) (%s)%s", call, attempts, fault.summary(), why
         )
         return AnalyzerError(
-            f"{fault.message} (after {self._retry.attempts} attempts)",
+            f"{fault.message} (after {attempts} attempt(s){why})",
             reason=fault.reason,
             retryable=True,
             request_id=fault.request_id,
         )
 
-    async def _attempt(self, transport: HttpTransport, encoded: EncodedImage) -> FaceAnalysis:
+    async def _attempt(
+        self, call: int, transport: HttpTransport, encoded: EncodedImage
+    ) -> FaceAnalysis:
         secret = self._settings.api_key
         assert secret is not None  # checked in __init__
         try:
@@ -139,16 +383,35 @@ class CloudAnalyzer:
             )
         except TransportError as error:
             raise _Transient(str(error), error.reason) from None
-        return _interpret(reply, encoded, analyzer=self.name)
+        return interpret_reply(
+            reply, encoded, analyzer=self.name, call=call, secret=secret.get_secret_value()
+        )
 
 
-def _interpret(reply: HttpReply, encoded: EncodedImage, *, analyzer: str) -> FaceAnalysis:
-    """The analysis a reply carries, or the AnalyzerError / _Transient it amounts to."""
+def interpret_reply(
+    reply: HttpReply,
+    encoded: EncodedImage,
+    *,
+    analyzer: str,
+    call: int = 0,
+    secret: str | None = None,
+) -> FaceAnalysis:
+    """The analysis a reply carries, or the AnalyzerError / _Transient it amounts to.
+
+    Total over every status and body: nothing else is ever raised. Text taken from the reply
+    (codes, messages, request_id) has `secret` blotted out: a proxy or a service that echoes
+    the request's headers back must not put the key into our logs and errors.
+    """
     try:
         envelope: Envelope | None = decode_envelope(reply.body)
+        if envelope is not None and secret:
+            envelope = _scrubbed(envelope, secret)
     except EnvelopeFormatError as error:
-        if reply.status == 200:
-            raise _Transient(f"HTTP 200 with a malformed body: {error}", "malformed") from None
+        if 200 <= reply.status < 300:
+            detail = _scrub(str(error), secret)
+            raise _Transient(
+                f"HTTP {reply.status} with a malformed body: {detail}", "malformed"
+            ) from None
         envelope = None  # a proxy's HTML error page, say: the status alone decides
     request_id = envelope.request_id if envelope else None
     # Errors carry the HTTP status in error_code; a 200 with a non-zero one is treated alike.
@@ -171,14 +434,17 @@ def _interpret(reply: HttpReply, encoded: EncodedImage, *, analyzer: str) -> Fac
             )
         except AnalysisFormatError as error:
             # The call was billed and the same image would get the same answer: no retry.
-            _log_failure(what, request_id)
+            _log_failure(call, what, request_id)
             raise AnalyzerError(
-                str(error), reason="malformed", retryable=False, request_id=request_id
+                _scrub(str(error), secret),
+                reason="malformed",
+                retryable=False,
+                request_id=request_id,
             ) from None
-        logger.debug("analysed: %d faces (request_id %s)", analysis.face_count, request_id)
+        logger.debug("call %d: %d face(s) (request_id %s)", call, analysis.face_count, request_id)
         return _to_frame_pixels(analysis, encoded)
     if status == 422:
-        logger.debug("analysed: no face (request_id %s)", request_id)
+        logger.debug("call %d: no face (request_id %s)", call, request_id)
         return FaceAnalysis(
             faces=(),
             image_width_px=encoded.frame_width_px,
@@ -188,19 +454,44 @@ def _interpret(reply: HttpReply, encoded: EncodedImage, *, analyzer: str) -> Fac
         )
     if status >= 500:
         raise _Transient(what, "server", request_id)
-    _log_failure(what, request_id)
     if status in (401, 403, 404):
         raise AnalyzerError(
             f"{what}: check the API key and URL",
-            reason="auth",
+            reason=STOPPING_REASON,
             retryable=False,
             request_id=request_id,
         )
     if status == 429:
         raise AnalyzerError(
-            f"{what}: out of credits", reason="credits", retryable=False, request_id=request_id
+            f"{what}: out of credits",
+            reason=PAUSING_REASON,
+            retryable=False,
+            request_id=request_id,
         )
-    raise AnalyzerError(what, reason="bad_request", retryable=False, request_id=request_id)
+    _log_failure(call, what, request_id)
+    raise AnalyzerError(
+        f"{what}: not retried", reason="bad_request", retryable=False, request_id=request_id
+    )
+
+
+REDACTED = "[redacted]"
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    return text.replace(secret, REDACTED) if secret else text
+
+
+def _scrubbed(envelope: Envelope, secret: str) -> Envelope:
+    def clean(text: str | None) -> str | None:
+        return None if text is None else _scrub(text, secret)
+
+    return replace(
+        envelope,
+        request_id=clean(envelope.request_id),
+        log_id=clean(envelope.log_id),
+        code=clean(envelope.code),
+        message=_scrub(envelope.message, secret),
+    )
 
 
 def _to_frame_pixels(analysis: FaceAnalysis, encoded: EncodedImage) -> FaceAnalysis:
@@ -220,9 +511,9 @@ def _describe(status: int, envelope: Envelope | None) -> str:
     if envelope.code:
         parts.append(envelope.code)
     if envelope.message:
-        parts.append(repr(envelope.message))
+        parts.append(repr(envelope.message[:200]))
     return " ".join(parts)
 
 
-def _log_failure(what: str, request_id: str | None) -> None:
-    logger.error("face analysis failed: %s (request_id %s)", what, request_id)
+def _log_failure(call: int, what: str, request_id: str | None) -> None:
+    logger.error("call %d: face analysis failed: %s (request_id %s)", call, what, request_id)

@@ -3,16 +3,23 @@
 It serves the contract of shared/api/face-analyzer-advanced.md closely enough that the cloud
 client cannot tell it from the service: same path, multipart field, key header, image rules,
 envelope and error codes. It is for development and tests, and for running streamwatch's cloud
-path without spending credits.
+path without spending credits. It can also fail on purpose (faults.py): late answers, errors
+by status, bodies cut short or trickled slowly, connections reset.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
+import socket
+import struct
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import BodyPartReader, web
 
@@ -32,6 +39,7 @@ from streamwatch.analysis.envelope import (
     new_ids,
     success_envelope,
 )
+from streamwatch.analysis.faults import GATEWAY_STATUSES, Fault, FaultInjector, Faults
 from streamwatch.analysis.imaging import MAX_IMAGE_BYTES, ImageRuleError, decode_upload
 from streamwatch.analysis.wire import to_data
 
@@ -39,6 +47,8 @@ _CHUNK_BYTES = 256 * 1024
 # An oversized upload is read to its end so the client gets the 400 rather than a reset
 # connection, but not forever.
 _MAX_DRAIN_BYTES = 4 * MAX_IMAGE_BYTES
+# A slow body comes out in this many pieces, evenly spaced.
+_TRICKLE_PIECES = 20
 
 logger = logging.getLogger("streamwatch.analysis.emulator")
 
@@ -50,25 +60,51 @@ class _Refusal(Exception):
         self.message = message
 
 
-def build_emulator(analyzer: Analyzer, *, api_key: str | None) -> web.Application:
+@dataclass
+class EmulatorStats:
+    """What an emulator answered, for tests and demos: requests, and answers by kind
+    ("200", "422", "401", …, "reset", "malformed", "slow_body")."""
+
+    requests: int = 0
+    answers: Counter[str] = field(default_factory=Counter)
+    in_flight: int = 0  # requests being handled now
+    max_in_flight: int = 0
+
+
+def build_emulator(
+    analyzer: Analyzer,
+    *,
+    api_key: str | None,
+    faults: Faults | None = None,
+    stats: EmulatorStats | None = None,
+) -> web.Application:
     """The API as an aiohttp application.
 
     `api_key=None` accepts any key, but the header must still be there. The analyzer is
     borrowed: the caller keeps it entered (`async with`) while the application serves.
+    `faults` are injected into the answers (faults.py); `stats` is filled as requests come.
     """
-    endpoint = _Endpoint(analyzer, api_key)
+    endpoint = _Endpoint(analyzer, api_key, FaultInjector(faults or Faults()), stats)
     app = web.Application()
     app.router.add_post(ENDPOINT_PATH, endpoint.handle)
-    app.router.add_route("*", "/{tail:.*}", _not_found)
+    app.router.add_route("*", "/{tail:.*}", endpoint.not_found)
     return app
 
 
 @asynccontextmanager
 async def serve_emulator(
-    analyzer: Analyzer, *, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None
+    analyzer: Analyzer,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    api_key: str | None = None,
+    faults: Faults | None = None,
+    stats: EmulatorStats | None = None,
 ) -> AsyncIterator[str]:
     """Serve the emulator; yields the endpoint's URL (with the port bound when `port=0`)."""
-    runner = web.AppRunner(build_emulator(analyzer, api_key=api_key))
+    app = build_emulator(analyzer, api_key=api_key, faults=faults, stats=stats)
+    # A connection reset on purpose is not worth a traceback in the emulator's log.
+    runner = web.AppRunner(app, handler_cancellation=True)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
@@ -81,12 +117,63 @@ async def serve_emulator(
 
 
 class _Endpoint:
-    def __init__(self, analyzer: Analyzer, api_key: str | None) -> None:
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        api_key: str | None,
+        injector: FaultInjector,
+        stats: EmulatorStats | None,
+    ) -> None:
         self._analyzer = analyzer
         self._api_key = api_key
+        self._injector = injector
+        self._stats = stats or EmulatorStats()
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        stats = self._stats
+        stats.requests += 1
+        stats.in_flight += 1
+        stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        try:
+            return await self._handle(request)
+        finally:
+            stats.in_flight -= 1
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         request_id, log_id = new_ids()
+        fault = self._injector.next_fault()
+        if fault.kind in ("error", "reset"):
+            await _drain(request)
+            status, text, content_type = _injected_error(fault, request_id, log_id)
+        else:
+            status, payload = await self._answer(request, request_id, log_id)
+            text, content_type = json.dumps(payload), "application/json"
+        delay_s = self._injector.delay_s()
+        if delay_s:
+            await asyncio.sleep(delay_s)
+        answer = str(status)
+        if fault.kind == "reset":
+            answer = "reset"
+        elif fault.kind == "malformed":
+            # A 200 whose JSON stops half-way, as a proxy that cut the connection leaves it.
+            answer, status, text = "malformed", 200, text[: len(text) // 2]
+        elif fault.kind == "slow_body":
+            answer = "slow_body"
+        self._stats.answers[answer] += 1
+        if fault.kind != "none":
+            logger.debug("emulator: injected %s (request_id %s)", answer, request_id)
+        if fault.kind == "reset":
+            return _reset(request)
+        if fault.kind == "slow_body":
+            return await _trickle(
+                request, status, text, content_type, self._injector.faults.slow_body_s
+            )
+        return web.Response(status=status, text=text, content_type=content_type)
+
+    async def _answer(
+        self, request: web.Request, request_id: str, log_id: str
+    ) -> tuple[int, dict[str, Any]]:
+        """The contract's answer to a request: (HTTP status, envelope)."""
         try:
             self._check_key(request.headers.get(API_KEY_HEADER, ""))
             upload = await _read_image_field(request)
@@ -99,15 +186,20 @@ class _Endpoint:
                 logger.exception("emulator: analyzer failed (request_id %s)", request_id)
                 raise _Refusal(PROCESSING_FAILURE) from None
         except ImageRuleError as error:
-            return _refuse(_Refusal(ERROR_INVALID_PARAMETER, str(error)), request_id, log_id)
+            return _refusal(_Refusal(ERROR_INVALID_PARAMETER, str(error)), request_id, log_id)
         except _Refusal as refusal:
-            return _refuse(refusal, request_id, log_id)
+            return _refusal(refusal, request_id, log_id)
         if analysis.face_count == 0:
-            return _refuse(_Refusal(ERROR_NO_FACE_IN_FILE), request_id, log_id)
+            return _refusal(_Refusal(ERROR_NO_FACE_IN_FILE), request_id, log_id)
         logger.debug("emulator: %d faces (request_id %s)", analysis.face_count, request_id)
-        return web.json_response(
-            success_envelope(to_data(analysis), request_id=request_id, log_id=log_id)
-        )
+        return 200, success_envelope(to_data(analysis), request_id=request_id, log_id=log_id)
+
+    async def not_found(self, request: web.Request) -> web.Response:
+        self._stats.requests += 1
+        self._stats.answers["404"] += 1
+        request_id, log_id = new_ids()
+        status, body = _refusal(_Refusal(ERROR_AI_NOT_EXISTS), request_id, log_id)
+        return web.json_response(body, status=status)
 
     def _check_key(self, key: str) -> None:
         if not key:
@@ -117,6 +209,62 @@ class _Endpoint:
             key.encode(), self._api_key.encode()
         ):
             raise _Refusal(ERROR_USER_NOT_EXISTS)
+
+
+def _injected_error(fault: Fault, request_id: str, log_id: str) -> tuple[int, str, str]:
+    """(status, body, content type) of an injected error; a reset gets a 500 it never sends."""
+    if fault.kind == "reset":
+        return 500, "", "text/plain"
+    error = fault.error
+    if error.http_status in GATEWAY_STATUSES:
+        title = f"{error.http_status} {error.message}"
+        page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
+        return error.http_status, page, "text/html"
+    body = error_envelope(error, request_id=request_id, log_id=log_id)
+    return error.http_status, json.dumps(body), "application/json"
+
+
+def _reset(request: web.Request) -> web.StreamResponse:
+    """Drop the connection with a TCP reset instead of answering."""
+    transport = request.transport
+    if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Linger on, time-out 0: close() sends RST, not FIN.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    raise asyncio.CancelledError  # nothing is left to answer on
+
+
+async def _trickle(
+    request: web.Request, status: int, text: str, content_type: str, seconds: float
+) -> web.StreamResponse:
+    """Answer with headers at once and the body a few bytes at a time over `seconds`."""
+    body = text.encode()
+    response = web.StreamResponse(status=status)
+    response.content_type = content_type
+    response.content_length = len(body)
+    await response.prepare(request)
+    pieces = max(1, min(len(body), _TRICKLE_PIECES))
+    step = -(-len(body) // pieces)
+    try:
+        for start in range(0, len(body), step):
+            await asyncio.sleep(seconds / pieces)
+            await response.write(body[start : start + step])
+        await response.write_eof()
+    except ConnectionError:
+        pass  # the client gave up waiting: that was the point
+    return response
+
+
+async def _drain(request: web.Request) -> None:
+    """Read and drop the request body (at most _MAX_DRAIN_BYTES), so the client's upload
+    completes before the injected answer, as it would before a real one."""
+    size = 0
+    while chunk := await request.content.read(_CHUNK_BYTES):
+        size += len(chunk)
+        if size > _MAX_DRAIN_BYTES:
+            break
 
 
 async def _read_image_field(request: web.Request) -> bytes:
@@ -152,15 +300,8 @@ async def _read_capped(part: BodyPartReader) -> bytes:
     return b"".join(chunks)
 
 
-def _refuse(refusal: _Refusal, request_id: str, log_id: str) -> web.Response:
+def _refusal(refusal: _Refusal, request_id: str, log_id: str) -> tuple[int, dict[str, Any]]:
     error = refusal.error
     logger.debug("emulator: %s %s (request_id %s)", error.http_status, error.code, request_id)
-    return web.json_response(
-        error_envelope(error, request_id=request_id, log_id=log_id, message=refusal.message),
-        status=error.http_status,
-    )
-
-
-async def _not_found(request: web.Request) -> web.Response:
-    request_id, log_id = new_ids()
-    return _refuse(_Refusal(ERROR_AI_NOT_EXISTS), request_id, log_id)
+    body = error_envelope(error, request_id=request_id, log_id=log_id, message=refusal.message)
+    return error.http_status, body

@@ -9,6 +9,7 @@ into one `Envelope`.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 NO_ERROR = "NO_ERROR"
+_DECIMAL = re.compile(r"-?[0-9]{1,18}")
+_MAX_TEXT = 1000
 _KNOWN_FIELDS = frozenset(
     {"request_id", "log_id", "error_code", "error_code_str", "error_msg", "error_detail", "data"}
 )
@@ -73,8 +76,10 @@ def decode_envelope(body: bytes) -> Envelope:
     """Parse a response body. EnvelopeFormatError when it is not a JSON object."""
     try:
         value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise EnvelopeFormatError(f"body is not JSON: {error}") from None
+    # JSONDecodeError and UnicodeDecodeError are ValueErrors, and so is an integer of more
+    # digits than Python converts; RecursionError is nesting deeper than the parser goes.
+    except (ValueError, RecursionError) as error:
+        raise EnvelopeFormatError(f"body is not JSON: {_short(str(error))}") from None
     return parse_envelope(value)
 
 
@@ -162,11 +167,11 @@ def _optional_int(source: Mapping[str, Any], name: str, *, key: str | None = Non
     value = source.get(key or name)
     if value is None:
         return None
-    # Some gateways send numbers as strings; accept those, refuse anything else.
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    # Some gateways send numbers as strings; accept those (ASCII digits), refuse anything else.
+    if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
         return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise EnvelopeFormatError(f"{name} is {value!r}, not an integer")
+        raise EnvelopeFormatError(f"{name} is {_show(value)}, not an integer")
     return value
 
 
@@ -175,5 +180,19 @@ def _optional_str(source: Mapping[str, Any], name: str, *, key: str | None = Non
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise EnvelopeFormatError(f"{name} is {value!r}, not a string")
-    return str(value)
+        raise EnvelopeFormatError(f"{name} is {_show(value)}, not a string")
+    # repr is str for numbers, and does not fail on an int of more digits than str allows.
+    return value if isinstance(value, str) else _show(value, limit=_MAX_TEXT)
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A short repr for a message, whatever the value (huge, nested, an unprintable int)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int of more digits than Python prints
+        text = f"<{type(value).__name__}>"
+    return _short(text, limit)
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

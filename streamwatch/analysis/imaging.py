@@ -59,18 +59,8 @@ def encode_for_api(
     Too small → AnalyzerError(reason="bad_image"). Too large → downscaled (INTER_AREA) below
     the limit. Too many bytes → re-encoded at lower quality, down to MIN_JPEG_QUALITY.
     """
-    if (
-        frame.dtype != np.uint8
-        or frame.ndim not in (2, 3)
-        or (frame.ndim == 3 and frame.shape[2] not in (1, 3, 4))
-    ):
-        raise AnalyzerError(
-            f"not an 8-bit image: shape {frame.shape}, dtype {frame.dtype}",
-            reason="bad_image",
-            retryable=False,
-        )
+    check_frame(frame)
     frame_height_px, frame_width_px = int(frame.shape[0]), int(frame.shape[1])
-    _require_min_side(frame_width_px, frame_height_px, "frame")
 
     scale = 1.0
     image = frame
@@ -107,6 +97,22 @@ def encode_for_api(
         scale=scale,
         jpeg_quality=quality,
     )
+
+
+def check_frame(frame: np.ndarray) -> None:
+    """AnalyzerError(reason="bad_image") for a frame no encoding makes acceptable: not 8-bit
+    grey/BGR/BGRA, or 32 px or less on a side. Cheap: it looks at the shape only."""
+    if (
+        frame.dtype != np.uint8
+        or frame.ndim not in (2, 3)
+        or (frame.ndim == 3 and frame.shape[2] not in (1, 3, 4))
+    ):
+        raise AnalyzerError(
+            f"not an 8-bit image: shape {frame.shape}, dtype {frame.dtype}",
+            reason="bad_image",
+            retryable=False,
+        )
+    _require_min_side(int(frame.shape[1]), int(frame.shape[0]), "frame")
 
 
 def decode_upload(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES) -> np.ndarray:

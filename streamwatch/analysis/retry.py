@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from streamwatch.config.model import AnalyzerSettings
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -21,6 +23,14 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.retries < 0 or self.base_delay_s < 0 or self.max_delay_s < 0:
             raise ValueError(f"retry policy values must not be negative: {self}")
+
+    @classmethod
+    def from_settings(cls, settings: AnalyzerSettings) -> RetryPolicy:
+        return cls(
+            retries=settings.retries,
+            base_delay_s=settings.retry_base_delay_s,
+            max_delay_s=settings.retry_max_delay_s,
+        )
 
     @property
     def attempts(self) -> int:

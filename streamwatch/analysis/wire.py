@@ -6,6 +6,7 @@ inconsistent answer is an `AnalysisFormatError` naming the field, never an Index
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -68,15 +69,27 @@ def parse_data(
     analyzer: str,
     request_id: str | None = None,
 ) -> FaceAnalysis:
-    """Turn the API's `data` object into a FaceAnalysis (coordinates as sent)."""
+    """Turn the API's `data` object into a FaceAnalysis (coordinates as sent).
+
+    Total: whatever `data` holds, the result is a FaceAnalysis or an AnalysisFormatError.
+    """
+    if not isinstance(data, Mapping):
+        raise AnalysisFormatError("data", f"expected an object, got {type(data).__name__}")
     face_count = _integer(data, "face_count")
     if face_count < 0:
         raise AnalysisFormatError("face_count", f"negative ({face_count})")
-    unestimated = set(data.get(UNESTIMATED_FIELD, ()))
-    landmark_count = data.get("landmark_count")
+    unestimated = _unestimated(data)
+    landmark_count = _optional_integer(data, "landmark_count")
+    dense_feature_length = _optional_integer(data, "dense_feature_length")
+    widths = dict(PER_FACE_FIELDS)
+    if landmark_count is not None:
+        # The contract says 105; a service that says otherwise is believed, consistently.
+        if landmark_count < 0:
+            raise AnalysisFormatError("landmark_count", f"negative ({landmark_count})")
+        widths["landmarks"] = 2 * landmark_count
     per_face = {
         name: _per_face_list(data, name, width, face_count, unestimated)
-        for name, width in PER_FACE_FIELDS.items()
+        for name, width in widths.items()
     }
     qualities = _qualities(data, face_count, unestimated)
 
@@ -85,7 +98,7 @@ def parse_data(
 
         def values(name: str, i: int = i) -> list[float] | None:
             chunk = per_face[name]
-            width = PER_FACE_FIELDS[name]
+            width = widths[name]
             return None if chunk is None else chunk[i * width : (i + 1) * width]
 
         def single(name: str, cast: Callable[[float], T], i: int = i) -> T | None:
@@ -112,13 +125,13 @@ def parse_data(
                 ),
                 pupils_px=None if pupils is None else (Pupil(*pupils[:3]), Pupil(*pupils[3:])),
                 pose=None if pose is None else Pose(*pose),
-                gender=single("gender_list", lambda v: Gender(int(v))),
-                age=single("age_list", int),
-                expression=single("expressions", lambda v: Expression(int(v))),
+                gender=single("gender_list", lambda v: Gender(_whole(v))),
+                age=single("age_list", _whole),
+                expression=single("expressions", lambda v: Expression(_whole(v))),
                 beauty=single("beauty_list", float),
-                hat=single("hat_list", lambda v: bool(int(v))),
-                glasses=single("glasses", lambda v: Glasses(int(v))),
-                mask=single("masks", lambda v: Mask(int(v))),
+                hat=single("hat_list", _flag),
+                glasses=single("glasses", lambda v: Glasses(_whole(v))),
+                mask=single("masks", lambda v: Mask(_whole(v))),
                 qualities=Qualities(**{k: v[i] if v else None for k, v in qualities.items()}),
             )
         )
@@ -129,8 +142,8 @@ def parse_data(
         image_height_px=image_height_px,
         analyzer=analyzer,
         request_id=request_id,
-        landmark_count=None if landmark_count is None else int(landmark_count),
-        dense_feature_length=data.get("dense_feature_length"),
+        landmark_count=landmark_count,
+        dense_feature_length=dense_feature_length,
         extra=MappingProxyType(extra),
     )
 
@@ -208,11 +221,48 @@ def _quality_getter(name: str) -> Callable[[Face], float | None]:
     return get
 
 
+def _show(value: Any, limit: int = 60) -> str:
+    """A short repr for an error message, whatever the value (huge, nested, odd)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _integer(data: Mapping[str, Any], name: str) -> int:
     value = data.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
-        raise AnalysisFormatError(name, f"expected an integer, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not value.is_integer())
+    ):
+        raise AnalysisFormatError(name, f"expected an integer, got {_show(value)}")
     return int(value)
+
+
+def _optional_integer(data: Mapping[str, Any], name: str) -> int | None:
+    return None if data.get(name) is None else _integer(data, name)
+
+
+def _whole(value: float) -> int:
+    """An integer-valued number as an int; ValueError for 0.5 (the caller names the field)."""
+    if not value.is_integer():
+        raise ValueError(value)
+    return int(value)
+
+
+def _flag(value: float) -> bool:
+    if value not in (0, 1):
+        raise ValueError(value)
+    return bool(value)
+
+
+def _unestimated(data: Mapping[str, Any]) -> set[str]:
+    names = data.get(UNESTIMATED_FIELD, [])
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise AnalysisFormatError(UNESTIMATED_FIELD, "expected a list of field names")
+    return set(names)
 
 
 def _per_face_list(
@@ -246,4 +296,10 @@ def _number_list(value: Any, name: str, expected_length: int) -> list[float]:
         )
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
         raise AnalysisFormatError(name, "contains a value that is not a number")
-    return [float(v) for v in value]
+    try:
+        numbers = [float(v) for v in value]
+    except OverflowError:  # an int beyond float's range
+        raise AnalysisFormatError(name, "contains a number out of range") from None
+    if not all(math.isfinite(v) for v in numbers):
+        raise AnalysisFormatError(name, "contains NaN or an infinity")
+    return numbers
