@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -130,10 +131,14 @@ def test_faces_outside_the_zone_or_too_small_make_no_events() -> None:
     assert camera.analyse(1.0, _face(100, size=100)) == ["face.new"]
 
 
-def test_low_quality_is_said_once() -> None:
+def test_low_quality_is_said_once_and_only_for_a_poor_picture() -> None:
     camera = Camera(RuleSettings(low_quality_below=40))
-    assert camera.analyse(0.0, _face(quality=20)) == ["face.new", "face.low_quality"]
-    assert camera.analyse(1.0, _face(quality=25)) == []
+    blurred = replace(_face(), qualities=Qualities(score=20, blur=15, illu=80))
+    assert camera.analyse(0.0, blurred) == ["face.new", "face.low_quality"]
+    assert camera.analyse(1.0, blurred) == []
+    # A low overall score from a mask (lower-face occlusion) is not a poor picture.
+    masked = replace(_face(400), qualities=Qualities(score=20, mask=10, blur=90, illu=85))
+    assert camera.analyse(2.0, masked) == ["face.new"]
 
 
 def test_silenced_events_are_not_emitted() -> None:

@@ -18,12 +18,12 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from streamwatch.analysis.analyzer import Analyzer, AnalyzerError
-from streamwatch.analysis.model import FaceAnalysis
+from streamwatch.analysis.model import Face, FaceAnalysis, Signature
 from streamwatch.budget.limiter import BudgetDenied, CallBudget
 from streamwatch.capture.frame import Frame
 from streamwatch.capture.reader import CameraClosed, CameraReader, CameraState
@@ -42,6 +42,10 @@ from streamwatch.tracking.tracker import Tracker, TrackUpdate
 log = logging.getLogger("streamwatch.app")
 
 FaceDetector = Callable[[np.ndarray], Awaitable[FaceAnalysis]]
+SignatureOf = Callable[[np.ndarray, Face], Awaitable[Signature | None]]
+# A face of the analysis and a face of the gate in the same frame are the same face when
+# their boxes overlap this much (different detectors draw somewhat different boxes).
+SAME_FACE_IOU = 0.3
 
 
 @dataclass
@@ -90,6 +94,7 @@ class CameraPipeline:
         health: CameraHealthRules,
         selection: SelectionSettings,
         detect: FaceDetector,
+        signature_of: SignatureOf | None = None,
         budget: CallBudget,
         analyzer: Analyzer,
         tracker: Tracker,
@@ -111,6 +116,7 @@ class CameraPipeline:
         self._sharpness = SharpnessHistory()
         self._policy = CallPolicy(selection)
         self._detect = detect
+        self._signature_of = signature_of
         self._pending = _PendingCall()
         self._next_detection_s = 0.0
         self._budget = budget
@@ -147,7 +153,10 @@ class CameraPipeline:
         """Motion gate, face gate, call policy for one frame."""
         counters = self.counters
         self._emit(self._tracker.expire(frame.timestamp_s), frame.timestamp_s)
-        if not self._motion.moved(frame.image) and not self._tracker.active:
+        changed = self._motion.changed(frame.image)
+        if changed >= self._selection.cut_changed and self._tracker.active:
+            self._emit(self._tracker.end_all(), frame.timestamp_s)
+        if changed < self._selection.motion_min_changed and not self._tracker.active:
             counters.dropped_motion += 1
             return
         if frame.monotonic_s < self._next_detection_s:
@@ -161,10 +170,10 @@ class CameraPipeline:
             counters.dropped_no_face += 1
             return
         gated = []
-        for track in (*update.new, *update.updated):
-            sharpness = face_sharpness(frame.image, track.face.box_px)
+        for track_id, detection in update.detections.items():
+            sharpness = face_sharpness(frame.image, detection.box_px)
             relative = self._sharpness.relative(sharpness)
-            gated.append(GatedFace(track.track_id, track.face, sharpness, relative))
+            gated.append(GatedFace(track_id, detection, sharpness, relative))
         fit = [face for face in gated if self._policy.eligible(face)]
         if not fit:
             counters.dropped_unfit += 1
@@ -197,6 +206,7 @@ class CameraPipeline:
                 self.counters.analysis_errors += 1
                 log.warning("camera %s: analysis failed: %s", self.camera, error)
                 continue
+            analysis = await self._with_signatures(analysis, candidate)
             for observer in self.call_observers:
                 observer(candidate, analysis)
             update = self._tracker.attach(analysis, frame.timestamp_s)
@@ -204,6 +214,28 @@ class CameraPipeline:
             for track in update.analysed:
                 if self._rules.settled(track.track_id):
                     self._policy.decided(track.track_id)
+
+    async def _with_signatures(self, analysis: FaceAnalysis, candidate: Candidate) -> FaceAnalysis:
+        """The analysis with an appearance signature on each face that lacks one.
+
+        The cloud API returns none: they are computed here, from the local gate's detection
+        of the same face in the same frame (the signature needs the detector's points).
+        """
+        if self._signature_of is None or all(f.signature for f in analysis.faces):
+            return analysis
+        faces = []
+        for face in analysis.faces:
+            gated = max(candidate.gated, key=lambda g: g.face.box_px.iou(face.box_px), default=None)
+            if (
+                face.signature is None
+                and gated
+                and gated.face.box_px.iou(face.box_px) >= SAME_FACE_IOU
+            ):
+                face = replace(
+                    face, signature=await self._signature_of(candidate.frame.image, gated.face)
+                )
+            faces.append(face)
+        return replace(analysis, faces=tuple(faces))
 
     async def _live_loop(self) -> None:
         sequence = -1

@@ -111,8 +111,8 @@ class App:
                     node=settings.node, camera=camera.name, offline_after_s=camera.offline_after_s
                 ),
                 selection=settings.selection,
-                # The detection-only entry point when the local analyzer has one.
-                detect=getattr(gate, "detect", gate.analyze),
+                detect=gate.detect,
+                signature_of=gate.signature,
                 budget=budget,
                 analyzer=analyzer,
                 tracker=Tracker(camera.name, settings.tracking),

@@ -7,8 +7,8 @@ spells these same defaults out with a comment per key (a test keeps the two equa
 
 from __future__ import annotations
 
-import ipaddress
 import hashlib
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -22,7 +22,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
 
 DEFAULT_STATE_DIR = "/var/lib/streamwatch"
 
@@ -86,7 +85,8 @@ class RuleSettings(Section):
     confident_quality: Annotated[float, Field(ge=0, le=100)] = 85.0
     # Mask alerts fire once per face, and again only after this long and new evidence.
     cooldown_s: Annotated[float, Field(ge=0)] = 300.0
-    # face.low_quality when a face's best overall quality stays below this.
+    # face.low_quality when a face's best picture quality (worst of blur, lighting, noise)
+    # stays below this.
     low_quality_below: Annotated[float, Field(ge=0, le=100)] = 40.0
     # Only faces at least this big (px), and with their centre inside this polygon of frame
     # pixels ([[x, y], …]; empty: the whole picture), make face events.
@@ -144,6 +144,9 @@ class SelectionSettings(Section):
     motion_width_px: Annotated[int, Field(ge=16, le=640)] = 160
     motion_pixel_delta: Annotated[int, Field(ge=1, le=255)] = 12
     motion_min_changed: Annotated[float, Field(gt=0, le=1)] = 0.002
+    # This share of the picture changing at once is a cut (the camera moved, a recording was
+    # edited): the faces tracked before it are gone, whoever stands there now.
+    cut_changed: Annotated[float, Field(gt=0, le=1)] = 0.5
     # Face gate: the local detector runs at most this often per camera (only on frames with
     # motion, or while faces are tracked).
     detect_fps: Annotated[float, Field(gt=0, le=60)] = 5.0
@@ -386,9 +389,9 @@ def _stdout_sink() -> list[SinkSettings]:
 
 class Settings(Section):
     node: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "streamwatch"
-    # Where the outbox lives. When this default is not writable (not root), streamwatch uses
-    # $STATE_DIRECTORY (systemd) or ~/.local/state/streamwatch; $STREAMWATCH_STATE_DIR, when
-    # set, overrides all of them.
+    # Where the outbox lives. With this default, systemd's $STATE_DIRECTORY wins when set, and
+    # ~/.local/state/streamwatch is used when the default is not writable (not root);
+    # $STREAMWATCH_STATE_DIR, when set, overrides all of them.
     state_dir: str = DEFAULT_STATE_DIR
     cameras: Annotated[list[CameraSettings], Field(min_length=1)] = Field(
         default_factory=_demo_camera
@@ -415,8 +418,7 @@ class Settings(Section):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(
-                f"sinks: more than one sink named {', '.join(duplicates)}; "
-                "give each its own `name`"
+                f"sinks: more than one sink named {', '.join(duplicates)}; give each its own `name`"
             )
         return self
 

@@ -1,11 +1,11 @@
 """The state directory: where the outbox lives, and the lock that keeps it to one process.
 
-`/var/lib/streamwatch` by default. A user who is not root cannot create it, and `streamwatch
-run` must still work on a fresh machine, so when the default is not writable the outbox goes
-to `$STATE_DIRECTORY` (what systemd's StateDirectory= hands a service) or else to
-`$XDG_STATE_HOME/streamwatch` (`~/.local/state/streamwatch`). A directory set in the config is
-used as it is, or refused with the fix. `$STREAMWATCH_STATE_DIR` overrides everything: a second
-instance on one machine, or tests.
+`/var/lib/streamwatch` by default. Under systemd, the service's own directory comes first:
+`$STATE_DIRECTORY`, what StateDirectory= hands it. A user who is not root cannot create
+/var/lib/streamwatch, and `streamwatch run` must still work on a fresh machine, so then the
+outbox goes to `$XDG_STATE_HOME/streamwatch` (`~/.local/state/streamwatch`). A directory set in
+the config is used as it is, or refused with the fix. `$STREAMWATCH_STATE_DIR` overrides
+everything: a second instance on one machine, or tests.
 """
 
 from __future__ import annotations
@@ -36,14 +36,18 @@ def resolve_state_dir(configured: str) -> Path:
         return _usable_or_error(Path(override), f"${OVERRIDE_ENV}")
     if configured != DEFAULT_STATE_DIR:
         return _usable_or_error(Path(configured).expanduser(), "state_dir")
-    for candidate in _default_candidates():
-        if _usable(candidate):
-            if candidate != Path(DEFAULT_STATE_DIR):
-                log.info("%s is not writable: keeping state in %s", DEFAULT_STATE_DIR, candidate)
-            return candidate
+    if systemd := os.environ.get("STATE_DIRECTORY"):
+        return _usable_or_error(Path(systemd.split(":", 1)[0]), "$STATE_DIRECTORY")
+    if _usable(Path(DEFAULT_STATE_DIR)):
+        return Path(DEFAULT_STATE_DIR)
+    xdg_state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    fallback = Path(xdg_state) / "streamwatch"
+    if _usable(fallback):
+        log.info("%s is not writable: keeping state in %s", DEFAULT_STATE_DIR, fallback)
+        return fallback
     raise StateDirError(
-        f"no writable state directory ({DEFAULT_STATE_DIR}, $STATE_DIRECTORY, "
-        f"$XDG_STATE_HOME or ~/.local/state): set state_dir, or ${OVERRIDE_ENV}"
+        f"neither {DEFAULT_STATE_DIR} nor {fallback} can be written: set state_dir to a "
+        f"writable directory (or ${OVERRIDE_ENV})"
     )
 
 
@@ -73,15 +77,6 @@ def locked(state_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
-
-
-def _default_candidates() -> Iterator[Path]:
-    # systemd's directory comes first: it is where this service's state belongs.
-    if systemd := os.environ.get("STATE_DIRECTORY"):
-        yield Path(systemd.split(":", 1)[0])
-    yield Path(DEFAULT_STATE_DIR)
-    xdg_state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
-    yield Path(xdg_state) / "streamwatch"
 
 
 def _usable(path: Path) -> bool:

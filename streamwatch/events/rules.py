@@ -8,7 +8,8 @@
 - `face.left`: the last track of an announced visit ended; with the dwell time.
 - `face.maskless` / `face.mask_incorrect`: confirmed by k of the last n analyses, or by one
   confident answer; once per face, and again only after `cooldown_s` with new evidence.
-- `face.low_quality`: an analysed face whose best overall quality is below the threshold.
+- `face.low_quality`: an analysed face whose best picture quality (the worst of blur,
+  lighting and noise) stays below the threshold.
 Faces outside the camera's zone or smaller than its `min_face_px` make no face events.
 """
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from streamwatch.analysis.model import Mask
+from streamwatch.analysis.model import Mask, Qualities
 from streamwatch.config.model import RuleSettings, TrackingSettings
 from streamwatch.events.crop import crop_jpeg_base64
 from streamwatch.events.model import Event
@@ -61,6 +62,7 @@ class EventRules:
         self._identities = identities or IdentityMemory(tracking)
         self._faces: dict[str, _Face] = {}
         self._in_view: dict[str, set[str]] = {}  # identity id → its announced tracks in view
+        self._last_seen_s: dict[str, float] = {}  # track id → frame time it was last seen
 
     def settled(self, track_id: str) -> bool:
         """Whether the face's mask state is decided (no more calls needed to confirm it)."""
@@ -80,6 +82,8 @@ class EventRules:
     ) -> list[Event]:
         """The events of one update, in the order things happened: left, new, then states."""
         events = [e for track in update.left if (e := self._left(track, analyzer)) is not None]
+        for track in (*update.new, *update.updated, *update.analysed):
+            self._last_seen_s[track.track_id] = track.last_seen_s
         for track in update.analysed:
             events += self._announce(track, frame_timestamp_s, analyzer, image)
         for track in (*update.new, *update.updated):
@@ -97,8 +101,14 @@ class EventRules:
         if track.track_id in self._faces or not self._counts(track):
             return []
         face = self._faces[track.track_id] = _Face()
+        # Two faces in the same picture are two people, however alike they look.
+        beside = {
+            identity_id
+            for identity_id, track_ids in self._in_view.items()
+            if any(self._last_seen_s.get(t, 0.0) >= track.first_seen_s for t in track_ids)
+        }
         recognition = self._identities.recognise(
-            track.track_id, track.face.signature, frame_timestamp_s
+            track.track_id, track.face.signature, frame_timestamp_s, exclude=beside
         )
         face.identity_id = recognition.identity_id
         in_view = self._in_view.setdefault(recognition.identity_id, set())
@@ -127,6 +137,7 @@ class EventRules:
 
     def _left(self, track: Track, analyzer: str) -> Event | None:
         face = self._faces.pop(track.track_id, None)
+        self._last_seen_s.pop(track.track_id, None)
         if face is None or face.identity_id is None:
             return None
         self._identities.seen(face.identity_id, track.face.signature, track.last_seen_s)
@@ -160,8 +171,9 @@ class EventRules:
                 face.alerted_at_s[kind] = frame_timestamp_s
                 face.masks.clear()  # a repeat needs evidence gathered after this alert
                 events.append(self._event(kind, track, frame_timestamp_s, analyzer, image))
-        if quality is not None:
-            face.best_quality = max(face.best_quality or 0.0, quality)
+        picture = _picture_quality(track.face.qualities)
+        if picture is not None:
+            face.best_quality = max(face.best_quality or 0.0, picture)
             if face.best_quality < self._rules.low_quality_below and not face.low_quality_sent:
                 face.low_quality_sent = True
                 events.append(
@@ -171,7 +183,7 @@ class EventRules:
                         frame_timestamp_s,
                         analyzer,
                         image,
-                        quality=quality,
+                        picture_quality=round(picture, 1),
                     )
                 )
         return events
@@ -179,7 +191,7 @@ class EventRules:
     def _counts(self, track: Track) -> bool:
         """Big enough and inside the zone to make face events."""
         box = track.face.box_px
-        if min(box.width, box.height) < self._rules.min_face_px:
+        if box.size_px < self._rules.min_face_px:
             return False
         return not self._rules.zone or _inside(box.center, self._rules.zone)
 
@@ -203,6 +215,16 @@ class EventRules:
         return Event.create(
             kind, node=self.node, camera=self.camera, subject=track.track_id, data=data | extra
         )
+
+
+def _picture_quality(qualities: Qualities) -> float | None:
+    """How good the picture of the face is: the worst of blur, lighting and noise (0-100).
+
+    Not the overall score, which also counts a mask or glasses against the face: a masked
+    visitor is not a bad picture.
+    """
+    known = [q for q in (qualities.blur, qualities.illu, qualities.noise) if q is not None]
+    return min(known) if known else None
 
 
 def _inside(point: tuple[float, float], polygon: tuple[tuple[float, float], ...]) -> bool:

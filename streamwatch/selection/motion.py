@@ -29,11 +29,14 @@ class MotionGate:
         self._min_changed = settings.motion_min_changed
         self._previous: np.ndarray | None = None
 
-    def moved(self, image: np.ndarray) -> bool:
-        """True when enough of the picture changed since the previous call (or on the first)."""
+    def changed(self, image: np.ndarray) -> float:
+        """The share of the picture that changed since the previous call (1.0 on the first)."""
         sample = sample_gray(image, self._width_px)
         previous, self._previous = self._previous, sample
         if previous is None or previous.shape != sample.shape:
-            return True
-        changed = np.count_nonzero(cv2.absdiff(sample, previous) > self._pixel_delta)
-        return bool(changed >= self._min_changed * sample.size)
+            return 1.0
+        return np.count_nonzero(cv2.absdiff(sample, previous) > self._pixel_delta) / sample.size
+
+    def moved(self, image: np.ndarray) -> bool:
+        """True when enough of the picture changed since the previous call (or on the first)."""
+        return self.changed(image) >= self._min_changed

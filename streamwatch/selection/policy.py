@@ -17,8 +17,8 @@ from streamwatch.analysis.model import Face, Mask
 from streamwatch.capture.frame import Frame
 from streamwatch.config.model import SelectionSettings
 
-# A frontal face of this height gets the full size score; larger faces are not better still.
-FULL_SCORE_HEIGHT_PX = 128
+# A frontal face of this size gets the full size score; larger faces are not better still.
+FULL_SCORE_SIZE_PX = 128
 # Between calls for a face whose state is undecided or changed.
 UNDECIDED_RETRY_S = 2.0
 # Gate runs in a row that must agree on a changed local mask estimate: one alone is noise.
@@ -38,18 +38,18 @@ class GatedFace:
     """A face the local gate found, with what the policy needs to judge it."""
 
     track_id: str
-    face: Face
+    face: Face  # the local detection (box, the detector's points, its mask estimate)
     sharpness: float  # variance of the Laplacian of the face at 96x96 px
     relative_sharpness: float  # against this camera's recent median
 
     @property
-    def height_px(self) -> float:
-        return min(self.face.box_px.width, self.face.box_px.height)
+    def size_px(self) -> float:
+        return self.face.box_px.size_px
 
     @property
     def score(self) -> float:
         """Bigger, sharper and more frontal is better; 1.0 is a good frame, above is better."""
-        size = min(1.0, self.height_px / FULL_SCORE_HEIGHT_PX)
+        size = min(1.0, self.size_px / FULL_SCORE_SIZE_PX)
         sharp = min(1.5, self.relative_sharpness)
         frontal = 1.0
         if self.face.pose is not None:
@@ -63,12 +63,13 @@ class Candidate:
     track_ids: tuple[str, ...]  # the faces this call is for
     reason: CallReason
     score: float
+    gated: tuple[GatedFace, ...]  # what the gate found in this frame
 
 
 @dataclass
 class _TrackCalls:
     first_seen_s: float  # monotonic
-    best: tuple[float, Frame] | None = None  # best eligible frame of the first window
+    best: tuple[float, Frame, tuple[GatedFace, ...]] | None = None  # best of the first window
     calls: int = 0
     last_call_s: float | None = None
     sent_score: float = 0.0
@@ -88,7 +89,7 @@ class CallPolicy:
     def eligible(self, face: GatedFace) -> bool:
         s = self._settings
         return (
-            face.height_px >= s.min_face_px
+            face.size_px >= s.min_face_px
             and face.sharpness >= s.sharpness_floor
             and face.relative_sharpness >= s.sharpness_relative_min
         )
@@ -101,13 +102,13 @@ class CallPolicy:
             state.latest_mask = face.face.mask
             if not self.eligible(face) or state.calls >= self._settings.max_calls_per_track:
                 continue
-            reason = self._reason(state, face, frame)
+            reason = self._reason(state, face, frame, faces)
             if reason is CallReason.NEW:
                 assert state.best is not None
-                score, best_frame = state.best
-                due.append(Candidate(best_frame, (face.track_id,), reason, score))
+                score, best_frame, best_gated = state.best
+                due.append(Candidate(best_frame, (face.track_id,), reason, score, best_gated))
             elif reason is not None:
-                due.append(Candidate(frame, (face.track_id,), reason, face.score))
+                due.append(Candidate(frame, (face.track_id,), reason, face.score, tuple(faces)))
         if not due:
             return None
         # One call per frame: the newest frame first (it is the freshest picture of the most
@@ -116,14 +117,18 @@ class CallPolicy:
         visible = {face.track_id for face in faces if self.eligible(face)}
         if chosen.frame is frame:
             # Every face in the picture is analysed by the same call.
-            chosen = Candidate(frame, tuple(sorted(visible)), chosen.reason, chosen.score)
+            chosen = Candidate(
+                frame, tuple(sorted(visible)), chosen.reason, chosen.score, tuple(faces)
+            )
         return chosen
 
-    def _reason(self, state: _TrackCalls, face: GatedFace, frame: Frame) -> CallReason | None:
+    def _reason(
+        self, state: _TrackCalls, face: GatedFace, frame: Frame, faces: list[GatedFace]
+    ) -> CallReason | None:
         now_s = frame.monotonic_s
         if state.calls == 0:
             if state.best is None or face.score > state.best[0]:
-                state.best = (face.score, frame)
+                state.best = (face.score, frame, tuple(faces))
             window_over = now_s - state.first_seen_s >= self._settings.window_s
             return CallReason.NEW if window_over else None
         assert state.last_call_s is not None

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,15 +59,27 @@ class IdentityMemory:
     def __len__(self) -> int:
         return len(self._identities)
 
-    def recognise(self, track_id: str, signature: Signature | None, now_s: float) -> Recognition:
-        """Who this face is: a returning identity, or a new one remembered from now on."""
+    def recognise(
+        self,
+        track_id: str,
+        signature: Signature | None,
+        now_s: float,
+        *,
+        exclude: Collection[str] = (),
+    ) -> Recognition:
+        """Who this face is: a returning identity, or a new one remembered from now on.
+
+        `exclude`: identities this face cannot be (they are in the same picture right now).
+        """
         self._forget_before(now_s - self._settings.forget_after_s)
         match = None
         if signature is not None:
             close = [
                 (identity.distance(signature), identity)
                 for identity in self._identities.values()
-                if identity.signatures and identity.signatures[0].model == signature.model
+                if identity.signatures
+                and identity.signatures[0].model == signature.model
+                and identity.identity_id not in exclude
             ]
             close = [(d, i) for d, i in close if d <= self._settings.identity_max_distance]
             match = min(close, key=lambda pair: pair[0])[1] if close else None

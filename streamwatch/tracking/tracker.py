@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from streamwatch.analysis.model import Box, Face, FaceAnalysis
@@ -36,6 +36,9 @@ class TrackUpdate:
     analysed: tuple[Track, ...] = ()  # tracks an analysis described in this update
     left: tuple[Track, ...] = ()
     active: tuple[Track, ...] = ()  # every track alive after the update
+    # The local detection each new or updated track got from `observe`, by track id: it has
+    # the detector's own points and estimates, where the track keeps the analysed face.
+    detections: Mapping[str, Face] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,14 +69,16 @@ class Tracker:
         predicted = {tid: self._predict(t, frame_timestamp_s) for tid, t in self._tracks.items()}
         pairs = _match(predicted, [face.box_px for face in faces], self._settings.min_iou)
         updated = []
+        detections = {}
         for track_id, index in pairs:
             updated.append(self._move(track_id, faces[index].box_px, frame_timestamp_s))
-        new = [
-            self._start(face, frame_timestamp_s, analyses=0)
-            for index, face in enumerate(faces)
-            if index not in {i for _, i in pairs}
-        ]
-        return TrackUpdate(tuple(new), tuple(updated), (), left, self.active)
+            detections[track_id] = faces[index]
+        new = []
+        for index, face in enumerate(faces):
+            if index not in {i for _, i in pairs}:
+                new.append(self._start(face, frame_timestamp_s, analyses=0))
+                detections[new[-1].track_id] = face
+        return TrackUpdate(tuple(new), tuple(updated), (), left, self.active, detections)
 
     def attach(self, analysis: FaceAnalysis, frame_timestamp_s: float) -> TrackUpdate:
         """An analysis of the frame taken at `frame_timestamp_s`: describe the tracks in it."""
@@ -106,6 +111,13 @@ class Tracker:
         return TrackUpdate(
             new=tuple(new), updated=tuple(analysed), analysed=(*analysed, *new), active=self.active
         )
+
+    def end_all(self) -> TrackUpdate:
+        """Every track ends now (a cut: whoever is in the picture next is someone new)."""
+        gone = self.active
+        self._tracks.clear()
+        self._paths.clear()
+        return TrackUpdate(left=gone)
 
     def expire(self, now_s: float) -> TrackUpdate:
         """Tracks unseen for `left_after_s` at time now_s (frame clock) have left."""

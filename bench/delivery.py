@@ -1,0 +1,165 @@
+"""Delivery on this machine: the outbox's cost, and events through it to a signed webhook.
+
+    python bench/delivery.py [--events N] [--rate HZ]
+
+(a) `Dispatcher.submit`: the synced SQLite commit the pipeline waits for, per event (p50/p95).
+(b) Throughput: N face events submitted at once, through the outbox to a real aiohttp
+    receiver on 127.0.0.1 (signed, one request at a time, as the webhook sink sends them), in
+    events/s; against the same POSTs sent straight by the sink with no outbox, in the same run.
+(c) Latency: events submitted at a steady HZ, from `submit` to the receiver's handler (p50/p95).
+
+The receiver runs in the same process and event loop (it costs CPU the sender does not get);
+on a 2-core machine shared with other work the absolute figures are noisy: compare the ratio.
+Writes bench/results/delivery.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
+
+from streamwatch.config import WebhookSinkSettings
+from streamwatch.delivery import Dispatcher, Outbox, WebhookSink
+from streamwatch.events import Event
+from tests.support.webhook_receiver import webhook_receiver
+
+RESULTS = Path(__file__).parent / "results" / "delivery.json"
+SECRET = "whsec_" + "YmVuY2gtZGVsaXZlcnktc2VjcmV0LWtleQ=="
+# The shape of a real face event's data (README, Events), about 700 bytes as JSON.
+FACE = {
+    "box_px": {"left": 417, "top": 189, "width": 131, "height": 155},
+    "probability": 0.93,
+    "mask": "none",
+    "age": 34,
+    "gender": "female",
+    "pose_deg": {"yaw": -1.9, "pitch": 14.0, "roll": 0.6},
+    "qualities": {"blur": 88.1, "fnf": 93.0, "pose": 84.1},
+}
+
+
+def face_event(n: int) -> Event:
+    camera = ("lobby", "side-door")[n % 2]
+    data = {
+        "camera": camera,
+        "track_id": f"{camera}-{n}",
+        "analyzer": "ailab",
+        "frame_time": "2026-11-24T09:15:02.067Z",
+        "frame_timestamp_s": 1795511702.067,
+        "face": FACE,
+    }
+    return Event.create("face.new", node="bench", camera=camera, subject=f"{camera}-{n}", data=data)
+
+
+def percentiles_ms(samples_s: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_s)
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 3),
+        "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1] * 1000, 3),
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1000, help="events for (a) and (b)")
+    parser.add_argument("--rate", type=float, default=50.0, help="events/s for (c)")
+    parser.add_argument("--latency-events", type=int, default=300)
+    args = parser.parse_args()
+
+    events = [face_event(n) for n in range(args.events)]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        async with aiohttp.ClientSession() as session:
+            # (b) without the outbox: the sink's POSTs one after another.
+            async with webhook_receiver() as direct:
+                sink = WebhookSink(
+                    WebhookSinkSettings(kind="webhook", url=direct.url, secret=SECRET), session
+                )
+                started = time.perf_counter()
+                for event in events:
+                    await sink.deliver(event)
+                direct_rate = len(events) / (time.perf_counter() - started)
+
+            # (a) and (b) through the outbox.
+            async with webhook_receiver() as receiver:
+                sink = WebhookSink(
+                    WebhookSinkSettings(kind="webhook", url=receiver.url, secret=SECRET), session
+                )
+                submit_s: list[float] = []
+                with Outbox(folder / "outbox.db") as outbox:
+                    async with Dispatcher(outbox, [sink]) as dispatcher:
+                        started = time.perf_counter()
+                        for event in events:
+                            before = time.perf_counter()
+                            dispatcher.submit(event)
+                            submit_s.append(time.perf_counter() - before)
+                        await receiver.wait_for(len(events), timeout_s=600)
+                        outbox_rate = len(events) / (time.perf_counter() - started)
+                    held_after = outbox.held()
+
+            # (c) latency at a steady rate.
+            async with webhook_receiver() as receiver:
+                sink = WebhookSink(
+                    WebhookSinkSettings(kind="webhook", url=receiver.url, secret=SECRET), session
+                )
+                submitted_at: dict[str, float] = {}
+                paced = [face_event(n) for n in range(args.latency_events)]
+                with Outbox(folder / "latency.db") as outbox:
+                    async with Dispatcher(outbox, [sink]) as dispatcher:
+                        start_s = time.monotonic()
+                        for n, event in enumerate(paced):
+                            submitted_at[event.id] = time.monotonic()
+                            dispatcher.submit(event)
+                            next_s = start_s + (n + 1) / args.rate
+                            await asyncio.sleep(max(0.0, next_s - time.monotonic()))
+                        await receiver.wait_for(len(paced), timeout_s=600)
+                latency_s = [r.at_s - submitted_at[r.event["id"]] for r in receiver.received]
+
+    result: dict[str, Any] = {
+        "benchmark": "delivery",
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "events": args.events,
+        "event_json_bytes": len(events[0].to_json()),
+        "submit_commit": percentiles_ms(submit_s),
+        "webhook_direct_events_per_s": round(direct_rate, 1),
+        "outbox_to_webhook_events_per_s": round(outbox_rate, 1),
+        "outbox_over_direct": round(outbox_rate / direct_rate, 3),
+        "outbox_held_after": held_after,
+        "latency_rate_hz": args.rate,
+        "latency_events": args.latency_events,
+        "event_to_receiver": percentiles_ms(latency_s),
+    }
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    submit = result["submit_commit"]
+    latency = result["event_to_receiver"]
+    print(f"event JSON: {result['event_json_bytes']} bytes, signed webhook, receiver in-process")
+    print(
+        f"(a) submit (synced outbox commit): p50 {submit['p50_ms']} ms, p95 {submit['p95_ms']} ms"
+    )
+    print(
+        f"(b) {args.events} events: through the outbox {outbox_rate:.0f}/s, "
+        f"straight POSTs {direct_rate:.0f}/s (ratio {result['outbox_over_direct']:.2f}); "
+        f"left in the outbox: {held_after}"
+    )
+    print(
+        f"(c) {args.latency_events} events at {args.rate:g}/s, submit → receiver: "
+        f"p50 {latency['p50_ms']} ms, p95 {latency['p95_ms']} ms"
+    )
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
