@@ -249,6 +249,16 @@ async def test_the_token_never_reaches_the_logs(
     assert TOKEN not in logged
 
 
+async def test_the_announced_address_says_a_token_is_needed_but_not_which(
+    board: SceneBoard,
+) -> None:
+    settings = OverlaySettings(web_port=0, token=TOKEN)
+    async with serve_live_view(board, settings) as server:
+        announced = str(server)
+    assert announced.startswith(server.url) and "?token=<overlay.token>" in announced
+    assert TOKEN not in announced
+
+
 def test_settings_refuse_a_network_bind_without_a_token(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="set token"):
         OverlaySettings(web_host="0.0.0.0")

@@ -42,6 +42,7 @@ from streamwatch.tracking.track import Track
 
 __all__ = [
     "MASK_COLOURS",
+    "REDRAW_AFTER_S",
     "STALE_COLOUR",
     "DrawOptions",
     "draw_scene",
@@ -50,6 +51,10 @@ __all__ = [
     "stale_reason",
     "track_label",
 ]
+
+# What is drawn depends on the time as well as on the scene (the stale badge's age, the
+# banner's fading): a view whose camera sends nothing new is drawn again this often.
+REDRAW_AFTER_S: Final = 1.0
 
 _MASK_WORDS: Final[Mapping[Mask, str]] = MappingProxyType(
     {Mask.WORN: "mask", Mask.NONE: "no mask", Mask.INCORRECT: "mask incorrect"}

@@ -31,7 +31,7 @@ from aiohttp import web
 from streamwatch.config.model import OverlaySettings, is_loopback_host
 from streamwatch.overlay.auth import ACCESS_LOG, PathOnlyAccessLogger, TokenGate
 from streamwatch.overlay.board import SceneBoard, Snapshot
-from streamwatch.overlay.draw import DrawOptions
+from streamwatch.overlay.draw import REDRAW_AFTER_S, DrawOptions
 from streamwatch.overlay.grid import render_view
 from streamwatch.overlay.pages import Pages
 from streamwatch.overlay.shared_jpeg import EncodedFrame, SharedJpeg, encode_jpeg
@@ -42,9 +42,6 @@ MJPEG_BOUNDARY: Final = "frame"
 # A comment line this often keeps proxies from closing an idle event feed and lets the server
 # notice a client that has gone.
 SSE_KEEPALIVE_S: Final = 15.0
-# A picture that has not changed is drawn again this often, so its stale badge shows up and
-# its banner fades on a camera that stopped sending.
-REDRAW_AFTER_S: Final = 1.0
 # Generous: streams end on the shutdown signal, this only bounds a misbehaving handler.
 SHUTDOWN_TIMEOUT_S: Final = 5.0
 
@@ -270,6 +267,7 @@ def build_live_view(board: SceneBoard, settings: OverlaySettings) -> web.Applica
 class LiveViewServer:
     host: str
     port: int  # the bound port: the real one when settings.web_port is 0
+    needs_token: bool = False
 
     @property
     def url(self) -> str:
@@ -277,7 +275,9 @@ class LiveViewServer:
         return f"http://{host}:{self.port}/"
 
     def __str__(self) -> str:
-        return self.url
+        """The URL, and how to open it when it needs the token (never the token itself)."""
+        hint = " (open it once with ?token=<overlay.token>)" if self.needs_token else ""
+        return self.url + hint
 
 
 @asynccontextmanager
@@ -296,6 +296,6 @@ async def serve_live_view(
         site = web.TCPSite(runner, settings.web_host, settings.web_port)
         await site.start()
         port = int(runner.addresses[0][1])
-        yield LiveViewServer(settings.web_host, port)
+        yield LiveViewServer(settings.web_host, port, needs_token=settings.token is not None)
     finally:
         await runner.cleanup()

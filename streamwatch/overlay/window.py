@@ -24,15 +24,12 @@ import numpy as np
 
 from streamwatch.config.model import OverlaySettings
 from streamwatch.overlay.board import SceneBoard, Snapshot
-from streamwatch.overlay.draw import DrawOptions
+from streamwatch.overlay.draw import REDRAW_AFTER_S, DrawOptions
 from streamwatch.overlay.grid import render_view
 from streamwatch.overlay.screen import x_screen_size_px
 
 WINDOW_TITLE_PREFIX: Final = "streamwatch: "
 GUI_FIX: Final = "pip install --force-reinstall --no-deps opencv-python"
-# A picture that has not changed is still redrawn this often, so the stale badge's age and
-# the fps keep moving on a camera that stalled.
-REDRAW_AFTER_S: Final = 1.0
 
 
 @dataclass(frozen=True, slots=True)
