@@ -7,8 +7,6 @@ import asyncio
 import json
 import socket
 import sys
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +17,13 @@ from standardwebhooks.webhooks import Webhook
 from streamwatch.config import JsonLinesSinkSettings, WebhookSinkSettings
 from streamwatch.delivery import (
     DeliveryError,
-    Dispatcher,
     JsonLinesSink,
-    Outbox,
-    Sink,
     WebhookSink,
 )
 from streamwatch.delivery.webhook import retry_after_s
 from streamwatch.events import Event
 
+from .support.dispatching import dispatching
 from .support.webhook_receiver import webhook_receiver
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -46,17 +42,6 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-@asynccontextmanager
-async def _dispatching(
-    outbox_path: Path, sinks: Sequence[Sink], **options: float
-) -> AsyncIterator[Dispatcher]:
-    """A dispatcher on its own outbox file, retrying fast as tests want."""
-    timing = {"retry_initial_s": 0.02, "retry_max_s": 0.1, "poll_s": 0.05} | options
-    with Outbox(outbox_path) as outbox:
-        async with Dispatcher(outbox, sinks, **timing) as dispatcher:
-            yield dispatcher
 
 
 async def test_jsonl_sink_appends_and_rotates_by_size(tmp_path: Path) -> None:
@@ -134,7 +119,7 @@ async def test_receiver_down_then_up_gets_every_event_in_order_with_stable_ids(
     events = [_event(n, camera) for n in range(4) for camera in ("door", "yard")]
     async with aiohttp.ClientSession() as session:
         sink = WebhookSink(_webhook(url, secret=SECRET), session)
-        async with _dispatching(tmp_path / "outbox.db", [sink]) as dispatcher:
+        async with dispatching(tmp_path / "outbox.db", [sink]) as dispatcher:
             for event in events:
                 dispatcher.submit(event)
             # Down: nothing listens on the port; wait until it has been tried a few times.
@@ -168,7 +153,7 @@ async def test_retry_after_is_honoured(tmp_path: Path) -> None:
         receiver.fail_statuses = [429]
         receiver.fail_headers = {"Retry-After": "1"}
         sink = WebhookSink(_webhook(receiver.url), session)
-        async with _dispatching(tmp_path / "outbox.db", [sink]) as dispatcher:
+        async with dispatching(tmp_path / "outbox.db", [sink]) as dispatcher:
             dispatcher.submit(_event(1))
             await receiver.wait_for(1)
     first, second = receiver.attempts
@@ -183,7 +168,7 @@ async def test_refused_event_is_a_dead_letter_and_outbox_retry_redrives_it(
     async with webhook_receiver() as receiver, aiohttp.ClientSession() as session:
         receiver.fail_statuses = [400]
         sink = WebhookSink(_webhook(receiver.url), session)
-        async with _dispatching(state_dir / "outbox.db", [sink]) as dispatcher:
+        async with dispatching(state_dir / "outbox.db", [sink]) as dispatcher:
             dispatcher.submit(refused)
             dispatcher.submit(later)
             (first,) = await receiver.wait_for(1)
@@ -221,7 +206,7 @@ async def test_each_endpoint_gets_only_the_event_types_it_asked_for(tmp_path: Pa
             WebhookSink(_webhook(alerts.url, event_types=["face.maskless"]), session),
             WebhookSink(_webhook(cameras.url, event_types=["streamwatch.camera.*"]), session),
         ]
-        async with _dispatching(tmp_path / "outbox.db", sinks) as dispatcher:
+        async with dispatching(tmp_path / "outbox.db", sinks) as dispatcher:
             for event in events:
                 dispatcher.submit(event)
             await alerts.wait_for(1)
@@ -240,12 +225,12 @@ async def test_what_was_not_delivered_by_a_stop_goes_out_after_the_restart(tmp_p
     events = [_event(n) for n in range(3)]
     async with aiohttp.ClientSession() as session:
         sink = WebhookSink(_webhook(url), session)
-        async with _dispatching(tmp_path / "outbox.db", [sink], drain_timeout_s=0.2) as down:
+        async with dispatching(tmp_path / "outbox.db", [sink], drain_timeout_s=0.2) as down:
             for event in events:
                 down.submit(event)
         async with webhook_receiver(port=port) as receiver:
             sink = WebhookSink(_webhook(url), session)
-            async with _dispatching(tmp_path / "outbox.db", [sink]):
+            async with dispatching(tmp_path / "outbox.db", [sink]):
                 received = await receiver.wait_for(3)
     assert [r.event["id"] for r in received] == [e.id for e in events]
 

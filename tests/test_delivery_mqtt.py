@@ -17,10 +17,10 @@ from typing import Any
 import aiomqtt
 
 from streamwatch.config import MqttSinkSettings
-from streamwatch.delivery import Dispatcher, Outbox
 from streamwatch.delivery.mqtt import MqttSink
 from streamwatch.events import Event
 
+from .support.dispatching import dispatching
 from .support.mosquitto import Broker, mosquitto
 
 NODE = "lobby.1"
@@ -88,22 +88,13 @@ def _sink(broker: Broker) -> MqttSink:
     )
 
 
-@asynccontextmanager
-async def _dispatching(path: Path, sink: MqttSink) -> AsyncIterator[Dispatcher]:
-    with Outbox(path) as outbox:
-        async with Dispatcher(
-            outbox, [sink], retry_initial_s=0.05, retry_max_s=0.2, poll_s=0.05
-        ) as dispatcher:
-            yield dispatcher
-
-
 async def test_events_state_and_discovery_on_the_documented_topics(tmp_path: Path) -> None:
     async with (
         mosquitto(tmp_path) as broker,
         _watching(broker, "streamwatch/#", "homeassistant/#") as inbox,
     ):
         discovery: dict[str, dict[str, Any]] = {}
-        async with _dispatching(tmp_path / "outbox.db", _sink(broker)) as dispatcher:
+        async with dispatching(tmp_path / "outbox.db", [_sink(broker)]) as dispatcher:
             # Before any event: the node is online, and Home Assistant learns of both cameras.
             await inbox.wait_until(
                 lambda: (
@@ -170,7 +161,7 @@ def _check_discovery(discovery: dict[str, dict[str, Any]]) -> None:
 async def test_retained_state_is_what_a_late_subscriber_sees(tmp_path: Path) -> None:
     async with mosquitto(tmp_path) as broker:
         sink = _sink(broker)
-        async with _dispatching(tmp_path / "outbox.db", sink) as dispatcher:
+        async with dispatching(tmp_path / "outbox.db", [sink]) as dispatcher:
             dispatcher.submit(_event("face.new", "door", 1))
             dispatcher.submit(_event("face.maskless", "door", 2))
             dispatcher.submit(_event("camera.offline", "yard"))
@@ -197,7 +188,7 @@ async def test_after_a_broker_restart_the_sink_reconnects_and_delivers_what_was_
         async with _watching(broker, "streamwatch/+/+/events", **session):
             pass
         sink = _sink(broker)
-        async with _dispatching(tmp_path / "outbox.db", sink) as dispatcher:
+        async with dispatching(tmp_path / "outbox.db", [sink]) as dispatcher:
             counters = dispatcher.counters[sink.name]
             events = [_event("face.new", "door", n) for n in range(5)]
             dispatcher.submit(events[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import socket
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,15 +21,21 @@ STARTED_LINE = b" running"  # "mosquitto version 2.0.11 running"
 
 
 class Broker:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, users: dict[str, str] | None = None) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port: int = probe.getsockname()[1]
         self.host = "127.0.0.1"
+        access = "allow_anonymous true\n"
+        if users is not None:
+            passwords = folder / "passwords"
+            passwords.write_text("".join(f"{user}:{secret}\n" for user, secret in users.items()))
+            subprocess.run(["mosquitto_passwd", "-U", str(passwords)], check=True)  # hashes them
+            access = f"allow_anonymous false\npassword_file {passwords}\n"
         self._config = folder / "mosquitto.conf"
         self._config.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            f"{access}"
             "persistence true\n"
             f"persistence_location {folder}/\n"
             # When started as root, it would switch to the `mosquitto` user, who cannot write here.
@@ -66,10 +73,11 @@ async def _discard(stream: asyncio.StreamReader) -> None:
 
 
 @asynccontextmanager
-async def mosquitto(folder: Path) -> AsyncIterator[Broker]:
+async def mosquitto(folder: Path, users: dict[str, str] | None = None) -> AsyncIterator[Broker]:
+    """A broker for the test; with `users` (name: password), only they may connect."""
     if not _installed():
         pytest.skip(f"{MOSQUITTO} not installed (apt-get install mosquitto; .ci/run does)")
-    broker = Broker(folder)
+    broker = Broker(folder, users)
     await broker.start()
     try:
         yield broker
