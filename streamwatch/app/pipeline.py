@@ -119,6 +119,7 @@ class CameraPipeline:
         self._signature_of = signature_of
         self._pending = _PendingCall()
         self._next_detection_s = 0.0
+        self._previous_changed = 1.0
         self._budget = budget
         self._analyzer = analyzer
         self._tracker = tracker
@@ -154,7 +155,9 @@ class CameraPipeline:
         counters = self.counters
         self._emit(self._tracker.expire(frame.timestamp_s), frame.timestamp_s)
         changed = self._motion.changed(frame.image)
-        if changed >= self._selection.cut_changed and self._tracker.active:
+        quiet_before = self._previous_changed < self._selection.cut_changed / 3
+        self._previous_changed = changed
+        if changed >= self._selection.cut_changed and quiet_before and self._tracker.active:
             self._emit(self._tracker.end_all(), frame.timestamp_s)
         if changed < self._selection.motion_min_changed and not self._tracker.active:
             counters.dropped_motion += 1

@@ -87,7 +87,7 @@ class RuleSettings(Section):
     cooldown_s: Annotated[float, Field(ge=0)] = 300.0
     # face.low_quality when a face's best picture quality (worst of blur, lighting, noise)
     # stays below this.
-    low_quality_below: Annotated[float, Field(ge=0, le=100)] = 40.0
+    low_quality_below: Annotated[float, Field(ge=0, le=100)] = 15.0
     # Only faces at least this big (px), and with their centre inside this polygon of frame
     # pixels ([[x, y], …]; empty: the whole picture), make face events.
     min_face_px: Annotated[int, Field(ge=0)] = 0
@@ -144,9 +144,11 @@ class SelectionSettings(Section):
     motion_width_px: Annotated[int, Field(ge=16, le=640)] = 160
     motion_pixel_delta: Annotated[int, Field(ge=1, le=255)] = 12
     motion_min_changed: Annotated[float, Field(gt=0, le=1)] = 0.002
-    # This share of the picture changing at once is a cut (the camera moved, a recording was
-    # edited): the faces tracked before it are gone, whoever stands there now.
-    cut_changed: Annotated[float, Field(gt=0, le=1)] = 0.5
+    # This share of the picture changing from one frame to the next, after a quiet frame, is
+    # a cut (the camera moved, an edited recording): the faces tracked before it are gone,
+    # whoever stands there now. (Someone walking past the lens changes as much, but over
+    # several frames.)
+    cut_changed: Annotated[float, Field(gt=0, le=1)] = 0.3
     # Face gate: the local detector runs at most this often per camera (only on frames with
     # motion, or while faces are tracked).
     detect_fps: Annotated[float, Field(gt=0, le=60)] = 5.0

@@ -20,7 +20,7 @@ from streamwatch.config.model import SelectionSettings
 # A frontal face of this size gets the full size score; larger faces are not better still.
 FULL_SCORE_SIZE_PX = 128
 # Between calls for a face whose state is undecided or changed.
-UNDECIDED_RETRY_S = 2.0
+UNDECIDED_RETRY_S = 1.0
 # Gate runs in a row that must agree on a changed local mask estimate: one alone is noise.
 CHANGE_CONFIRMATIONS = 2
 
