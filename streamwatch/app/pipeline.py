@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 import numpy as np
 
@@ -46,6 +47,26 @@ SignatureOf = Callable[[np.ndarray, Face], Awaitable[Signature | None]]
 # A face of the analysis and a face of the gate in the same frame are the same face when
 # their boxes overlap this much (different detectors draw somewhat different boxes).
 SAME_FACE_IOU = 0.3
+
+
+class GateDecision(StrEnum):
+    """What the gates made of one frame."""
+
+    STILL = "still"  # nothing moved and no face tracked
+    RATE = "rate"  # the face detector had run less than 1/detect_fps ago
+    NO_FACE = "no_face"
+    UNFIT = "unfit"  # faces, none big and sharp enough for the API
+    SAVED = "saved"  # fit faces the policy needed no call for
+    CANDIDATE = "candidate"
+
+
+@dataclass(frozen=True, slots=True)
+class GateReport:
+    frame: Frame
+    decision: GateDecision
+    motion: float  # share of the picture that changed since the previous frame
+    faces: tuple[GatedFace, ...] = ()
+    candidate: Candidate | None = None
 
 
 @dataclass
@@ -106,7 +127,9 @@ class CameraPipeline:
         assert reader.latest is not None, "the reader must be started (async with)"
         self.camera = camera
         self.counters = PipelineCounters()
-        # Told of every call and its answer (benchmarks, the replay report); must not block.
+        # Told of every frame's gate decision and of every call and its answer (benchmarks,
+        # the replay report). They must return at once.
+        self.gate_observers: list[Callable[[GateReport], None]] = []
         self.call_observers: list[Callable[[Candidate, FaceAnalysis], None]] = []
         self._reader = reader
         self._latest = reader.latest
@@ -147,10 +170,12 @@ class CameraPipeline:
             frame = await self._latest.next(sequence)
             sequence = frame.sequence
             self.counters.frames_seen += 1
-            await self._gate(frame)
+            report = await self._gate(frame)
             self._dealt_up_to_monotonic_s = frame.monotonic_s
+            for observer in self.gate_observers:
+                observer(report)
 
-    async def _gate(self, frame: Frame) -> None:
+    async def _gate(self, frame: Frame) -> GateReport:
         """Motion gate, face gate, call policy for one frame."""
         counters = self.counters
         self._emit(self._tracker.expire(frame.timestamp_s), frame.timestamp_s)
@@ -161,17 +186,17 @@ class CameraPipeline:
             self._emit(self._tracker.end_all(), frame.timestamp_s)
         if changed < self._selection.motion_min_changed and not self._tracker.active:
             counters.dropped_motion += 1
-            return
+            return GateReport(frame, GateDecision.STILL, changed)
         if frame.monotonic_s < self._next_detection_s:
             counters.dropped_rate += 1
-            return
+            return GateReport(frame, GateDecision.RATE, changed)
         self._next_detection_s = frame.monotonic_s + 1 / self._selection.detect_fps
         detections = await self._detect(frame.image)
         update = self._tracker.observe(detections.faces, frame.timestamp_s)
         self._emit(update, frame.timestamp_s)
         if not detections.faces:
             counters.dropped_no_face += 1
-            return
+            return GateReport(frame, GateDecision.NO_FACE, changed)
         gated = []
         for track_id, detection in update.detections.items():
             sharpness = face_sharpness(frame.image, detection.box_px)
@@ -180,13 +205,15 @@ class CameraPipeline:
         fit = [face for face in gated if self._policy.eligible(face)]
         if not fit:
             counters.dropped_unfit += 1
-            return
+            return GateReport(frame, GateDecision.UNFIT, changed, tuple(gated))
         candidate = self._policy.consider(frame, gated)
         counters.calls_saved += len(fit) - (len(candidate.track_ids) if candidate else 0)
-        if candidate is not None:
-            counters.candidates += 1
-            if (replaced := self._pending.offer(candidate)) is not None:
-                self._policy.dropped(replaced)
+        if candidate is None:
+            return GateReport(frame, GateDecision.SAVED, changed, tuple(gated))
+        counters.candidates += 1
+        if (replaced := self._pending.offer(candidate)) is not None:
+            self._policy.dropped(replaced)
+        return GateReport(frame, GateDecision.CANDIDATE, changed, tuple(gated), candidate)
 
     async def _call_loop(self) -> None:
         while True:
