@@ -146,9 +146,14 @@ class Dispatcher:
                         passed = pending.seq
                 if passed is not None:
                     self.outbox.acknowledge(name, passed)
-            except OutboxError as error:
-                lane.counters.last_error = str(error)
-                log.error("%s: %s", name, error)
+            except Exception as error:
+                # The outbox unusable (disk full), or a sink's bug: the event stays in the
+                # outbox and is tried again, rather than this sink stopping for good. An
+                # unexpected error's text may quote a url: only its kind, but for debugging.
+                known = isinstance(error, OutboxError)
+                lane.counters.last_error = str(error) if known else type(error).__name__
+                log.error("%s: %s", name, lane.counters.last_error)
+                log.debug("%s: the failure", name, exc_info=not known)
                 await asyncio.sleep(lane.backoff.next_delay_s())
 
     async def _sleep_until_woken(self, lane: _Lane) -> None:
