@@ -18,14 +18,17 @@ def describe(outbox: Outbox, settings: Settings) -> str:
     dead = outbox.dead_letters()
     lines = [
         f"outbox {outbox.path}: {outbox.held()} events held (at most {outbox.max_events}); "
-        f"{outbox.counter('dropped_full')} dropped because it was full",
+        f"dropped because it was full: {outbox.counter('dropped_full')} events, "
+        f"{outbox.counter('dropped_dead_full')} dead letters",
         f"{'sink':<40} {'pending':>8} {'dead letters':>13}",
     ]
     for name in sorted(set(running) | set(filters)):
         count = str(outbox.pending_count(name, filters.get(name))) if name in running else "-"
-        note = "" if name in filters else "  (no longer configured)"
+        note = ""
         if name not in running:
             note = "  (configured; streamwatch has not run with it yet)"
+        elif name not in filters:
+            note = "  (no longer configured)"
         dead_count = sum(1 for letter in dead if letter.sink == name)
         lines.append(f"{name:<40} {count:>8} {dead_count:>13}{note}")
     for name in running:

@@ -122,10 +122,10 @@ class Outbox:
                 db.execute("DELETE FROM cursors WHERE sink = ?", (sink,))
             self._remove_delivered(db)
 
-    def append(self, event: Event, *, target: str | None = None) -> int:
-        """Commit the event to disk; its `seq`. Drops the oldest event when full."""
+    def append(self, event: Event) -> int:
+        """Commit the event to disk, for every sink; its `seq`. Drops the oldest when full."""
         with self._transaction(durable=True) as db:
-            seq = self._insert(db, event.id, event.type, target, event.to_json())
+            seq = self._insert(db, event.id, event.type, None, event.to_json())
         return seq
 
     def pending(self, sink: str, *, limit: int = 64) -> list[Pending]:
