@@ -138,8 +138,10 @@ def resize_to_width(image: np.ndarray, width_px: int) -> np.ndarray:
     if source_width_px == width_px:
         return image.copy()
     new_height_px = max(1, round(height_px * width_px / source_width_px))
-    # INTER_AREA averages when shrinking (no aliasing); it is blocky when enlarging.
-    interpolation = cv2.INTER_AREA if width_px < source_width_px else cv2.INTER_LINEAR
+    # Shrinking to half or less, INTER_AREA averages (bilinear would alias). Above half,
+    # bilinear already reads every source pixel and is 5x faster than INTER_AREA at a
+    # fractional ratio (720p to 960 px: 0.45 ms against 2.4 ms here).
+    interpolation = cv2.INTER_AREA if 2 * width_px <= source_width_px else cv2.INTER_LINEAR
     resized: np.ndarray = cv2.resize(image, (width_px, new_height_px), interpolation=interpolation)
     return resized
 
