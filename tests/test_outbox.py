@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from streamwatch.config.model import DEFAULT_STATE_DIR
 from streamwatch.delivery import Outbox, OutboxError, StateDirError
 from streamwatch.delivery import state_dir as state_dir_module
 from streamwatch.delivery.state_dir import locked, resolve_state_dir
@@ -159,3 +162,36 @@ def test_one_process_per_state_dir(tmp_path: Path) -> None:
         pass
     with locked(tmp_path):  # released
         pass
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+def test_a_user_who_is_not_root_keeps_state_at_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real default, /var/lib/streamwatch, as `nobody` on this machine: not writable.
+    nobody = 65534
+    top = Path(tempfile.mkdtemp())
+    try:
+        top.chmod(0o755)
+        home = top / "home"
+        home.mkdir()
+        os.chown(home, nobody, nobody)
+        for variable in ("STREAMWATCH_STATE_DIR", "STATE_DIRECTORY", "XDG_STATE_HOME"):
+            monkeypatch.delenv(variable, raising=False)
+        monkeypatch.setenv("HOME", str(home))
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child reports through its exit status
+            status = 2
+            try:
+                os.setgid(nobody)
+                os.setuid(nobody)
+                state_dir = resolve_state_dir(DEFAULT_STATE_DIR)
+                with locked(state_dir), Outbox(state_dir / "outbox.db") as outbox:
+                    outbox.attach(["stdout"])
+                    outbox.append(_event(1))
+                status = 0 if state_dir == home / ".local" / "state" / "streamwatch" else 1
+            finally:
+                os._exit(status)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert (home / ".local" / "state" / "streamwatch" / "outbox.db").stat().st_uid == nobody
+    finally:
+        shutil.rmtree(top)
