@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from streamwatch.delivery.webhook import retry_after_s
 from streamwatch.events import Event
 
 from .support.dispatching import dispatching
+from .support.rtsp_server import free_port
 from .support.webhook_receiver import webhook_receiver
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -35,13 +35,6 @@ def _event(n: int, camera: str = "door", kind: str = "face.new") -> Event:
 
 def _webhook(url: str, **settings: Any) -> WebhookSinkSettings:
     return WebhookSinkSettings(kind="webhook", url=url, **settings)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_jsonl_sink_appends_and_rotates_by_size(tmp_path: Path) -> None:
@@ -96,7 +89,7 @@ async def test_webhook_time_outs_and_refused_connections_are_retryable() -> None
     server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
     silent_port = server.sockets[0].getsockname()[1]
     async with server, aiohttp.ClientSession() as session:
-        for url in (f"http://127.0.0.1:{silent_port}/hook", f"http://127.0.0.1:{_free_port()}/"):
+        for url in (f"http://127.0.0.1:{silent_port}/hook", f"http://127.0.0.1:{free_port()}/"):
             with pytest.raises(DeliveryError) as failed:
                 await WebhookSink(_webhook(url, timeout_s=0.3), session).deliver(_event(1))
             assert failed.value.retryable
@@ -114,7 +107,7 @@ def test_retry_after_is_read_as_seconds_or_a_date() -> None:
 async def test_receiver_down_then_up_gets_every_event_in_order_with_stable_ids(
     tmp_path: Path,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/hook"
     events = [_event(n, camera) for n in range(4) for camera in ("door", "yard")]
     async with aiohttp.ClientSession() as session:
@@ -220,7 +213,7 @@ async def test_each_endpoint_gets_only_the_event_types_it_asked_for(tmp_path: Pa
 
 
 async def test_what_was_not_delivered_by_a_stop_goes_out_after_the_restart(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/hook"
     events = [_event(n) for n in range(3)]
     async with aiohttp.ClientSession() as session:

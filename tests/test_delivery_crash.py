@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from .support.rtsp_server import free_port
 from .support.webhook_receiver import webhook_receiver
 
 SECRET = "whsec_" + "c3RyZWFtd2F0Y2gtY3Jhc2gtdGVzdA=="
@@ -44,9 +44,7 @@ def _pending_ids(outbox: Path) -> set[str]:
 
 @pytest.mark.slow
 async def test_sigkill_with_events_pending_loses_none(tmp_path: Path, state_dir: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = tmp_path / "crash.toml"
     config.write_text(
         'node = "crash"\n'

@@ -4,7 +4,6 @@ password, appear in no log line, error, counter, dead letter or `streamwatch out
 from __future__ import annotations
 
 import logging
-import socket
 from pathlib import Path
 
 import aiohttp
@@ -18,6 +17,7 @@ from streamwatch.events import Event
 
 from .support.dispatching import dispatching
 from .support.mosquitto import mosquitto
+from .support.rtsp_server import free_port
 from .support.webhook_receiver import webhook_receiver
 
 TOKEN = "tok3n-in-the-url-9f8e7d"
@@ -32,9 +32,7 @@ def _event(n: int) -> Event:
 async def test_webhook_secrets_are_in_no_log_error_or_listing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()
     async with webhook_receiver(path=f"/hooks/{TOKEN}") as receiver:
         urls = [f"{receiver.url}?token={TOKEN}", f"http://127.0.0.1:{closed_port}/h/{TOKEN}"]
         settings = [

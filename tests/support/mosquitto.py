@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import socket
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from .rtsp_server import free_port
+
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 STARTED_LINE = b" running"  # "mosquitto version 2.0.11 running"
 
 
 class Broker:
     def __init__(self, folder: Path, users: dict[str, str] | None = None) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port: int = probe.getsockname()[1]
+        self.port = free_port()
         self.host = "127.0.0.1"
         access = "allow_anonymous true\n"
         if users is not None:
