@@ -81,6 +81,25 @@ new Promise((resolve) => {
   if (!check()) new MutationObserver(check).observe(list, {childList: true, subtree: true});
 })
 """
+# From now on, a promise of the stream <img> showing a picture of a reopened stream.
+AWAIT_REOPENED_STREAM_JS = """
+window.streamReopened = new Promise((resolve) => {
+  const image = document.querySelector("img.stream");
+  image.addEventListener("load", () => {
+    if (image.src.includes("reopened=")) resolve(image.src);
+  });
+});
+true
+"""
+FEED_LOST_JS = """
+new Promise((resolve) => {
+  const check = () => {
+    if (document.body.dataset.feed === "lost") { resolve(true); return true; }
+    return false;
+  };
+  if (!check()) new MutationObserver(check).observe(document.body, {attributes: true});
+})
+"""
 IMAGE_RECT_JS = """
 (() => {
   const rect = document.querySelector("img.stream").getBoundingClientRect();
@@ -260,3 +279,26 @@ async def test_the_live_view_renders_the_stream_and_the_event_feed_in_chromium(
     assert near(page[face_rows, box_left - 3 : box_left + 4], red).any(axis=1).mean() > 0.8
     inside = page[face_rows, box_left + 10 : round(left + face.right * scale) - 10]
     assert near(inside, red).mean() < 0.05  # a box, not a red blot
+
+
+async def test_a_kiosk_page_comes_back_by_itself_after_a_restart(
+    media_image: Any, tmp_path: Path
+) -> None:
+    picture = cv2.resize(media_image("images/faces/obama.jpg"), (640, 360))
+    board = SceneBoard(["door"])
+    settings = OverlaySettings(web_port=0, stream_width_px=320)
+    async with headless_chromium(tmp_path / "profile") as devtools, asyncio.TaskGroup() as tasks:
+        camera = tasks.create_task(publish_frames(board, picture, Box(0, 0, 1, 1), []))
+        async with asyncio.timeout(GUARD_S):
+            async with serve_live_view(board, settings) as server:
+                session = await open_page(devtools, f"{server.url}kiosk/door")
+                assert await devtools.evaluate(session, PAGE_READY_JS)
+                await devtools.evaluate(session, AWAIT_REOPENED_STREAM_JS)
+            # streamwatch stopped: the page notices, and its picture freezes.
+            assert await devtools.evaluate(session, FEED_LOST_JS)
+            same_port = settings.model_copy(update={"web_port": server.port})
+            async with serve_live_view(board, same_port):
+                # Back: the feed reconnects, the page reopens its stream, a picture comes.
+                reopened = await devtools.evaluate(session, "window.streamReopened")
+        camera.cancel()
+    assert "/stream/door.mjpg?reopened=" in reopened

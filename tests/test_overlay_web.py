@@ -164,7 +164,7 @@ async def test_shutdown_ends_open_streams(board: SceneBoard, http: aiohttp.Clien
         assert await feed.content.readline() == b": subscribed\n"
     # The server is gone and both streams ended instead of holding shutdown up.
     assert (await stream.content.read()).endswith(b"--frame--\r\n")
-    assert (await feed.content.read()).strip() == b""
+    assert (await feed.content.read()).strip() == b"retry: 1000"
     stream.release()
     feed.release()
 

@@ -42,6 +42,7 @@ MJPEG_BOUNDARY: Final = "frame"
 # A comment line this often keeps proxies from closing an idle event feed and lets the server
 # notice a client that has gone.
 SSE_KEEPALIVE_S: Final = 15.0
+SSE_RETRY_MS: Final = 1000
 # Generous: streams end on the shutdown signal, this only bounds a misbehaving handler.
 SHUTDOWN_TIMEOUT_S: Final = 5.0
 
@@ -157,7 +158,9 @@ class _LiveView:
             await response.prepare(request)
             try:
                 # Sent once subscribed: a client that has read it will see every later event.
-                await response.write(b": subscribed\n\n")
+                # A browser that loses the feed tries again after SSE_RETRY_MS (and then
+                # reopens its streams: a kiosk is back within a second of a restart).
+                await response.write(f": subscribed\n\nretry: {SSE_RETRY_MS}\n\n".encode())
                 while not self._stopping.is_set():
                     event = await self._unless_stopping(anext(subscription), SSE_KEEPALIVE_S)
                     if event is None:
