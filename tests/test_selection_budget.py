@@ -65,9 +65,11 @@ def test_sharpness_is_judged_against_the_cameras_own_median() -> None:
     assert history.relative(10) < 0.6
 
 
-def _gated(track_id: str, height: float, relative: float = 1.0) -> GatedFace:
+def _gated(
+    track_id: str, height: float, relative: float = 1.0, sharpness: float = 100.0
+) -> GatedFace:
     face = Face(box_px=Box(100, 100, height, height), probability=0.9)
-    return GatedFace(track_id, face, sharpness=100.0, relative_sharpness=relative)
+    return GatedFace(track_id, face, sharpness=sharpness, relative_sharpness=relative)
 
 
 def test_a_new_face_gets_one_call_on_its_best_frame_of_the_window() -> None:
@@ -100,7 +102,7 @@ def test_after_the_first_call_only_a_clearly_better_face_or_a_refresh_is_called(
 def test_small_or_blurred_faces_never_get_a_call_and_calls_are_capped() -> None:
     policy = CallPolicy(SelectionSettings(window_s=0, refresh_s=1, max_calls_per_track=2))
     assert policy.consider(_frame(1, 0.0), [_gated("small", 40)]) is None
-    assert policy.consider(_frame(2, 0.0), [_gated("soft", 100, relative=0.3)]) is None
+    assert policy.consider(_frame(2, 0.0), [_gated("blurred", 100, sharpness=5)]) is None
     calls = 0
     for n in range(10):
         candidate = policy.consider(_frame(n + 3, n * 2.0), [_gated("a", 100)])
@@ -108,6 +110,16 @@ def test_small_or_blurred_faces_never_get_a_call_and_calls_are_capped() -> None:
             policy.sent(candidate)
             calls += 1
     assert calls == 2
+
+
+def test_a_face_softer_than_the_cameras_usual_gets_its_first_call_but_no_blurred_re_call() -> None:
+    policy = CallPolicy(SelectionSettings(window_s=0, refresh_s=1))
+    first = policy.consider(_frame(1, 0.0), [_gated("a", 100, relative=0.4)])
+    assert first is not None and first.reason is CallReason.NEW
+    policy.sent(first)
+    assert policy.consider(_frame(2, 5.0), [_gated("a", 100, relative=0.4)]) is None
+    sharp = policy.consider(_frame(3, 6.0), [_gated("a", 100, relative=1.0)])
+    assert sharp is not None and sharp.reason is CallReason.BETTER
 
 
 def test_a_call_covers_every_fit_face_in_its_frame() -> None:

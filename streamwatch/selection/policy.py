@@ -87,12 +87,15 @@ class CallPolicy:
         self._tracks: dict[str, _TrackCalls] = {}
 
     def eligible(self, face: GatedFace) -> bool:
+        """Big enough for the API and not hopelessly blurred: worth a call at all."""
         s = self._settings
-        return (
-            face.size_px >= s.min_face_px
-            and face.sharpness >= s.sharpness_floor
-            and face.relative_sharpness >= s.sharpness_relative_min
-        )
+        return face.size_px >= s.min_face_px and face.sharpness >= s.sharpness_floor
+
+    def _as_good_as_usual(self, face: GatedFace) -> bool:
+        # Judged against the camera's recent faces. Not for a face's first call: its window
+        # already picks its best frame, and a person whose face is softer than this camera's
+        # usual visitors must still be seen.
+        return face.relative_sharpness >= self._settings.sharpness_relative_min
 
     def consider(self, frame: Frame, faces: list[GatedFace]) -> Candidate | None:
         now_s = frame.monotonic_s
@@ -135,6 +138,8 @@ class CallPolicy:
         since_s = now_s - state.last_call_s
         changed = face.face.mask is not None and face.face.mask != state.mask_at_call
         state.mask_changes_seen = state.mask_changes_seen + 1 if changed else 0
+        if not self._as_good_as_usual(face):
+            return None
         if face.score >= state.sent_score * self._settings.improvement:
             return CallReason.BETTER
         if state.mask_changes_seen >= CHANGE_CONFIRMATIONS and since_s >= UNDECIDED_RETRY_S:
