@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+ACCESS_LOG: Final = logging.getLogger("streamwatch.overlay.access")
 COOKIE_NAME: Final = "streamwatch_session"
 QUERY_PARAMETER: Final = "token"
 _COOKIE_CONTEXT: Final = b"streamwatch live view cookie v1"
@@ -83,6 +84,3 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
         self.logger.debug(
             "%s %s %d %.0f ms", request.method, request.path, response.status, time * 1000
         )
-
-
-ACCESS_LOG: Final = logging.getLogger("streamwatch.overlay.access")
