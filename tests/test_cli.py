@@ -28,12 +28,10 @@ def test_check_accepts_the_default_config() -> None:
 
 def test_check_names_a_misspelt_key_and_the_file(tmp_path: Path) -> None:
     config = tmp_path / "door.toml"
-    config.write_text(
-        '[[cameras]]\nname = "door"\nsource = "demo"\n\n[selection]\nmin_intervall_s = 1\n'
-    )
+    config.write_text('[[cameras]]\nname = "door"\nsource = "demo"\n\n[selection]\nwindow_ss = 1\n')
     result = streamwatch("check", str(config))
     assert result.returncode == 2
-    assert f"{config}: selection.min_intervall_s: unknown key; did you mean 'min_interval_s'?" in (
+    assert f"{config}: selection.window_ss: unknown key; did you mean 'window_s'?" in (
         result.stderr
     )
     assert "Traceback" not in result.stderr

@@ -168,6 +168,21 @@ class Face:
     qualities: Qualities = field(default_factory=Qualities)
     signature: Signature | None = None  # local analyzer only; the API returns none
 
+    def moved(self, dx_px: float, dy_px: float) -> Face:
+        """This face with its box, landmarks and pupils shifted by (dx_px, dy_px)."""
+        box, pupils = self.box_px, self.pupils_px
+        return replace(
+            self,
+            box_px=Box(box.left + dx_px, box.top + dy_px, box.width, box.height),
+            landmarks_px=tuple(Point(p.x + dx_px, p.y + dy_px) for p in self.landmarks_px),
+            pupils_px=None
+            if pupils is None
+            else (
+                Pupil(pupils[0].x + dx_px, pupils[0].y + dy_px, pupils[0].radius),
+                Pupil(pupils[1].x + dx_px, pupils[1].y + dy_px, pupils[1].radius),
+            ),
+        )
+
     def scaled(self, factor: float) -> Face:
         """This face with every coordinate multiplied by `factor` (image → frame pixels)."""
         return replace(

@@ -151,7 +151,7 @@ class CameraPipeline:
         self._board = board
         self._recent_events: deque[Event] = deque(maxlen=recent_events)
         # Capture time of the newest frame the gate loop has dealt with (for the overlay).
-        self._dealt_up_to_monotonic_s: float | None = None
+        self._dealt_up_to_monotonic_s = time.monotonic()
 
     async def run(self) -> None:
         """Until the camera closes or the task is cancelled."""

@@ -8,9 +8,7 @@ so a face that stopped being detected does not drift off across the picture.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from streamwatch.analysis.model import Box, Face, Point, Pupil
+from streamwatch.analysis.model import Face
 from streamwatch.tracking.track import Track
 
 
@@ -25,15 +23,4 @@ def followed_face(track: Track, at_s: float, *, max_ahead_s: float) -> Face:
 
 def shifted_face(face: Face, dx_px: float, dy_px: float) -> Face:
     """`face` with its box, landmarks and pupils moved by (dx_px, dy_px)."""
-    box, pupils = face.box_px, face.pupils_px
-    return replace(
-        face,
-        box_px=Box(box.left + dx_px, box.top + dy_px, box.width, box.height),
-        landmarks_px=tuple(Point(p.x + dx_px, p.y + dy_px) for p in face.landmarks_px),
-        pupils_px=None
-        if pupils is None
-        else (
-            Pupil(pupils[0].x + dx_px, pupils[0].y + dy_px, pupils[0].radius),
-            Pupil(pupils[1].x + dx_px, pupils[1].y + dy_px, pupils[1].radius),
-        ),
-    )
+    return face.moved(dx_px, dy_px)

@@ -148,9 +148,12 @@ class Tracker:
                 (1 - VELOCITY_GAIN) * velocity[0] + VELOCITY_GAIN * measured[0],
                 (1 - VELOCITY_GAIN) * velocity[1] + VELOCITY_GAIN * measured[1],
             )
+        old = track.face.box_px
+        # Landmarks and pupils travel with the box (resized boxes keep them at the centre).
+        face = track.face.moved(box.center[0] - old.center[0], box.center[1] - old.center[1])
         track = replace(
             track,
-            face=replace(track.face, box_px=box),
+            face=replace(face, box_px=box),
             last_seen_s=max(track.last_seen_s, timestamp_s),
             velocity_px_s=velocity,
         )
