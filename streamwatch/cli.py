@@ -13,6 +13,7 @@ from pathlib import Path
 
 from streamwatch import __version__
 from streamwatch.analysis.model import FaceAnalysis
+from streamwatch.app.logs import configure_logging
 from streamwatch.config import ConfigError, Settings, load_settings
 
 EXIT_USAGE = 2
@@ -26,11 +27,7 @@ class CommandError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    args.log_handler = configure_logging(args.log_level, stream=sys.stderr)
     try:
         result: int = args.handler(args)
         return result
@@ -130,19 +127,25 @@ def _settings(path: Path | None) -> Settings:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from streamwatch.app.logs import redact_settings_secrets
     from streamwatch.app.runner import run
 
-    settings = _settings(args.config)
-    if args.window:
-        settings = settings.model_copy(
-            update={"overlay": settings.overlay.model_copy(update={"window": True})}
-        )
+    def load() -> Settings:
+        settings = _settings(args.config)
+        if args.window:
+            overlay = settings.overlay.model_copy(update={"window": True})
+            settings = settings.model_copy(update={"overlay": overlay})
+        redact_settings_secrets(args.log_handler, settings)
+        return settings
+
+    settings = load()
     if args.duration is not None and args.duration <= 0:
         raise CommandError("--duration must be a positive number of seconds")
     from streamwatch.delivery import OutboxError, StateDirError
 
     try:
-        asyncio.run(run(settings, duration_s=args.duration))
+        reload_config = load if args.config is not None else None
+        asyncio.run(run(settings, duration_s=args.duration, reload_config=reload_config))
     except (StateDirError, OutboxError) as error:
         raise CommandError(str(error)) from None
     return 0

@@ -16,9 +16,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
@@ -47,6 +47,8 @@ SignatureOf = Callable[[np.ndarray, Face], Awaitable[Signature | None]]
 # A face of the analysis and a face of the gate in the same frame are the same face when
 # their boxes overlap this much (different detectors draw somewhat different boxes).
 SAME_FACE_IOU = 0.3
+# AnalyzerError reasons of a client that refuses calls until its state changes.
+REFUSED_REASONS = frozenset({"auth", "credits", "circuit_open"})
 
 
 class GateDecision(StrEnum):
@@ -83,6 +85,7 @@ class PipelineCounters:
     calls_denied_budget: int = 0
     analysis_errors: int = 0
     events: int = 0
+    events_by_type: Counter[str] = field(default_factory=Counter)
 
 
 class _PendingCall:
@@ -141,6 +144,9 @@ class CameraPipeline:
         self._detect = detect
         self._signature_of = signature_of
         self._pending = _PendingCall()
+        self._no_call_in_flight = asyncio.Event()
+        self._no_call_in_flight.set()
+        self._finishing = False
         self._next_detection_s = 0.0
         self._previous_changed = 1.0
         self._budget = budget
@@ -215,35 +221,55 @@ class CameraPipeline:
             self._policy.dropped(replaced)
         return GateReport(frame, GateDecision.CANDIDATE, changed, tuple(gated), candidate)
 
+    async def finish_calls(self, timeout_s: float) -> None:
+        """Take no more candidates; give the call in flight up to `timeout_s` to end."""
+        self._finishing = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._no_call_in_flight.wait()
+
     async def _call_loop(self) -> None:
-        while True:
+        while not self._finishing:
             candidate = await self._pending.take()
-            frame = candidate.frame
+            if self._finishing:
+                return
+            self._no_call_in_flight.clear()
             try:
-                async with self._budget.call(self.camera, frame.monotonic_s):
-                    self._policy.sent(candidate)
-                    self.counters.calls_made += 1
-                    analysis = await self._analyzer.analyze(frame.image)
-            except BudgetDenied as denied:
-                self._policy.dropped(candidate)
-                if denied.reason == "stale":
-                    self.counters.calls_dropped_stale += 1
-                else:
-                    self.counters.calls_denied_budget += 1
-                log.debug("camera %s: %s", self.camera, denied)
-                continue
-            except AnalyzerError as error:
-                self.counters.analysis_errors += 1
-                log.warning("camera %s: analysis failed: %s", self.camera, error)
-                continue
-            analysis = await self._with_signatures(analysis, candidate)
-            for observer in self.call_observers:
-                observer(candidate, analysis)
-            update = self._tracker.attach(analysis, frame.timestamp_s)
-            self._emit(update, frame.timestamp_s, analyzer=analysis.analyzer, image=frame.image)
-            for track in update.analysed:
-                if self._rules.settled(track.track_id):
-                    self._policy.decided(track.track_id)
+                await self._call(candidate)
+            finally:
+                self._no_call_in_flight.set()
+
+    async def _call(self, candidate: Candidate) -> None:
+        """One analysis call for a candidate, and what follows from its answer."""
+        frame = candidate.frame
+        try:
+            async with self._budget.call(self.camera, frame.monotonic_s):
+                self._policy.sent(candidate)
+                self.counters.calls_made += 1
+                analysis = await self._analyzer.analyze(frame.image)
+        except BudgetDenied as denied:
+            self._policy.dropped(candidate)
+            if denied.reason == "stale":
+                self.counters.calls_dropped_stale += 1
+            else:
+                self.counters.calls_denied_budget += 1
+            log.debug("camera %s: %s", self.camera, denied)
+            return
+        except AnalyzerError as error:
+            self.counters.analysis_errors += 1
+            # While the client refuses calls (bad key, no credits, circuit open) it said why
+            # once; a line per candidate would bury everything else in the log.
+            level = logging.DEBUG if error.reason in REFUSED_REASONS else logging.WARNING
+            log.log(level, "camera %s: analysis failed: %s", self.camera, error)
+            return
+        analysis = await self._with_signatures(analysis, candidate)
+        for observer in self.call_observers:
+            observer(candidate, analysis)
+        update = self._tracker.attach(analysis, frame.timestamp_s)
+        self._emit(update, frame.timestamp_s, analyzer=analysis.analyzer, image=frame.image)
+        for track in update.analysed:
+            if self._rules.settled(track.track_id):
+                self._policy.decided(track.track_id)
 
     async def _with_signatures(self, analysis: FaceAnalysis, candidate: Candidate) -> FaceAnalysis:
         """The analysis with an appearance signature on each face that lacks one.
@@ -338,6 +364,7 @@ class CameraPipeline:
             if event.kind not in enabled:
                 continue
             self.counters.events += 1
+            self.counters.events_by_type[event.kind] += 1
             self._recent_events.append(event)
             self._dispatcher.submit(event)
             self._board.publish_event(event)

@@ -1,4 +1,9 @@
-"""Wiring: the parts of the configuration, started in order and stopped in reverse."""
+"""Wiring: the parts of the configuration, started in order and stopped in reverse.
+
+`run()` is the daemon: signals (SIGTERM/SIGINT stop, SIGHUP reloads the config), systemd's
+notify protocol, and the status server around an `App`, which holds every part of one
+configuration between `__aenter__` and `__aexit__`.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,21 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from streamwatch.analysis.analyzer import Analyzer
 from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.budget.limiter import CallBudget
-from streamwatch.capture.reader import CameraReader
+from streamwatch.capture.reader import CameraReader, CameraState
 from streamwatch.capture.sources import open_source
-from streamwatch.config.model import AnalyzerSettings, Settings
+from streamwatch.config.model import AnalyzerSettings, CameraSettings, Settings
+from streamwatch.delivery.dispatcher import Dispatcher
 from streamwatch.delivery.service import open_delivery
 from streamwatch.delivery.state_dir import resolve_state_dir
 from streamwatch.events.camera import CameraHealthRules
@@ -28,8 +37,12 @@ from streamwatch.tracking.identity import IdentityMemory
 from streamwatch.tracking.tracker import Tracker
 
 from .pipeline import CameraPipeline
+from .status import serve_status
+from .systemd import Notifier
 
 log = logging.getLogger("streamwatch.app")
+
+ConfigLoader = Callable[[], Settings]
 
 
 def build_analyzer(settings: AnalyzerSettings) -> Analyzer:
@@ -40,33 +53,81 @@ def build_analyzer(settings: AnalyzerSettings) -> Analyzer:
     return LocalAnalyzer(min_face_probability=settings.min_face_probability)
 
 
-async def run(settings: Settings, *, duration_s: float | None = None) -> None:
-    """Run until SIGINT/SIGTERM, for `duration_s` seconds, or until every camera finished."""
+async def run(
+    settings: Settings,
+    *,
+    duration_s: float | None = None,
+    reload_config: ConfigLoader | None = None,
+) -> None:
+    """The daemon: until SIGINT/SIGTERM, `duration_s`, or every camera finished.
+
+    SIGHUP calls `reload_config` and restarts only the cameras whose settings changed.
+    """
     stop = asyncio.Event()
+    reload = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    handled = {signal.SIGINT: stop.set, signal.SIGTERM: stop.set, signal.SIGHUP: reload.set}
+    for signum, handler in handled.items():
+        loop.add_signal_handler(signum, handler)
+    notifier = Notifier()
     try:
         async with App(settings) as app:
-            await app.run(stop, duration_s=duration_s)
+            notifier.ready(app.status_line())
+            extra = [notifier.keep_alive(app.status_line)]
+            if reload_config is not None:
+                extra.append(_reload_on_signal(app, reload, reload_config))
+            await app.run(stop, duration_s=duration_s, also=extra)
+            notifier.stopping()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in handled:
             loop.remove_signal_handler(signum)
+        notifier.close()
+
+
+async def _reload_on_signal(app: App, reload: asyncio.Event, load: ConfigLoader) -> None:
+    while True:
+        await reload.wait()
+        reload.clear()
+        try:
+            settings = load()
+        except Exception as error:  # a bad edit must not stop a running daemon
+            log.error("SIGHUP: configuration not reloaded: %s", error)
+            continue
+        await app.reload(settings)
+
+
+@dataclass
+class _Camera:
+    """One camera's running parts, which a reload can stop and start on their own."""
+
+    settings: CameraSettings
+    stack: AsyncExitStack
+    reader: CameraReader
+    pipeline: CameraPipeline
+    task: asyncio.Task[None] | None = None
 
 
 class App:
     """Every part of one configuration, running between `__aenter__` and `__aexit__`.
 
-    `readers` and `pipelines` (by camera name) and `board` are there to be looked at: by the
-    live view, and later health and metrics. Nothing outside changes them.
+    `readers`, `pipelines`, `analyzer`, `budget`, `dispatcher` and `board` are there to be
+    looked at (live view, health, metrics, tests); nothing outside changes them.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.board = SceneBoard([camera.name for camera in settings.cameras])
-        self.readers: dict[str, CameraReader] = {}
-        self.pipelines: dict[str, CameraPipeline] = {}
+        self._cameras: dict[str, _Camera] = {}
         self._stack = AsyncExitStack()
+        self._group: asyncio.TaskGroup | None = None
+
+    @property
+    def readers(self) -> dict[str, CameraReader]:
+        return {name: camera.reader for name, camera in self._cameras.items()}
+
+    @property
+    def pipelines(self) -> dict[str, CameraPipeline]:
+        return {name: camera.pipeline for name, camera in self._cameras.items()}
 
     async def __aenter__(self) -> App:
         try:
@@ -78,6 +139,8 @@ class App:
 
     async def __aexit__(self, *exc_info: object) -> None:
         log.info("stopping")
+        for name in list(self._cameras):
+            await self._stop_camera(name)
         await self._stack.aclose()
 
     async def _start(self, stack: AsyncExitStack) -> None:
@@ -85,48 +148,69 @@ class App:
         # Entered in the order of the path of a frame backwards, so that leaving stops the
         # cameras first and the sinks last, once the events of the last frames are out.
         session = await stack.enter_async_context(aiohttp.ClientSession())
-        analyzer = await stack.enter_async_context(build_analyzer(settings.analyzer))
+        self.analyzer = await stack.enter_async_context(build_analyzer(settings.analyzer))
         # The local face gate runs on the device whatever the analyzer is; with the local
         # analyzer they share one model.
-        gate = analyzer if isinstance(analyzer, LocalAnalyzer) else None
-        if gate is None:
-            gate = await stack.enter_async_context(
+        if isinstance(self.analyzer, LocalAnalyzer):
+            self.gate = self.analyzer
+        else:
+            self.gate = await stack.enter_async_context(
                 LocalAnalyzer(min_face_probability=settings.analyzer.min_face_probability)
             )
-        dispatcher = await stack.enter_async_context(open_delivery(settings, session))
+        self.dispatcher: Dispatcher = await stack.enter_async_context(
+            open_delivery(settings, session)
+        )
         if settings.overlay.web:
             url = await stack.enter_async_context(serve_live_view(self.board, settings.overlay))
             log.info("live view at %s", url)
-        budget = CallBudget(settings.budget)
+        if settings.status.enabled:
+            status_url = await stack.enter_async_context(serve_status(self, settings.status))
+            log.info("health at %shealthz, metrics at %smetrics", status_url, status_url)
+        self.budget = CallBudget(settings.budget)
         # One memory for every camera: a person walking from one to the next is not new.
-        identities = IdentityMemory(settings.tracking, self._identity_path())
-        stack.callback(identities.save)
+        self.identities = IdentityMemory(settings.tracking, self._identity_path())
+        stack.callback(self.identities.save)
         for camera in settings.cameras:
-            reader = await stack.enter_async_context(CameraReader(camera, open_source(camera)))
-            self.readers[camera.name] = reader
-            self.pipelines[camera.name] = CameraPipeline(
+            await self._start_camera(camera)
+
+    async def _start_camera(self, camera: CameraSettings) -> None:
+        settings = self.settings
+        stack = AsyncExitStack()
+        reader = await stack.enter_async_context(CameraReader(camera, open_source(camera)))
+        pipeline = CameraPipeline(
+            camera=camera.name,
+            reader=reader,
+            health=CameraHealthRules(
+                node=settings.node, camera=camera.name, offline_after_s=camera.offline_after_s
+            ),
+            selection=settings.selection,
+            detect=self.gate.detect,
+            signature_of=self.gate.signature,
+            budget=self.budget,
+            analyzer=self.analyzer,
+            tracker=Tracker(camera.name, settings.tracking),
+            rules=EventRules(
+                node=settings.node,
                 camera=camera.name,
-                reader=reader,
-                health=CameraHealthRules(
-                    node=settings.node, camera=camera.name, offline_after_s=camera.offline_after_s
-                ),
-                selection=settings.selection,
-                detect=gate.detect,
-                signature_of=gate.signature,
-                budget=budget,
-                analyzer=analyzer,
-                tracker=Tracker(camera.name, settings.tracking),
-                rules=EventRules(
-                    node=settings.node,
-                    camera=camera.name,
-                    rules=camera.rules,
-                    tracking=settings.tracking,
-                    identities=identities,
-                ),
-                dispatcher=dispatcher,
-                board=self.board,
-                recent_events=settings.overlay.recent_events,
-            )
+                rules=camera.rules,
+                tracking=settings.tracking,
+                identities=self.identities,
+            ),
+            dispatcher=self.dispatcher,
+            board=self.board,
+            recent_events=settings.overlay.recent_events,
+        )
+        entry = self._cameras[camera.name] = _Camera(camera, stack, reader, pipeline)
+        if self._group is not None:
+            entry.task = self._group.create_task(pipeline.run(), name=f"camera {camera.name}")
+
+    async def _stop_camera(self, name: str) -> None:
+        entry = self._cameras.pop(name)
+        if entry.task is not None:
+            entry.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await entry.task
+        await entry.stack.aclose()
 
     def _identity_path(self) -> Path | None:
         name = self.settings.tracking.identity_file
@@ -136,27 +220,89 @@ class App:
             return Path(name)
         return resolve_state_dir(self.settings.state_dir) / name
 
-    async def run(self, stop: asyncio.Event, *, duration_s: float | None = None) -> None:
-        """Until `stop` is set, `duration_s` passed, or every camera finished (files)."""
+    async def reload(self, settings: Settings) -> None:
+        """Apply a new configuration: restart the cameras whose settings changed, only them.
+
+        Other sections are read once at start; a change there is reported, not applied.
+        """
+        old = {camera.name: camera for camera in self.settings.cameras}
+        new = {camera.name: camera for camera in settings.cameras}
+        if set(old) != set(new):
+            log.warning("SIGHUP: adding or removing cameras needs a restart; cameras kept")
+        changed = [name for name in old.keys() & new.keys() if old[name] != new[name]]
+        for name in sorted(changed):
+            log.info("SIGHUP: camera %s changed: restarting it", name, extra={"camera": name})
+            await self._stop_camera(name)
+            await self._start_camera(new[name])
+        others = [
+            section
+            for section in Settings.model_fields
+            if section != "cameras"
+            and getattr(settings, section) != getattr(self.settings, section)
+        ]
+        if others:
+            log.warning("SIGHUP: changes to %s need a restart", ", ".join(others))
+        kept = [new[name] if name in changed else old[name] for name in old]
+        self.settings = self.settings.model_copy(update={"cameras": kept})
+
+    def status_line(self) -> str:
+        """One line for `systemctl status`."""
+        streaming = sum(
+            reader.state in (CameraState.STREAMING, CameraState.FINISHED)
+            for reader in self.readers.values()
+        )
+        pending = sum(self.dispatcher.pending(name) for name in self.dispatcher.counters)
+        return (
+            f"{streaming}/{len(self._cameras)} cameras streaming; "
+            f"{self.budget.state.calls_today} calls today; {pending} events pending"
+        )
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        *,
+        duration_s: float | None = None,
+        also: list[Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        """Until `stop` is set, `duration_s` passed, or every camera finished (files).
+
+        `also`: more tasks to run alongside (the watchdog, the reloader), cancelled at the end.
+        On the way out, analyses in flight get `status.stop_timeout_s` to finish, so their
+        events are kept.
+        """
 
         async def end_when_asked() -> None:
             await stop.wait()
+            await asyncio.gather(
+                *(
+                    p.finish_calls(self.settings.status.stop_timeout_s)
+                    for p in self.pipelines.values()
+                )
+            )
             raise _Stopped
 
-        async def stop_when_cameras_end(cameras: list[asyncio.Task[None]]) -> None:
-            await asyncio.wait(cameras)
-            stop.set()
+        async def stop_when_cameras_end() -> None:
+            while True:
+                tasks = [c.task for c in self._cameras.values() if c.task is not None]
+                await asyncio.wait(tasks)
+                # A reload may have replaced a camera meanwhile: only stop when all are done.
+                if all(c.task is not None and c.task.done() for c in self._cameras.values()):
+                    stop.set()
+                    return
 
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(duration_s):
                 try:
                     async with asyncio.TaskGroup() as group:
-                        cameras = [
-                            group.create_task(pipeline.run(), name=f"camera {name}")
-                            for name, pipeline in self.pipelines.items()
-                        ]
-                        group.create_task(stop_when_cameras_end(cameras))
+                        self._group = group
+                        for name, camera in self._cameras.items():
+                            camera.task = group.create_task(
+                                camera.pipeline.run(), name=f"camera {name}"
+                            )
+                        group.create_task(stop_when_cameras_end())
                         group.create_task(end_when_asked())
+                        for coroutine in also or []:
+                            group.create_task(coroutine)
                         if self.settings.overlay.window:
                             group.create_task(
                                 show_windows(self.board, self.settings.overlay, stop),
@@ -164,6 +310,10 @@ class App:
                             )
                 except* _Stopped:
                     pass
+                finally:
+                    self._group = None
+        for camera in self._cameras.values():
+            camera.task = None
 
 
 class _Stopped(Exception):

@@ -389,6 +389,16 @@ def _stdout_sink() -> list[SinkSettings]:
     return [JsonLinesSinkSettings(kind="jsonl", path="-")]
 
 
+class StatusSettings(Section):
+    # /healthz and /metrics (Prometheus) on their own port, so a headless box without the
+    # live view is still watched. Loopback by default; no secret is ever in them.
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 9108
+    # SIGTERM: calls in flight get this long to finish (their events are kept), then stop.
+    stop_timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
 class Settings(Section):
     node: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "streamwatch"
     # Where the outbox lives. With this default, systemd's $STATE_DIRECTORY wins when set, and
@@ -405,6 +415,7 @@ class Settings(Section):
     sinks: list[SinkSettings] = Field(default_factory=_stdout_sink)
     outbox: OutboxSettings = OutboxSettings()
     overlay: OverlaySettings = OverlaySettings()
+    status: StatusSettings = StatusSettings()
 
     @model_validator(mode="after")
     def _unique_camera_names(self) -> Settings:

@@ -20,11 +20,13 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from streamwatch.capture.backoff import Backoff
 from streamwatch.delivery.outbox import Outbox, OutboxError, Pending
 from streamwatch.delivery.sinks import DeliveryError, Sink
 from streamwatch.events.model import Event
+from streamwatch.histogram import HistogramRecorder
 
 log = logging.getLogger("streamwatch.delivery")
 
@@ -38,6 +40,8 @@ class SinkCounters:
     retried: int = 0
     dead_lettered: int = 0
     last_error: str | None = None
+    # Event decided → sink acknowledged, seconds (retries and outages included).
+    latency: HistogramRecorder = field(default_factory=HistogramRecorder)
 
 
 @dataclass
@@ -186,6 +190,7 @@ class Dispatcher:
             else:
                 self.outbox.acknowledge(sink.name, pending.seq)
                 counters.delivered += 1
+                counters.latency.observe((datetime.now(UTC) - event.time).total_seconds())
                 counters.last_error = None
                 lane.backoff.reset()
                 self._notify()
