@@ -42,7 +42,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "mask_on_off": {"face.new": 1, "face.returned": 0, "face.left": 0, "face.maskless": 1},
     # The performer, then Barack and Michelle Obama; faces 50-80 px, partly below the minimum.
     "short_hamilton_clip": {"face.new": 3, "face.returned": 0, "face.left": 1, "face.maskless": 3},
-    "walk_and_pause_3people": {"face.new": 0, "face.returned": 0, "face.left": 0},  # < 64 px
+    # Faces 45-65 px: too small for a call, announced from the local detection instead.
+    "walk_and_pause_3people": {"face.new": 3, "face.returned": 0, "face.left": 0},
     "classroom_4people": {"face.new": 0, "face.returned": 0, "face.left": 0},  # 15-25 px
     "backs_3people_part1": {"face.new": 0, "face.returned": 0, "face.left": 0},  # no face
 }
@@ -56,6 +57,7 @@ async def emitted(clip: Path) -> Counter[str]:
                 "cameras": [{"name": "clip", "source": str(clip), "loop": False}],
                 "sinks": [{"kind": "jsonl", "path": str(events_file)}],
                 "overlay": {"web": False},
+                "status": {"port": 0},
                 "state_dir": str(Path(directory) / "state"),
             }
         )
@@ -78,9 +80,7 @@ def main() -> None:
             continue
         counts = asyncio.run(emitted(MEDIA / f"{name}.mp4"))
         results[name] = {"expected": expected, "emitted": {k: counts.get(k, 0) for k in KINDS}}
-        cells = [
-            f"{counts.get(k, 0):>6} / {expected.get(k, '-'):>5}" for k in KINDS
-        ]
+        cells = [f"{counts.get(k, 0):>6} / {expected.get(k, '-'):>5}" for k in KINDS]
         print(f"{name:<24} " + " ".join(f"{c:>14}" for c in cells))
     print("(emitted / expected)")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -161,6 +161,7 @@ async def run_policy(path: Path, api_url: str) -> tuple[list[Call], PipelineCoun
             "analyzer": {"kind": "ailab", "url": api_url, "api_key": API_KEY},
             "sinks": [],
             "overlay": {"web": False},
+            "status": {"port": 0},
         }
     )
     calls: list[Call] = []

@@ -34,6 +34,7 @@ async def test_real_clip_through_the_emulator_reaches_the_webhook(media_dir: Pat
                 "analyzer": {"kind": "ailab", "url": api_url, "api_key": API_KEY},
                 "sinks": [{"kind": "webhook", "url": receiver.url, "secret": WEBHOOK_SECRET}],
                 "overlay": {"web": False},
+                "status": {"port": 0},
             }
         )
         # Ends by itself when the clip does (a file camera without `loop`).

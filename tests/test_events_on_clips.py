@@ -45,6 +45,7 @@ async def _events_of(clip: Path, api_url: str, tmp_path: Path) -> tuple[list[Eve
             "analyzer": {"kind": "ailab", "url": api_url, "api_key": API_KEY},
             "sinks": [{"kind": "jsonl", "path": str(events_file)}],
             "overlay": {"web": False},
+            "status": {"port": 0},
             "state_dir": str(tmp_path / "state"),
         }
     )

@@ -52,6 +52,7 @@ def _settings(*cameras: dict[str, object]) -> Settings:
             "cameras": [{**FAST, **camera} for camera in cameras],
             "sinks": [],
             "overlay": {"web": False},
+            "status": {"port": 0},
         }
     )
 
