@@ -52,7 +52,8 @@ async def test_demo_prints_face_new_and_face_left_and_serves_the_live_view(
 ) -> None:
     # The default config, on a free port so the test never collides with a running instance.
     config = tmp_path / "demo.toml"
-    config.write_text(CONFIG.read_text().replace("web_port = 8080", f"web_port = {_free_port()}"))
+    text = CONFIG.read_text().replace("web_port = 8080", f"web_port = {_free_port()}")
+    config.write_text(text.replace("port = 9108", f"port = {_free_port()}"))
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
