@@ -25,9 +25,11 @@ def _free_port() -> int:
 
 
 async def _live_view_url(stderr: asyncio.StreamReader) -> str:
-    while line := (await stderr.readline()).decode():
-        if "live view at " in line:
-            return line.split("live view at ", 1)[1].strip()
+    # Off a terminal the log is JSON lines.
+    while line := await stderr.readline():
+        message = json.loads(line).get("message", "") if line.startswith(b"{") else ""
+        if "live view at " in message:
+            return str(message.split("live view at ", 1)[1].strip())
     raise AssertionError("streamwatch exited before starting the live view")
 
 
