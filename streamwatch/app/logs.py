@@ -16,15 +16,17 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
 from urllib.parse import unquote, urlsplit
 
 from streamwatch.config.model import Settings
 
 FIELDS = ("camera", "request_id")
+_REQUEST_ID = re.compile(r"request_id[ =:]+([0-9A-Za-z-]{6,})")
 _SYSLOG_PRIORITY = {
     logging.DEBUG: 7,
     logging.INFO: 6,
@@ -64,7 +66,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        document |= {name: getattr(record, name) for name in FIELDS if hasattr(record, name)}
+        document |= _fields(record)
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
         line = json.dumps(document, ensure_ascii=False)
@@ -79,8 +81,19 @@ class ReadableFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        fields = " ".join(f"{n}={getattr(record, n)}" for n in FIELDS if hasattr(record, n))
+        fields = " ".join(f"{name}={value}" for name, value in _fields(record).items())
         return f"{text} [{fields}]" if fields else text
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's structured fields; a request_id the message names counts as one."""
+    fields = {name: getattr(record, name) for name in FIELDS if hasattr(record, name)}
+    if "request_id" not in fields:
+        # The API client names the request in its messages ("… (request_id 1f3c…)").
+        match = _REQUEST_ID.search(record.getMessage())
+        if match:
+            fields["request_id"] = match.group(1)
+    return fields
 
 
 def configure_logging(level: str, *, stream: TextIO = sys.stderr) -> logging.Handler:

@@ -8,6 +8,9 @@ Four tasks per camera:
   `max_age_s`), calls the analyzer and attaches the answer to the tracks of that frame's time;
 - the live loop hands every frame with the current tracks to the overlay;
 - the health loop turns the camera's state into camera.offline / camera.online.
+
+Every time-based rule runs on the frames' times and on `clock`: the machine's, or the media
+time of a recording replayed faster than real time (streamwatch.clock).
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -27,7 +29,9 @@ from streamwatch.analysis.analyzer import Analyzer, AnalyzerError
 from streamwatch.analysis.model import Face, FaceAnalysis, Signature
 from streamwatch.budget.limiter import BudgetDenied, CallBudget
 from streamwatch.capture.frame import Frame
-from streamwatch.capture.reader import CameraClosed, CameraReader, CameraState
+from streamwatch.capture.latest import CameraClosed
+from streamwatch.capture.reader import CameraReader, CameraState
+from streamwatch.clock import SYSTEM_CLOCK, Clock, Hold
 from streamwatch.config.model import SelectionSettings
 from streamwatch.delivery.dispatcher import Dispatcher
 from streamwatch.events.camera import CameraHealthRules
@@ -89,15 +93,23 @@ class PipelineCounters:
 
 
 class _PendingCall:
-    """A one-slot hand-over of candidates: a newer one replaces one not yet taken."""
+    """A one-slot hand-over of candidates: a newer one replaces one not yet taken.
 
-    def __init__(self) -> None:
+    From an offer until the call loop is `done` with every candidate it holds the clock: a
+    replay's clock does not move on while a call is to be made (the machine's ignores it).
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._candidate: Candidate | None = None
         self._ready = asyncio.Event()
+        self._hold: Hold | None = None
 
     def offer(self, candidate: Candidate) -> Candidate | None:
         """Leave `candidate`; returns the one it replaced, if any."""
         replaced, self._candidate = self._candidate, candidate
+        if self._hold is None:
+            self._hold = self._clock.hold()
         self._ready.set()
         return replaced
 
@@ -107,6 +119,12 @@ class _PendingCall:
         assert self._candidate is not None
         candidate, self._candidate = self._candidate, None
         return candidate
+
+    def done(self) -> None:
+        """The call loop is through with the candidate it took."""
+        if self._candidate is None and self._hold is not None:
+            self._hold.release()
+            self._hold = None
 
 
 class CameraPipeline:
@@ -126,6 +144,7 @@ class CameraPipeline:
         dispatcher: Dispatcher,
         board: SceneBoard,
         recent_events: int = 5,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         assert reader.latest is not None, "the reader must be started (async with)"
         self.camera = camera
@@ -143,7 +162,8 @@ class CameraPipeline:
         self._policy = CallPolicy(selection)
         self._detect = detect
         self._signature_of = signature_of
-        self._pending = _PendingCall()
+        self._clock = clock
+        self._pending = _PendingCall(clock)
         self._no_call_in_flight = asyncio.Event()
         self._no_call_in_flight.set()
         self._finishing = False
@@ -157,7 +177,7 @@ class CameraPipeline:
         self._board = board
         self._recent_events: deque[Event] = deque(maxlen=recent_events)
         # Capture time of the newest frame the gate loop has dealt with (for the overlay).
-        self._dealt_up_to_monotonic_s = time.monotonic()
+        self._dealt_up_to_monotonic_s = clock.monotonic_s()
 
     async def run(self) -> None:
         """Until the camera closes or the task is cancelled."""
@@ -168,7 +188,7 @@ class CameraPipeline:
                 group.create_task(self._live_loop(), name=f"live {self.camera}")
                 group.create_task(self._health_loop(), name=f"health {self.camera}")
         except* CameraClosed:
-            log.info("camera %s: closed", self.camera)
+            log.info("camera %s: closed", self.camera, extra={"camera": self.camera})
 
     async def _gate_loop(self) -> None:
         sequence = -1
@@ -238,6 +258,7 @@ class CameraPipeline:
                 await self._call(candidate)
             finally:
                 self._no_call_in_flight.set()
+                self._pending.done()
 
     async def _call(self, candidate: Candidate) -> None:
         """One analysis call for a candidate, and what follows from its answer."""
@@ -253,14 +274,20 @@ class CameraPipeline:
                 self.counters.calls_dropped_stale += 1
             else:
                 self.counters.calls_denied_budget += 1
-            log.debug("camera %s: %s", self.camera, denied)
+            log.debug("camera %s: %s", self.camera, denied, extra={"camera": self.camera})
             return
         except AnalyzerError as error:
             self.counters.analysis_errors += 1
             # While the client refuses calls (bad key, no credits, circuit open) it said why
             # once; a line per candidate would bury everything else in the log.
             level = logging.DEBUG if error.reason in REFUSED_REASONS else logging.WARNING
-            log.log(level, "camera %s: analysis failed: %s", self.camera, error)
+            log.log(
+                level,
+                "camera %s: analysis failed: %s",
+                self.camera,
+                error,
+                extra={"camera": self.camera},
+            )
             return
         analysis = await self._with_signatures(analysis, candidate)
         for observer in self.call_observers:
@@ -296,7 +323,7 @@ class CameraPipeline:
     async def _live_loop(self) -> None:
         sequence = -1
         while True:
-            frame = await self._latest.next(sequence)
+            frame = await self._latest.watch(sequence)
             sequence = frame.sequence
             self._board.publish(
                 Scene(
@@ -312,7 +339,7 @@ class CameraPipeline:
         stall_timeout_s = self._reader.camera.stall_timeout_s
         version = self._reader.state_version
         while True:
-            now_s = time.monotonic()
+            now_s = self._clock.monotonic_s()
             stats = self._reader.stats
             if stats.state in (CameraState.FINISHED, CameraState.STOPPED):
                 return
@@ -327,7 +354,7 @@ class CameraPipeline:
                 self._health.observe(
                     streaming=streaming,
                     now_s=now_s,
-                    now_wall_s=time.time(),
+                    now_wall_s=self._clock.wall_s(),
                     state=str(stats.state),
                     reason=reason,
                 )
@@ -337,7 +364,7 @@ class CameraPipeline:
                 deadlines.append(stats.last_frame_monotonic_s + stall_timeout_s)
             due = [d for d in deadlines if d is not None]
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(0.0, min(due) - now_s) if due else None):
+                async with self._clock.timeout_at(min(due)) if due else contextlib.nullcontext():
                     version = await self._reader.state_change(version)
 
     def _emit(

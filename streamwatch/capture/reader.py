@@ -3,6 +3,8 @@
 OpenCV's read() blocks (and releases the GIL), so each camera gets a thread that reads as fast
 as the source delivers and overwrites a one-slot `LatestFrame`. The camera's asyncio task awaits
 the next frame without polling; frames it was too busy to take are dropped, never queued.
+A recording replayed as fast as it decodes runs on a `MediaClock` instead: its frames carry
+their media time and are handed over one by one (capture/stepped.py).
 
 The thread also owns the camera's state machine:
 
@@ -32,7 +34,10 @@ import numpy as np
 
 from streamwatch.capture.backoff import Backoff
 from streamwatch.capture.frame import Frame
+from streamwatch.capture.latest import LatestFrame
 from streamwatch.capture.sources import SourceError, VideoSource
+from streamwatch.capture.stepped import SteppedFrames
+from streamwatch.clock import MediaClock
 from streamwatch.config.model import CameraSettings
 
 log = logging.getLogger("streamwatch.capture")
@@ -41,10 +46,6 @@ PROBE_INTERVAL_S = 1.0
 # A read that blocks this share of stall_timeout_s has hit the time-out.
 STALLED_READ_FRACTION = 0.95
 FPS_WINDOW_FRAMES = 30
-
-
-class CameraClosed(Exception):
-    """The camera stopped (shut down, or a file source ended without looping)."""
 
 
 class CameraState(StrEnum):
@@ -61,7 +62,7 @@ class CameraStats:
     camera: str
     state: CameraState
     frames_read: int
-    frames_dropped: int  # read but replaced by a newer frame before anyone took them
+    frames_dropped: int  # read but replaced by a newer frame before the pipeline took them
     reconnects: int
     fps_in: float
     last_frame_monotonic_s: float | None
@@ -71,56 +72,6 @@ class CameraStats:
         if self.last_frame_monotonic_s is None:
             return None
         return now_monotonic_s - self.last_frame_monotonic_s
-
-
-class LatestFrame:
-    """A one-slot hand-over from a thread to the event loop: the newest frame wins."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._lock = threading.Lock()
-        self._frame: Frame | None = None
-        self._taken_sequence = -1
-        self._closed = False
-        self._changed = asyncio.Event()
-        self.dropped = 0
-
-    def put(self, frame: Frame) -> None:
-        """Called from the reader thread."""
-        with self._lock:
-            if self._frame is not None and self._frame.sequence > self._taken_sequence:
-                self.dropped += 1
-            self._frame = frame
-        self._wake()
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-        self._wake()
-
-    def peek(self) -> Frame | None:
-        with self._lock:
-            return self._frame
-
-    async def next(self, after_sequence: int = -1) -> Frame:
-        """The newest frame with a sequence above `after_sequence`, waiting for one if needed."""
-        while True:
-            with self._lock:
-                frame, closed = self._frame, self._closed
-                if frame is not None and frame.sequence > after_sequence:
-                    self._taken_sequence = max(self._taken_sequence, frame.sequence)
-                    return frame
-            if closed:
-                raise CameraClosed
-            # No await between the check and clear(): a put() in between schedules its set()
-            # on this loop, so it runs after clear() and wakes the wait below.
-            self._changed.clear()
-            await self._changed.wait()
-
-    def _wake(self) -> None:
-        # A closed loop (RuntimeError) has nobody waiting any more.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._changed.set)
 
 
 class CameraReader:
@@ -136,10 +87,13 @@ class CameraReader:
         *,
         clock: Callable[[], float] = time.time,
         backoff: Backoff | None = None,
+        media_clock: MediaClock | None = None,
     ) -> None:
+        """`media_clock`: replay a recording in its own time, every frame, as fast as it decodes."""
         self.camera = camera
         self.source = source
         self._clock = clock
+        self._media_clock = media_clock
         self._backoff = backoff or Backoff(camera.reconnect_initial_s, camera.reconnect_max_s)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -191,7 +145,11 @@ class CameraReader:
 
     async def __aenter__(self) -> CameraReader:
         self._loop = asyncio.get_running_loop()
-        self.latest = LatestFrame(self._loop)
+        self.latest = (
+            LatestFrame(self._loop)
+            if self._media_clock is None
+            else SteppedFrames(self._loop, self._media_clock)
+        )
         self._thread = threading.Thread(
             target=self._run, name=f"capture-{self.camera.name}", daemon=True
         )
@@ -200,11 +158,17 @@ class CameraReader:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._stop.set()
+        if self.latest is not None:
+            self.latest.close()  # a stepped hand-over's reader may be waiting to put a frame
         if self._thread is not None:
             # An open or read can block up to stall_timeout_s; wait for it off the loop.
             await asyncio.to_thread(self._thread.join, self.camera.stall_timeout_s + 5)
             if self._thread.is_alive():
-                log.warning("camera %s: reader thread did not stop in time", self.camera.name)
+                log.warning(
+                    "camera %s: reader thread did not stop in time",
+                    self.camera.name,
+                    extra={"camera": self.camera.name},
+                )
         self._set_state(CameraState.STOPPED)
 
     # Everything below runs in the reader thread.
@@ -253,16 +217,20 @@ class CameraReader:
                     f"{self.source.description}: no frame for {now_s - read_started_s:.1f} s"
                 )
                 break
-            stuck = watch.stuck(image, self.source.position_ms(), now_s)
+            frame_s, timestamp_s = now_s, self._clock()
+            if self._media_clock is not None:
+                frame_s = self._media_clock.frame_time_s(self._frames_read + 1)
+                timestamp_s = self._media_clock.start_wall_s + frame_s
+            stuck = watch.stuck(image, self.source.position_ms(), frame_s)
             if stuck is not None:
                 self._fail(f"{self.source.description}: {stuck}")
                 break
             self._frames_read += 1
-            self._frame_times_s.append(now_s)
+            self._frame_times_s.append(frame_s)
             self._set_state(CameraState.STREAMING)
             image.setflags(write=False)
-            self.latest.put(Frame(self.camera.name, self._frames_read, self._clock(), now_s, image))
-            if self.source.pace_fps:
+            self.latest.put(Frame(self.camera.name, self._frames_read, timestamp_s, frame_s, image))
+            if self.source.pace_fps and self._media_clock is None:
                 next_due_s = max(next_due_s + 1 / self.source.pace_fps, now_s - 1.0)
                 self._stop.wait(max(0.0, next_due_s - time.monotonic()))
         if time.monotonic() - started_s >= self.camera.reconnect_reset_after_s:
@@ -273,14 +241,21 @@ class CameraReader:
         if self._state is CameraState.STREAMING:
             self._set_state(CameraState.STALLED)
         if reason != self._last_error:
-            log.warning("camera %s: %s", self.camera.name, reason)
+            log.warning(
+                "camera %s: %s", self.camera.name, reason, extra={"camera": self.camera.name}
+            )
         self._last_error = reason
 
     def _wait_before_reconnecting(self) -> None:
         self._set_state(CameraState.RECONNECTING)
         self._reconnects += 1
         delay_s = self._backoff.next_delay_s()
-        log.info("camera %s: reconnecting in %.1f s", self.camera.name, delay_s)
+        log.info(
+            "camera %s: reconnecting in %.1f s",
+            self.camera.name,
+            delay_s,
+            extra={"camera": self.camera.name},
+        )
         deadline_s = time.monotonic() + delay_s
         # Nobody listening yet: look each second whether someone does, and go at once if so.
         watch_for_return = not self.source.reachable()
@@ -290,7 +265,11 @@ class CameraReader:
             ):
                 return
             if watch_for_return and self.source.reachable():
-                log.info("camera %s: answering again", self.camera.name)
+                log.info(
+                    "camera %s: answering again",
+                    self.camera.name,
+                    extra={"camera": self.camera.name},
+                )
                 return
 
     def _set_state(self, state: CameraState) -> None:
