@@ -23,7 +23,8 @@ from streamwatch.analysis.analyzer import Analyzer
 from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.budget.limiter import CallBudget
 from streamwatch.capture.reader import CameraReader, CameraState
-from streamwatch.capture.sources import open_source
+from streamwatch.capture.sources import VideoSource, open_source
+from streamwatch.clock import SYSTEM_CLOCK, MediaClock
 from streamwatch.config.model import AnalyzerSettings, CameraSettings, Settings
 from streamwatch.delivery.dispatcher import Dispatcher
 from streamwatch.delivery.service import open_delivery
@@ -114,8 +115,22 @@ class App:
     looked at (live view, health, metrics, tests); nothing outside changes them.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        media_clock: MediaClock | None = None,
+        sources: Callable[[CameraSettings], VideoSource] = open_source,
+        state_dir: Path | None = None,
+    ) -> None:
+        """The keywords are for a replay (streamwatch.replay): `media_clock` runs the cameras
+        on a recording's own time, every frame, as fast as it decodes; `sources` opens them;
+        `state_dir` keeps the outbox apart from the daemon's."""
         self.settings = settings
+        self.media_clock = media_clock
+        self.clock = media_clock or SYSTEM_CLOCK
+        self._sources = sources
+        self._state_dir = state_dir
         self.board = SceneBoard([camera.name for camera in settings.cameras])
         self._cameras: dict[str, _Camera] = {}
         self._stack = AsyncExitStack()
@@ -158,7 +173,7 @@ class App:
                 LocalAnalyzer(min_face_probability=settings.analyzer.min_face_probability)
             )
         self.dispatcher: Dispatcher = await stack.enter_async_context(
-            open_delivery(settings, session)
+            open_delivery(settings, session, state_dir=self._state_dir)
         )
         if settings.overlay.web:
             url = await stack.enter_async_context(serve_live_view(self.board, settings.overlay))
@@ -166,7 +181,7 @@ class App:
         if settings.status.enabled:
             status_url = await stack.enter_async_context(serve_status(self, settings.status))
             log.info("health at %shealthz, metrics at %smetrics", status_url, status_url)
-        self.budget = CallBudget(settings.budget)
+        self.budget = CallBudget(settings.budget, clock=self.clock)
         # One memory for every camera: a person walking from one to the next is not new.
         self.identities = IdentityMemory(settings.tracking, self._identity_path())
         stack.callback(self.identities.save)
@@ -176,7 +191,9 @@ class App:
     async def _start_camera(self, camera: CameraSettings) -> None:
         settings = self.settings
         stack = AsyncExitStack()
-        reader = await stack.enter_async_context(CameraReader(camera, open_source(camera)))
+        reader = await stack.enter_async_context(
+            CameraReader(camera, self._sources(camera), media_clock=self.media_clock)
+        )
         pipeline = CameraPipeline(
             camera=camera.name,
             reader=reader,
@@ -199,6 +216,7 @@ class App:
             dispatcher=self.dispatcher,
             board=self.board,
             recent_events=settings.overlay.recent_events,
+            clock=self.clock,
         )
         entry = self._cameras[camera.name] = _Camera(camera, stack, reader, pipeline)
         if self._group is not None:

@@ -7,20 +7,21 @@
 - a limit on calls in flight;
 - freshness: a candidate that cannot be sent within `max_age_s` of its frame is dropped,
   never sent late (a stale picture answers a question nobody asks any more).
+
+All of it in the time of a clock: the machine's, or a replayed recording's (streamwatch.clock).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from asyncio_throttle.throttler import Throttler
-
+from streamwatch.budget.rate import rate_limiter
+from streamwatch.clock import SYSTEM_CLOCK, Clock
 from streamwatch.config.model import BudgetSettings
 
 log = logging.getLogger("streamwatch.budget")
@@ -56,13 +57,15 @@ class CallBudget:
         self,
         settings: BudgetSettings,
         *,
-        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+        clock: Clock = SYSTEM_CLOCK,
+        today: Callable[[], date] | None = None,
     ) -> None:
         self._settings = settings
-        self._throttler = Throttler(rate_limit=settings.max_calls, period=settings.period_s)
+        self._clock = clock
+        self._rate = rate_limiter(settings.max_calls, settings.period_s, clock)
         self._in_flight = asyncio.Semaphore(settings.max_concurrent)
-        self._today = today
-        self._day = today()
+        self._today = today or (lambda: datetime.fromtimestamp(clock.wall_s(), UTC).date())
+        self._day = self._today()
         self._calls_today = 0
         self._camera_next_call_s: dict[str, float] = {}
         self._in_flight_count = 0
@@ -86,16 +89,15 @@ class CallBudget:
                 "calls resume at 00:00 UTC",
                 reason="daily_budget_spent",
             )
-        remaining_s = frame_monotonic_s + self._settings.max_age_s - time.monotonic()
+        clock = self._clock
         acquired = False
         try:
-            async with asyncio.timeout(max(0.0, remaining_s)):
-                next_call_s = self._camera_next_call_s.get(camera, 0.0)
-                if (wait_s := next_call_s - time.monotonic()) > 0:
-                    await asyncio.sleep(wait_s)  # pacing this camera, not synchronisation
+            async with clock.timeout_at(frame_monotonic_s + self._settings.max_age_s):
+                # Pacing this camera, not synchronisation.
+                await clock.sleep_until(self._camera_next_call_s.get(camera, 0.0))
                 await self._in_flight.acquire()
                 acquired = True
-                await self._throttler.acquire()  # type: ignore[no-untyped-call]
+                await self._rate.acquire()
         except TimeoutError:
             if acquired:
                 self._in_flight.release()
@@ -103,7 +105,7 @@ class CallBudget:
                 f"camera {camera}: candidate older than {self._settings.max_age_s} s dropped",
                 reason="stale",
             ) from None
-        self._camera_next_call_s[camera] = time.monotonic() + self._settings.camera_interval_s
+        self._camera_next_call_s[camera] = clock.monotonic_s() + self._settings.camera_interval_s
         self._calls_today += 1
         self.calls_made += 1
         self._in_flight_count += 1

@@ -24,10 +24,13 @@ def outbox_path(settings: Settings) -> Path:
 
 @contextlib.asynccontextmanager
 async def open_delivery(
-    settings: Settings, session: aiohttp.ClientSession
+    settings: Settings, session: aiohttp.ClientSession, *, state_dir: Path | None = None
 ) -> AsyncIterator[Dispatcher]:
-    """The running dispatcher of `settings`, holding its state directory for this process."""
-    path = outbox_path(settings)
+    """The running dispatcher of `settings`, holding its state directory for this process.
+
+    `state_dir` replaces the settings' (a replay keeps its outbox apart from the daemon's).
+    """
+    path = outbox_path(settings) if state_dir is None else state_dir / FILE_NAME
     cameras = [camera.name for camera in settings.cameras]
     sinks = [
         build_sink(
