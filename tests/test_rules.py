@@ -171,3 +171,14 @@ def test_the_crop_is_a_jpeg_of_the_face_under_its_byte_cap() -> None:
     crop = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert crop is not None and crop.shape[0] > 16
     assert "signature" not in event.to_json()
+
+
+def test_a_face_is_settled_once_its_state_is_confirmed_and_unsettled_by_a_disagreement() -> None:
+    camera = Camera(RuleSettings(mask_confirm_k=2))
+    camera.analyse(0.0, _face(mask=Mask.NONE))
+    (track,) = camera.tracker.active
+    assert not camera.rules.settled(track.track_id)  # one answer of two
+    assert camera.analyse(1.0, _face(mask=Mask.NONE)) == ["face.maskless"]
+    assert camera.rules.settled(track.track_id)  # confirmed: no more calls needed for it
+    camera.analyse(2.0, _face(mask=Mask.WORN))
+    assert not camera.rules.settled(track.track_id)  # put a mask on: look again

@@ -41,6 +41,9 @@ class _Face:
     visit_track_id: str | None = None  # the track that announced the visit this one belongs to
     masks: deque[tuple[Mask | None, bool]] = field(default_factory=deque)  # (state, confident)
     alerted_at_s: dict[str, float] = field(default_factory=dict)
+    # The mask state the answers settled on (k of n, or one confident answer); no more calls
+    # are needed for it until an answer says otherwise.
+    settled: Mask | None = None
     best_quality: float | None = None
     low_quality_sent: bool = False
 
@@ -67,10 +70,7 @@ class EventRules:
     def settled(self, track_id: str) -> bool:
         """Whether the face's mask state is decided (no more calls needed to confirm it)."""
         face = self._faces.get(track_id)
-        if face is None or not face.masks:
-            return False
-        states = [state for state, _ in face.masks]
-        return face.masks[-1][1] or states.count(states[-1]) >= self._rules.mask_confirm_k
+        return face is not None and face.settled is not None
 
     def apply(
         self,
@@ -159,6 +159,12 @@ class EventRules:
         face.masks.append((track.face.mask, confident))
         while len(face.masks) > self._rules.mask_confirm_n:
             face.masks.popleft()
+        states = [s for s, _ in face.masks]
+        latest = track.face.mask
+        if latest is not None and (confident or states.count(latest) >= self._rules.mask_confirm_k):
+            face.settled = latest
+        elif latest is not None and latest is not face.settled:
+            face.settled = None  # an answer disagrees: undecided again
         events = []
         for kind, state in MASK_ALERTS:
             states = [s for s, _ in face.masks]
