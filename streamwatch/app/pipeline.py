@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -89,7 +89,8 @@ class PipelineCounters:
     calls_denied_budget: int = 0
     analysis_errors: int = 0
     events: int = 0
-    events_by_type: Counter[str] = field(default_factory=Counter)
+    # A plain dict, not a Counter: dataclasses.asdict rebuilds a Counter from its items.
+    events_by_type: dict[str, int] = field(default_factory=dict)
 
 
 class _PendingCall:
@@ -391,7 +392,8 @@ class CameraPipeline:
             if event.kind not in enabled:
                 continue
             self.counters.events += 1
-            self.counters.events_by_type[event.kind] += 1
+            by_type = self.counters.events_by_type
+            by_type[event.kind] = by_type.get(event.kind, 0) + 1
             self._recent_events.append(event)
             self._dispatcher.submit(event)
             self._board.publish_event(event)
