@@ -324,7 +324,10 @@ class CameraPipeline:
     async def _live_loop(self) -> None:
         sequence = -1
         while True:
-            frame = await self._latest.watch(sequence)
+            try:
+                frame = await self._latest.watch(sequence)
+            except CameraClosed:
+                return  # the gate loop ends the camera, once it dealt with the last frame
             sequence = frame.sequence
             self._board.publish(
                 Scene(
