@@ -1,0 +1,174 @@
+"""The timeline of a replay as one PNG: sharpness, gate decisions, frames sent, events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display needed, none opened
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+
+from streamwatch.analysis.model import Mask
+from streamwatch.app.pipeline import GateDecision
+from streamwatch.replay.collect import CallRecord, FrameRecord
+from streamwatch.replay.events import EventRecord
+from streamwatch.replay.truth import Visit
+
+WIDTH_PX, HEIGHT_PX, DPI = 1600, 900, 100
+DECISION_COLOURS = {
+    GateDecision.STILL: "#d9d9d9",
+    GateDecision.RATE: "#bdbdbd",
+    GateDecision.NO_FACE: "#9ecae1",
+    GateDecision.UNFIT: "#fc9272",
+    GateDecision.SAVED: "#a1d99b",
+    GateDecision.CANDIDATE: "#3182bd",
+}
+REASON_COLOURS = {
+    "new": "#08519c",
+    "better": "#6a51a3",
+    "changed": "#d94801",
+    "undecided": "#fe9929",
+    "refresh": "#41ab5d",
+}
+EVENT_MARKERS = {
+    "face.new": ("^", "#08519c"),
+    "face.returned": ("^", "#6a51a3"),
+    "face.left": ("v", "#636363"),
+    "face.maskless": ("X", "#cb181d"),
+    "face.mask_incorrect": ("X", "#fd8d3c"),
+    "face.low_quality": ("s", "#969696"),
+}
+VISIT_COLOURS = {
+    None: "#f0f0f0",
+    Mask.NONE: "#fde0dd",
+    Mask.WORN: "#e5f5e0",
+    Mask.INCORRECT: "#fee6ce",
+}
+
+
+def draw_timeline(
+    path: Path,
+    frames: Sequence[FrameRecord],
+    calls: Sequence[CallRecord],
+    events: Sequence[EventRecord],
+    *,
+    fps: float,
+    end_s: float,
+    sharpness_floor: float,
+    visits: Sequence[Visit] = (),
+    title: str = "",
+) -> dict[str, int | str]:
+    """Write the PNG; returns its file name and size for the summary."""
+    figure, (sharp_ax, gate_ax, sent_ax) = plt.subplots(
+        3,
+        1,
+        sharex=True,
+        figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI),
+        dpi=DPI,
+        gridspec_kw={"height_ratios": [3, 2, 2]},
+        layout="constrained",
+    )
+    try:
+        for ax in (sharp_ax, gate_ax, sent_ax):
+            _visits(ax, visits)
+        _sharpness(sharp_ax, frames, sharpness_floor)
+        _decisions(gate_ax, frames, fps)
+        _sent_and_events(sent_ax, calls, events)
+        sent_ax.set_xlim(0, max(end_s, 1 / fps))
+        sent_ax.set_xlabel("media time (s)")
+        figure.suptitle(title, fontsize=12)
+        figure.savefig(path, dpi=DPI)
+    finally:
+        plt.close(figure)
+    return {"file": path.name, "width_px": WIDTH_PX, "height_px": HEIGHT_PX}
+
+
+def _visits(ax: Axes, visits: Sequence[Visit]) -> None:
+    """The truth's visits as shaded spans: red without a mask, green with one."""
+    for visit in visits:
+        ax.axvspan(visit.enter_s, visit.leave_s, color=VISIT_COLOURS[visit.mask], zorder=0)
+
+
+def _sharpness(ax: Axes, frames: Sequence[FrameRecord], floor: float) -> None:
+    times = [f.media_s for f in frames]
+    whole = ax.twinx()
+    whole.plot(times, [f.frame_sharpness for f in frames], color="#969696", linewidth=0.6)
+    whole.set_ylabel("whole frame (grey)", color="#737373")
+    whole.set_ylim(bottom=0)
+    for decision in (GateDecision.UNFIT, GateDecision.SAVED, GateDecision.CANDIDATE):
+        chosen = [
+            (f.media_s, f.face_sharpness)
+            for f in frames
+            if f.decision is decision and f.face_sharpness is not None
+        ]
+        ax.scatter(
+            [t for t, _ in chosen],
+            [sharpness for _, sharpness in chosen],
+            s=10,
+            color=DECISION_COLOURS[decision],
+            label=f"face: {decision}",
+            zorder=3,
+        )
+    ax.axhline(floor, color="#cb181d", linestyle="--", linewidth=1, label="sharpness_floor")
+    # Logarithmic: the floor (tens) and sharp faces (a thousand and more) both show.
+    ax.set_yscale("log")
+    ax.set_ylabel("face sharpness\n(Laplacian variance, 96 px face)")
+    ax.set_zorder(whole.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    _legend_above(ax)
+
+
+def _decisions(ax: Axes, frames: Sequence[FrameRecord], fps: float) -> None:
+    """One row per gate decision, a bar wherever frames got it."""
+    rows = list(GateDecision)
+    for row, decision in enumerate(rows):
+        spans: list[tuple[float, float]] = []
+        for frame in frames:
+            if frame.decision is not decision:
+                continue
+            if spans and frame.media_s - sum(spans[-1]) <= 0.5 / fps:
+                spans[-1] = (spans[-1][0], frame.media_s + 1 / fps - spans[-1][0])
+            else:
+                spans.append((frame.media_s, 1 / fps))
+        ax.broken_barh(spans, (row - 0.4, 0.8), color=DECISION_COLOURS[decision])
+    ax.set_yticks(range(len(rows)), [str(d) for d in rows], fontsize=8)
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set_ylabel("gate decision")
+
+
+def _sent_and_events(ax: Axes, calls: Sequence[CallRecord], events: Sequence[EventRecord]) -> None:
+    """Frames sent (by the call's reason) on the top row; events below, one row per type."""
+    kinds = [kind for kind in EVENT_MARKERS if any(e.kind == kind for e in events)]
+    kinds += sorted({e.kind for e in events} - set(EVENT_MARKERS))
+    labels = [*reversed(kinds), "frames sent"]
+    top = len(labels) - 1
+    for reason, colour in REASON_COLOURS.items():
+        chosen = [c.media_s for c in calls if c.reason == reason]
+        if chosen:
+            ax.vlines(chosen, top - 0.4, top + 0.4, color=colour, linewidth=2, label=reason)
+    for row, kind in enumerate(reversed(kinds)):
+        marker, colour = EVENT_MARKERS.get(kind, ("o", "#000000"))
+        times = [e.media_s for e in events if e.kind == kind and e.media_s is not None]
+        ax.scatter(times, [row] * len(times), marker=marker, s=60, color=colour, zorder=3)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylim(-0.7, top + 0.7)
+    ax.set_ylabel("calls and events")
+    if calls:
+        _legend_above(ax, title="frames sent, by the call's reason:")
+
+
+def _legend_above(ax: Axes, title: str | None = None) -> None:
+    ax.legend(
+        loc="lower left",
+        bbox_to_anchor=(0, 1),
+        ncols=6,
+        fontsize=8,
+        frameon=False,
+        title=title,
+        title_fontsize=8,
+        alignment="left",
+    )
