@@ -87,10 +87,10 @@ def test_a_replay_of_a_real_clip_reports_what_the_pipeline_did(
         assert (report / crop).read_bytes()[:2] == b"\xff\xd8"  # a JPEG
         assert crop in page
 
-    # Against the truth: two visits begin in the first 30 s, nine after.
+    # Against the truth: two visits are over in the first 30 s, nine come later.
     truth = summary["truth"]
     assert truth["people"]["expected"] == 2
-    assert truth["visits_after_end"] == 9
+    assert truth["visits_left_out"] == 9
     arrivals = [e["media_s"] for e in summary["event_log"] if e["kind"] == "face.new"]
     for visit in truth["visits"]:
         if visit["announced_s"] is not None:
@@ -124,7 +124,8 @@ def test_truth_scores_count_misses_duplicates_and_wrong_alerts() -> None:
         Visit("bob", 10.0, 14.0, Mask.WORN),
         Visit("carl", 20.0, 24.0, None),
         Visit("dora", 30.0, 34.0, Mask.NONE),  # missed
-        Visit("late", 50.0, 55.0, Mask.NONE),  # after the replay's end
+        Visit("eve", 42.0, 50.0, Mask.NONE),  # still in view at the end: not judged
+        Visit("late", 50.0, 55.0, Mask.NONE),  # after the end
     ]
     events = [
         _event("face.new", 1.5),
@@ -135,9 +136,10 @@ def test_truth_scores_count_misses_duplicates_and_wrong_alerts() -> None:
         _event("face.returned", 20.1),
         _event("face.maskless", 21.0),  # carl's mask is unknown: not judged
         _event("face.new", 40.0),  # nobody there: wrong
+        _event("face.new", 43.0),  # eve's, not judged
     ]
     result = score(visits, events, end_s=45.0)
-    assert result.visits_after_end == 1
+    assert result.visits_left_out == 2
     people = result.people
     assert (people.expected, people.found, people.events, people.right) == (4, 3, 5, 3)
     assert people.recall == pytest.approx(0.75) and people.precision == pytest.approx(0.6)

@@ -181,14 +181,14 @@ def _truth(truth: dict[str, Any]) -> str:
         ]
         for v in truth["visits"]
     ]
-    after = truth["visits_after_end"]
+    left_out = truth["visits_left_out"]
     return (
         _table(["", "expected", "found", "recall", "events", "right", "precision"], scores)
         + "<p></p>"
         + _table(["person", "in view", "mask", "announced", "mask alert"], visits)
         + (
-            f"<p class=note>{after} visits begin after the replay's end: not judged.</p>"
-            if after
+            f"<p class=note>{left_out} visits still in view at the end, or later: not judged.</p>"
+            if left_out
             else ""
         )
     )

@@ -74,7 +74,7 @@ def draw_timeline(
     )
     try:
         for ax in (sharp_ax, gate_ax, sent_ax):
-            _visits(ax, visits)
+            _visits(ax, visits, labelled=ax is sharp_ax)
         _sharpness(sharp_ax, frames, sharpness_floor)
         _decisions(gate_ax, frames, fps)
         _sent_and_events(sent_ax, calls, events)
@@ -87,10 +87,21 @@ def draw_timeline(
     return {"file": path.name, "width_px": WIDTH_PX, "height_px": HEIGHT_PX}
 
 
-def _visits(ax: Axes, visits: Sequence[Visit]) -> None:
+def _visits(ax: Axes, visits: Sequence[Visit], *, labelled: bool) -> None:
     """The truth's visits as shaded spans: red without a mask, green with one."""
+    labels = set()
     for visit in visits:
-        ax.axvspan(visit.enter_s, visit.leave_s, color=VISIT_COLOURS[visit.mask], zorder=0)
+        mask = "unknown" if visit.mask is None else visit.mask.name.lower()
+        label = f"truth: mask {mask}" if labelled and mask not in labels else None
+        labels.add(mask)
+        ax.axvspan(
+            visit.enter_s,
+            visit.leave_s,
+            color=VISIT_COLOURS[visit.mask],
+            alpha=0.6,  # the whole-frame sharpness, drawn below, shows through
+            zorder=0,
+            label=label,
+        )
 
 
 def _sharpness(ax: Axes, frames: Sequence[FrameRecord], floor: float) -> None:

@@ -112,12 +112,15 @@ async def play(options: ReplayOptions, stop: asyncio.Event | None = None) -> Rep
                 )
                 if bar is not None:
                     pipeline.gate_observers.append(_drawing(bar, collector, pipeline))
+                reader = app.readers[camera.name]
                 try:
                     await app.run(stop)
                 finally:
                     if bar is not None:
+                        counters = pipeline.counters
+                        played_s = reader.stats.frames_read / recording.fps
+                        bar.update(played_s, counters.calls_made, counters.events, force=True)
                         bar.close()
-                reader = app.readers[camera.name]
                 finished = reader.state is CameraState.FINISHED
     stats = reader.stats
     latest = reader.latest

@@ -115,7 +115,7 @@ def _truth(truth: TruthScore) -> dict[str, Any]:
     return {
         "people": _score(truth.people),
         "masks": {kind: _score(score) for kind, score in truth.masks.items()},
-        "visits_after_end": truth.visits_after_end,
+        "visits_left_out": truth.visits_left_out,
         "visits": [
             {
                 "person": result.visit.person,

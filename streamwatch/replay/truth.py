@@ -22,13 +22,14 @@ own precision):
 - masks: for face.maskless, recall over the maskless visits, precision over the alerts (an
   alert during a masked visit or with nobody in view is wrong; during a visit of unknown mask
   it is not judged); the same for face.mask_incorrect.
-Visits that begin after the replay's end are left out (and counted apart).
+Only visits over by the replay's end are judged: one still in view then, or later, is left out
+(and counted apart), and so are the events during it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,8 +82,8 @@ class VisitResult:
 class TruthScore:
     people: Score
     masks: dict[str, Score]  # by alert kind, for the kinds the truth expects or got
-    visits: tuple[VisitResult, ...]
-    visits_after_end: int
+    visits: tuple[VisitResult, ...]  # the visits judged
+    visits_left_out: int  # still in view at the replay's end, or later
 
 
 def load_truth(path: Path) -> tuple[Visit, ...]:
@@ -136,14 +137,15 @@ def _mask(value: Any, where: str) -> Mask | None:
 
 def score(visits: Sequence[Visit], events: Sequence[EventRecord], end_s: float) -> TruthScore:
     """How the replay's events (up to media time `end_s`) compare with the visits."""
-    judged = [visit for visit in visits if visit.enter_s < end_s]
-    people, announced = _match(judged, range(len(judged)), _times(events, ARRIVALS))
+    judged = [visit for visit in visits if visit.leave_s <= end_s]
+    people, announced = _match(
+        judged, range(len(judged)), _times(events, ARRIVALS, visits, lambda v: v in judged)
+    )
     masks: dict[str, Score] = {}
     alerted: dict[int, float] = {}
     for mask, kind in MASK_ALERTS.items():
         expected = [i for i, visit in enumerate(judged) if visit.mask is mask]
-        # An alert while only people of unknown mask are in view is not judged.
-        times = [t for t in _times(events, (kind,)) if not _only_unknown(judged, t)]
+        times = _times(events, (kind,), visits, lambda v: v in judged and v.mask is not None)
         if expected or times:
             masks[kind], matched = _match(judged, expected, times)
             alerted |= matched
@@ -153,13 +155,22 @@ def score(visits: Sequence[Visit], events: Sequence[EventRecord], end_s: float) 
     return TruthScore(people, masks, results, len(visits) - len(judged))
 
 
-def _times(events: Iterable[EventRecord], kinds: Sequence[str]) -> list[float]:
-    return sorted(e.media_s for e in events if e.kind in kinds and e.media_s is not None)
-
-
-def _only_unknown(visits: Sequence[Visit], media_s: float) -> bool:
-    present = [visit for visit in visits if visit.covers(media_s)]
-    return bool(present) and all(visit.mask is None for visit in present)
+def _times(
+    events: Iterable[EventRecord],
+    kinds: Sequence[str],
+    visits: Sequence[Visit],
+    judging: Callable[[Visit], bool],
+) -> list[float]:
+    """The times of the events of `kinds` that can be judged: with nobody in view (wrong), or
+    with someone in view whose visit is `judging`."""
+    times = []
+    for event in events:
+        if event.kind not in kinds or event.media_s is None:
+            continue
+        present = [visit for visit in visits if visit.covers(event.media_s)]
+        if not present or any(judging(visit) for visit in present):
+            times.append(event.media_s)
+    return sorted(times)
 
 
 def _match(
