@@ -344,6 +344,8 @@ def _emulate(args: argparse.Namespace) -> int:
 
 
 def _add_replay_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from streamwatch.replay.run import DEFAULT_PRICE_PER_CALL
+
     replay = commands.add_parser(
         "replay",
         help="play a recording through the pipeline and write a report of what it would do",
@@ -372,7 +374,11 @@ def _add_replay_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "--truth", type=Path, metavar="FILE", help="who is in view when (JSON): recall, precision"
     )
     replay.add_argument(
-        "--price-per-call", type=float, default=0.001, metavar="X", help="for the cost estimate"
+        "--price-per-call",
+        type=float,
+        default=DEFAULT_PRICE_PER_CALL,
+        metavar="X",
+        help=f"for the cost estimate (default {DEFAULT_PRICE_PER_CALL})",
     )
     replay.set_defaults(handler=_replay)
 

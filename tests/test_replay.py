@@ -192,13 +192,16 @@ def test_a_bad_truth_file_is_one_line_naming_the_fix(
         (["demo"], "the demo scene never ends: give --duration S"),
         (["rtsp://192.0.2.1/stream"], "replay takes a recording (a video file) or 'demo'"),
         (["demo", "--duration", "5", "--camera", "hall"], "--camera hall: the config has no"),
+        (["demo", "--duration", "5", "--analyzer", "ailab"], "give a --config whose [analyzer]"),
     ],
 )
 def test_a_replay_that_cannot_start_is_one_line(tmp_path: Path, args: list[str], says: str) -> None:
-    result = streamwatch("replay", *args, "--report", str(tmp_path / "report"))
+    report = tmp_path / "report"
+    result = streamwatch("replay", *args, "--report", str(report))
     assert result.returncode == 1
     assert says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not report.exists()
 
 
 def _event(kind: str, media_s: float) -> EventRecord:

@@ -19,6 +19,7 @@ class Frame:
     sequence: int
     timestamp_s: float  # wall clock (time.time()) when the frame was read
     monotonic_s: float  # time.monotonic() at the same moment, for ages and intervals
+    # (A fast replay: the media time of the frame, and the replay's start plus that.)
     image: np.ndarray  # BGR, uint8, read-only
 
     @property

@@ -30,7 +30,7 @@ def render_page(summary: dict[str, Any], command: str) -> str:
         f"<p><img class=plot src='{escape(summary['plot']['file'])}' "
         f"width={summary['plot']['width_px']} alt='timeline'></p>",
         "<h2>What this replay means</h2>",
-        "<ul class=note>" + "".join(f"<li>{escape(n)}</li>" for n in notes(summary)) + "</ul>",
+        "<ul class=note>" + "".join(f"<li>{escape(n)}</li>" for n in _notes(summary)) + "</ul>",
         "<h2>Calls against a 1 Hz poller</h2>",
         _table(
             ["", "calls", f"cost at {cost['price_per_call']:g} a call", "per day like this"],
@@ -57,7 +57,7 @@ def render_page(summary: dict[str, Any], command: str) -> str:
     return "\n".join(parts)
 
 
-def notes(summary: dict[str, Any]) -> list[str]:
+def _notes(summary: dict[str, Any]) -> list[str]:
     """How to read the numbers: what replaying this way keeps, and what it leaves out."""
     timing, frames = summary["timing"], summary["frames"]
     if summary["mode"] == "realtime":

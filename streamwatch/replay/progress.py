@@ -10,18 +10,19 @@ REDRAW_S = 0.1  # at most this often: a terminal is slower than the gate
 
 
 class ProgressBar:
-    """Drawn in place with carriage returns; silent when `stream` is not a terminal."""
+    """Drawn in place with carriage returns; silent without a stream or off a terminal."""
 
-    def __init__(self, stream: TextIO, total_s: float | None) -> None:
-        self._stream = stream
+    def __init__(self, stream: TextIO | None, total_s: float | None) -> None:
+        self._stream = stream if stream is not None and stream.isatty() else None
         self._total_s = total_s
-        self._enabled = stream.isatty()
         self._started_s = time.monotonic()
         self._drawn_s = 0.0
 
     def update(self, media_s: float, calls: int, events: int, *, force: bool = False) -> None:
         now_s = time.monotonic()
-        if not self._enabled or (not force and now_s - self._drawn_s < REDRAW_S):
+        if self._stream is None:
+            return
+        if not force and now_s - self._drawn_s < REDRAW_S:
             return
         self._drawn_s = now_s
         speed = media_s / max(now_s - self._started_s, 1e-6)
@@ -35,7 +36,9 @@ class ProgressBar:
         self._stream.write(f"\r{head}{position}  {calls} calls  {events} events  {speed:4.1f}x ")
         self._stream.flush()
 
-    def close(self) -> None:
-        if self._enabled:
+    def finish(self, media_s: float, calls: int, events: int) -> None:
+        """The last state, drawn whatever the time since the previous one; then a new line."""
+        self.update(media_s, calls, events, force=True)
+        if self._stream is not None:
             self._stream.write("\n")
             self._stream.flush()

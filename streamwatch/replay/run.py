@@ -14,7 +14,7 @@ from typing import Literal, TextIO
 
 from pydantic import SecretStr
 
-from streamwatch.app.pipeline import CameraPipeline, GateReport, PipelineCounters
+from streamwatch.app.pipeline import GateReport, PipelineCounters
 from streamwatch.app.runner import App
 from streamwatch.capture.reader import CameraState
 from streamwatch.capture.sources import VideoSource, open_source
@@ -30,6 +30,7 @@ from streamwatch.replay.truth import Visit
 
 AnalyzerChoice = Literal["local", "emulator", "ailab"]
 EVENTS_FILE = "events.jsonl"
+DEFAULT_PRICE_PER_CALL = 0.001  # in the user's currency: only the estimate uses it
 # In a fast replay a call still waiting for the budget when the recording ends waits for a
 # media time that never comes: the end does not wait for it (live, calls get stop_timeout_s).
 FAST_STOP_TIMEOUT_S = 0.05
@@ -45,18 +46,17 @@ class ReplayOptions:
     realtime: bool = False  # paced at the recording's frame rate, on the machine's clock
     duration_s: float | None = None  # only this much of the recording (media seconds)
     truth: tuple[Visit, ...] | None = None
-    price_per_call: float = 0.001
+    price_per_call: float = DEFAULT_PRICE_PER_CALL
     config_path: Path | None = None  # shown in the report
     progress: TextIO | None = None  # a progress bar here when it is a terminal
 
 
-@dataclass
+@dataclass(frozen=True)
 class Replayed:
     """What one replay did."""
 
     recording: Recording
     camera: str
-    analyzer: str  # "local", or "ailab" (the emulator, or the cloud API)
     frames: list[FrameRecord]
     calls: list[CallRecord]
     events: list[EventRecord]
@@ -76,15 +76,13 @@ async def play(options: ReplayOptions, stop: asyncio.Event | None = None) -> Rep
     """Replay the recording of `options` to its end (or until `stop` is set)."""
     recording = probe(options.video, options.duration_s)
     camera = pick_camera(options.settings, options.camera)
-    report_dir = options.report_dir
-    report_dir.mkdir(parents=True, exist_ok=True)
-    events_path = report_dir / EVENTS_FILE
-    events_path.unlink(missing_ok=True)  # the sink appends; a report is of one replay
-    shutil.rmtree(report_dir / CROPS_DIR, ignore_errors=True)
     stop = stop or asyncio.Event()
     media_clock = None if options.realtime else MediaClock(recording.fps)
     collector = Collector(recording.fps, media_clock)
+    bar = ProgressBar(options.progress, recording.duration_s)
+    events_path = options.report_dir / EVENTS_FILE
     async with _analyzer(options.analyzer, options.settings.analyzer) as analyzer:
+        _clear(options.report_dir)
         settings = replay_settings(
             options.settings,
             camera=camera,
@@ -103,40 +101,41 @@ async def play(options: ReplayOptions, stop: asyncio.Event | None = None) -> Rep
                 sources=_sources(options.duration_s, recording),
                 state_dir=Path(state_dir),
             ) as app:
-                pipeline = app.pipelines[camera.name]
+                pipeline, reader = app.pipelines[camera.name], app.readers[camera.name]
                 collector.attach(pipeline)
-                bar = (
-                    ProgressBar(options.progress, recording.duration_s)
-                    if options.progress
-                    else None
-                )
-                if bar is not None:
-                    pipeline.gate_observers.append(_drawing(bar, collector, pipeline))
-                reader = app.readers[camera.name]
+                counters = pipeline.counters
+
+                def progress(report: GateReport) -> None:
+                    media_s = collector.media_s(report.frame.sequence)
+                    bar.update(media_s, counters.calls_made, counters.events)
+
+                pipeline.gate_observers.append(progress)
                 try:
                     await app.run(stop)
                 finally:
-                    if bar is not None:
-                        counters = pipeline.counters
-                        played_s = reader.stats.frames_read / recording.fps
-                        bar.update(played_s, counters.calls_made, counters.events, force=True)
-                        bar.close()
+                    played_s = reader.stats.frames_read / recording.fps
+                    bar.finish(played_s, counters.calls_made, counters.events)
                 finished = reader.state is CameraState.FINISHED
-    stats = reader.stats
     latest = reader.latest
     return Replayed(
         recording=recording,
         camera=camera.name,
-        analyzer=analyzer.kind,
         frames=collector.frames,
         calls=collector.calls,
-        events=read_events(events_path, report_dir, collector.media_at),
-        counters=pipeline.counters,
-        frames_read=stats.frames_read,
-        frames_dropped=stats.frames_dropped,
+        events=read_events(events_path, options.report_dir, collector.media_at),
+        counters=counters,
+        frames_read=reader.stats.frames_read,
+        frames_dropped=reader.stats.frames_dropped,
         held_s=latest.held_s if isinstance(latest, SteppedFrames) else [],
         interrupted=not finished,
     )
+
+
+def _clear(report_dir: Path) -> None:
+    """A report is of one replay: the events sink appends, and crops are numbered."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / EVENTS_FILE).unlink(missing_ok=True)
+    shutil.rmtree(report_dir / CROPS_DIR, ignore_errors=True)
 
 
 def _sources(
@@ -149,16 +148,6 @@ def _sources(
         return EndAfter(source, recording.frames)
 
     return opened
-
-
-def _drawing(
-    bar: ProgressBar, collector: Collector, pipeline: CameraPipeline
-) -> Callable[[GateReport], None]:
-    def draw(report: GateReport) -> None:
-        counters = pipeline.counters
-        bar.update(collector.media_s(report.frame.sequence), counters.calls_made, counters.events)
-
-    return draw
 
 
 @asynccontextmanager
