@@ -344,7 +344,7 @@ def _emulate(args: argparse.Namespace) -> int:
 
 
 def _add_replay_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from streamwatch.replay.run import DEFAULT_PRICE_PER_CALL
+    from streamwatch.replay import DEFAULT_PRICE_PER_CALL
 
     replay = commands.add_parser(
         "replay",
@@ -387,14 +387,10 @@ def _replay(args: argparse.Namespace) -> int:
     import signal
 
     from streamwatch.app.logs import redact_settings_secrets
-    from streamwatch.replay import (
-        Replayed,
-        ReplayError,
-        ReplayOptions,
-        load_truth,
-        play,
-        write_report,
-    )
+    from streamwatch.replay.recording import ReplayError
+    from streamwatch.replay.report import write_report
+    from streamwatch.replay.run import Replayed, ReplayOptions, play
+    from streamwatch.replay.truth import load_truth
 
     settings = _settings(args.config)
     redact_settings_secrets(args.log_handler, settings)

@@ -13,9 +13,9 @@ import pytest
 
 from streamwatch.analysis.model import Mask
 from streamwatch.config import Settings
-from streamwatch.replay import ReplayOptions, load_truth, play
 from streamwatch.replay.events import EventRecord
-from streamwatch.replay.truth import TOLERANCE_S, Visit, score
+from streamwatch.replay.run import ReplayOptions, play
+from streamwatch.replay.truth import TOLERANCE_S, Visit, load_truth, score
 
 CLIP = "videos/entrance_sim.mp4"  # 15 fps; people walk in one at a time (shared/media)
 TRUTH = "videos/entrance_sim.truth.json"

@@ -35,17 +35,6 @@ Nothing reaches the world: the config's sinks, live view and status server are l
 events go to the report's events.jsonl, the outbox to a directory of its own.
 """
 
-from streamwatch.replay.recording import ReplayError
-from streamwatch.replay.report import ReportFiles, write_report
-from streamwatch.replay.run import Replayed, ReplayOptions, play
-from streamwatch.replay.truth import load_truth
-
-__all__ = [
-    "ReplayError",
-    "ReplayOptions",
-    "Replayed",
-    "ReportFiles",
-    "load_truth",
-    "play",
-    "write_report",
-]
+# Light on purpose: the command line reads this while building its parser, before anything
+# heavy is imported. The parts are in the modules: run, report, truth, recording.
+DEFAULT_PRICE_PER_CALL = 0.001  # in the user's currency: only the cost estimate uses it

@@ -21,6 +21,7 @@ from streamwatch.capture.sources import VideoSource, open_source
 from streamwatch.capture.stepped import SteppedFrames
 from streamwatch.clock import MediaClock
 from streamwatch.config.model import AnalyzerSettings, CameraSettings, Settings
+from streamwatch.replay import DEFAULT_PRICE_PER_CALL
 from streamwatch.replay.collect import CallRecord, Collector, FrameRecord
 from streamwatch.replay.events import CROPS_DIR, EventRecord, read_events
 from streamwatch.replay.progress import ProgressBar
@@ -30,7 +31,6 @@ from streamwatch.replay.truth import Visit
 
 AnalyzerChoice = Literal["local", "emulator", "ailab"]
 EVENTS_FILE = "events.jsonl"
-DEFAULT_PRICE_PER_CALL = 0.001  # in the user's currency: only the estimate uses it
 # In a fast replay a call still waiting for the budget when the recording ends waits for a
 # media time that never comes: the end does not wait for it (live, calls get stop_timeout_s).
 FAST_STOP_TIMEOUT_S = 0.05
