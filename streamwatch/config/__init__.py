@@ -5,14 +5,16 @@ from streamwatch.config.model import (
     AnalyzerSettings,
     BudgetSettings,
     CameraSettings,
-    JsonLinesSinkSettings,
-    MqttSinkSettings,
     OutboxSettings,
     OverlaySettings,
     SelectionSettings,
     Settings,
-    SinkSettings,
     TrackingSettings,
+)
+from streamwatch.config.sinks import (
+    JsonLinesSinkSettings,
+    MqttSinkSettings,
+    SinkSettings,
     WebhookSinkSettings,
 )
 

@@ -7,15 +7,11 @@ spells these same defaults out with a comment per key (a test keeps the two equa
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationInfo,
@@ -23,43 +19,13 @@ from pydantic import (
     model_validator,
 )
 
+from streamwatch.config.base import SecretFiles, Section
+from streamwatch.config.sinks import (
+    JsonLinesSinkSettings,
+    SinkSettings,
+)
+
 DEFAULT_STATE_DIR = "/var/lib/streamwatch"
-
-
-class Section(BaseModel):
-    # Unknown keys are errors (a misspelt key must never be silently ignored); values are
-    # immutable once loaded.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SecretFiles(Section):
-    """A section whose secrets may also be given as `<name>_file`: a path to read them from.
-
-    That is how systemd credentials (LoadCredential) and Docker secrets hand them over, and it
-    keeps secrets out of the config file. A relative path is relative to the config file.
-    """
-
-    secret_fields: ClassVar[tuple[str, ...]] = ()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _read_secret_files(cls, values: Any, info: ValidationInfo) -> Any:
-        if not isinstance(values, dict):
-            return values
-        values = dict(values)
-        base_dir = Path((info.context or {}).get("base_dir", "."))
-        for name in cls.secret_fields:
-            file_key = f"{name}_file"
-            if file_key not in values:
-                continue
-            if name in values:
-                raise ValueError(f"set {name} or {file_key}, not both")
-            path = base_dir / str(values.pop(file_key))
-            try:
-                values[name] = path.read_text(encoding="utf-8").strip()
-            except OSError as error:
-                raise ValueError(f"{file_key}: cannot read {path}: {error.strerror}") from None
-        return values
 
 
 EVENT_KINDS = (
@@ -235,88 +201,6 @@ class TrackingSettings(Section):
     forget_after_s: Annotated[float, Field(gt=0)] = 600.0
     identity_max_distance: Annotated[float, Field(gt=0, le=2)] = 0.6
     identity_file: str = ""
-
-
-class SinkBase(SecretFiles):
-    # The sink's name in logs and in the outbox, which keeps its pending events and dead
-    # letters under it: keep it when a url changes. Unset: made from the kind and the target.
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:#/-]{1,80}$")] | None = None
-    # Only events of these types ("face.maskless", "camera.*"); empty: every event.
-    event_types: tuple[Annotated[str, Field(pattern=r"^[a-z_.*]+$")], ...] = ()
-
-    @field_validator("event_types", mode="before")
-    @classmethod
-    def _without_prefix(cls, types: Any) -> Any:
-        if isinstance(types, list | tuple):
-            return tuple(str(t).removeprefix("streamwatch.") for t in types)
-        return types
-
-    @property
-    def sink_name(self) -> str:
-        return self.name or self._default_name()
-
-    def _default_name(self) -> str:
-        raise NotImplementedError
-
-
-class WebhookSinkSettings(SinkBase):
-    secret_fields = ("secret",)
-
-    kind: Literal["webhook"]
-    url: str
-    secret: SecretStr | None = None  # or secret_file = "/path/to/secret"
-    timeout_s: Annotated[float, Field(gt=0)] = 10.0
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return url
-
-    def _default_name(self) -> str:
-        # A url's path or query often carries a token: the name shows the host and a digest.
-        digest = hashlib.sha256(self.url.encode()).hexdigest()[:8]
-        return f"webhook:{urlsplit(self.url).hostname}#{digest}"
-
-
-class JsonLinesSinkSettings(SinkBase):
-    kind: Literal["jsonl"]
-    path: str = "-"  # "-" = standard output
-    # A file is renamed to <path>.1 (.1 to .2, …) once it reaches rotate_mb; keep_files of
-    # them are kept. 0 = never rotate.
-    rotate_mb: Annotated[float, Field(ge=0)] = 100.0
-    keep_files: Annotated[int, Field(ge=1, le=1000)] = 5
-
-    def _default_name(self) -> str:
-        return "stdout" if self.path == "-" else f"jsonl:{self.path}"
-
-
-class MqttSinkSettings(SinkBase):
-    secret_fields = ("password",)
-
-    kind: Literal["mqtt"]
-    host: str
-    port: Annotated[int, Field(ge=1, le=65535)] = 1883
-    username: str | None = None
-    password: SecretStr | None = None  # or password_file = "/path/to/password"
-    tls: bool = False
-    # Topics: <topic_prefix>/<node>/<camera>/events, …/status, …/faces, …/maskless.
-    topic_prefix: Annotated[str, Field(pattern=r"^[^#+]+$")] = "streamwatch"
-    client_id: str | None = None  # unset: streamwatch-<node>
-    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
-    timeout_s: Annotated[float, Field(gt=0)] = 10.0
-    # Home Assistant MQTT discovery: per camera sensors, without any YAML.
-    discovery: bool = True
-    discovery_prefix: Annotated[str, Field(pattern=r"^[^#+]+$")] = "homeassistant"
-
-    def _default_name(self) -> str:
-        return f"mqtt:{self.host}:{self.port}"
-
-
-SinkSettings = Annotated[
-    WebhookSinkSettings | JsonLinesSinkSettings | MqttSinkSettings, Field(discriminator="kind")
-]
 
 
 class OutboxSettings(Section):

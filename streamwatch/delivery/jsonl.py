@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, Self
 
-from streamwatch.config.model import JsonLinesSinkSettings
+from streamwatch.config.sinks import JsonLinesSinkSettings
 from streamwatch.delivery.sinks import DeliveryError, type_filter
 from streamwatch.events.model import Event
 

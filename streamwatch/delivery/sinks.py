@@ -8,10 +8,10 @@ from typing import Protocol, Self
 
 import aiohttp
 
-from streamwatch.config.model import (
+from streamwatch.config.model import OutboxSettings
+from streamwatch.config.sinks import (
     JsonLinesSinkSettings,
     MqttSinkSettings,
-    OutboxSettings,
     SinkSettings,
     WebhookSinkSettings,
 )

@@ -17,7 +17,7 @@ from typing import Self
 import aiohttp
 from standardwebhooks.webhooks import Webhook
 
-from streamwatch.config.model import WebhookSinkSettings
+from streamwatch.config.sinks import WebhookSinkSettings
 from streamwatch.delivery.sinks import DeliveryError, type_filter
 from streamwatch.events.model import Event
 

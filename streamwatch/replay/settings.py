@@ -10,12 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streamwatch.config.model import (
-    AnalyzerSettings,
-    CameraSettings,
-    JsonLinesSinkSettings,
-    Settings,
-)
+from streamwatch.config.model import AnalyzerSettings, CameraSettings, Settings
+from streamwatch.config.sinks import JsonLinesSinkSettings
 from streamwatch.replay.recording import ReplayError
 
 
