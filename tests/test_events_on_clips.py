@@ -152,3 +152,30 @@ async def test_a_person_who_leaves_and_comes_back_has_returned(
     new, returned = _kinds(events, "face.new")[0], _kinds(events, "face.returned")[0]
     assert returned.data["identity_id"] == new.data["identity_id"]
     assert returned.data["previous_track_id"] == new.subject
+
+
+async def test_a_still_scene_without_a_face_makes_no_call(media_dir: Path, tmp_path: Path) -> None:
+    # An empty room for 3 s, with a little sensor noise on every frame.
+    room = cv2.imread(str(media_dir / "images" / "no_face" / "empty_room.jpg"))
+    if room is None:
+        pytest.skip("images/no_face/empty_room.jpg is missing from the media")
+    rng = np.random.default_rng(3)
+    frames = [
+        np.clip(room + rng.normal(0, 2, room.shape), 0, 255).astype(np.uint8) for _ in range(30)
+    ]
+    clip = _write(tmp_path / "room.mp4", frames, 10.0)
+    settings = Settings.model_validate(
+        {
+            "cameras": [{"name": "room", "source": str(clip), "loop": False}],
+            "sinks": [],
+            "overlay": {"web": False},
+            "status": {"port": 0},
+        }
+    )
+    async with App(settings) as app:
+        await asyncio.wait_for(app.run(asyncio.Event()), timeout=60)
+        counters = app.pipelines["room"].counters
+    assert counters.frames_seen >= 25
+    assert counters.calls_made == 0
+    # The motion gate stopped nearly every frame before the face detector.
+    assert counters.dropped_motion >= counters.frames_seen - 2
