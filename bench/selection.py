@@ -36,7 +36,7 @@ from streamwatch.analysis.client import CloudAnalyzer
 from streamwatch.analysis.emulator import serve_emulator
 from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.analysis.model import FaceAnalysis, Mask
-from streamwatch.app.pipeline import PipelineCounters
+from streamwatch.app.reports import PipelineCounters
 from streamwatch.app.runner import App
 from streamwatch.config import AnalyzerSettings, SelectionSettings, Settings
 from streamwatch.selection.motion import MotionGate

@@ -19,7 +19,7 @@ import pytest
 
 from streamwatch.analysis.emulator import serve_emulator
 from streamwatch.analysis.local import LocalAnalyzer
-from streamwatch.app.pipeline import GateReport
+from streamwatch.app.reports import GateReport
 from streamwatch.app.runner import App
 from streamwatch.config import Settings
 from streamwatch.events import Event

@@ -20,8 +20,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import replace
 
 import numpy as np
 
@@ -44,6 +43,8 @@ from streamwatch.selection.policy import CallPolicy, Candidate, GatedFace
 from streamwatch.selection.sharpness import SharpnessHistory, face_sharpness
 from streamwatch.tracking.tracker import Tracker, TrackUpdate
 
+from .reports import GateDecision, GateReport, PipelineCounters
+
 log = logging.getLogger("streamwatch.app")
 
 FaceDetector = Callable[[np.ndarray], Awaitable[FaceAnalysis]]
@@ -53,44 +54,6 @@ SignatureOf = Callable[[np.ndarray, Face], Awaitable[Signature | None]]
 SAME_FACE_IOU = 0.3
 # AnalyzerError reasons of a client that refuses calls until its state changes.
 REFUSED_REASONS = frozenset({"auth", "credits", "circuit_open"})
-
-
-class GateDecision(StrEnum):
-    """What the gates made of one frame."""
-
-    STILL = "still"  # nothing moved and no face tracked
-    RATE = "rate"  # the face detector had run less than 1/detect_fps ago
-    NO_FACE = "no_face"
-    UNFIT = "unfit"  # faces, none big and sharp enough for the API
-    SAVED = "saved"  # fit faces the policy needed no call for
-    CANDIDATE = "candidate"
-
-
-@dataclass(frozen=True, slots=True)
-class GateReport:
-    frame: Frame
-    decision: GateDecision
-    motion: float  # share of the picture that changed since the previous frame
-    faces: tuple[GatedFace, ...] = ()
-    candidate: Candidate | None = None
-
-
-@dataclass
-class PipelineCounters:
-    frames_seen: int = 0
-    dropped_motion: int = 0  # nothing moved and no face tracked
-    dropped_rate: int = 0  # the face gate had run less than 1/detect_fps ago
-    dropped_no_face: int = 0  # the gate found no face
-    dropped_unfit: int = 0  # faces found, none big and sharp enough for the API
-    candidates: int = 0
-    calls_made: int = 0
-    calls_saved: int = 0  # fit faces the policy did not need a call for
-    calls_dropped_stale: int = 0
-    calls_denied_budget: int = 0
-    analysis_errors: int = 0
-    events: int = 0
-    # A plain dict, not a Counter: dataclasses.asdict rebuilds a Counter from its items.
-    events_by_type: dict[str, int] = field(default_factory=dict)
 
 
 class _PendingCall:

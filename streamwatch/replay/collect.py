@@ -6,7 +6,8 @@ import bisect
 from dataclasses import dataclass
 
 from streamwatch.analysis.model import FaceAnalysis
-from streamwatch.app.pipeline import CameraPipeline, GateDecision, GateReport
+from streamwatch.app.pipeline import CameraPipeline
+from streamwatch.app.reports import GateDecision, GateReport
 from streamwatch.clock import MediaClock
 from streamwatch.selection.policy import Candidate
 from streamwatch.selection.sharpness import downscaled_gray, laplacian_variance

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
 from streamwatch.analysis.model import Mask
-from streamwatch.app.pipeline import GateDecision
+from streamwatch.app.reports import GateDecision
 from streamwatch.replay.collect import CallRecord, FrameRecord
 from streamwatch.replay.events import EventRecord
 from streamwatch.replay.truth import Visit

@@ -14,7 +14,7 @@ from typing import Literal, TextIO
 
 from pydantic import SecretStr
 
-from streamwatch.app.pipeline import GateReport, PipelineCounters
+from streamwatch.app.reports import GateReport, PipelineCounters
 from streamwatch.app.runner import App
 from streamwatch.capture.reader import CameraState
 from streamwatch.capture.sources import VideoSource, open_source

@@ -9,7 +9,7 @@ from statistics import quantiles
 from typing import Any
 
 from streamwatch import __version__
-from streamwatch.app.pipeline import GateDecision
+from streamwatch.app.reports import GateDecision
 from streamwatch.replay.run import Replayed, ReplayOptions
 from streamwatch.replay.truth import Score, TruthScore
 
