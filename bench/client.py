@@ -35,12 +35,13 @@ import cv2
 import numpy as np
 from pydantic import SecretStr
 
-from streamwatch.analysis.client import CloudAnalyzer, interpret_reply
+from streamwatch.analysis.client import CloudAnalyzer
 from streamwatch.analysis.envelope import success_envelope
 from streamwatch.analysis.geometric import GeometricAnalyzer, draw_mark
 from streamwatch.analysis.imaging import encode_for_api
 from streamwatch.analysis.model import Box
 from streamwatch.analysis.transport import HttpReply
+from streamwatch.analysis.verdict import interpret_reply
 from streamwatch.analysis.wire import to_data
 from streamwatch.capture.demo import DemoSource
 from streamwatch.config.model import AnalyzerSettings

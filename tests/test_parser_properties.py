@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from streamwatch.analysis.analyzer import AnalyzerError
-from streamwatch.analysis.client import _Transient, interpret_reply
 from streamwatch.analysis.envelope import (
     Envelope,
     EnvelopeFormatError,
@@ -24,6 +23,7 @@ from streamwatch.analysis.envelope import (
 from streamwatch.analysis.imaging import EncodedImage
 from streamwatch.analysis.model import Box, Face, FaceAnalysis, Point, Pose, Pupil, Qualities
 from streamwatch.analysis.transport import HttpReply
+from streamwatch.analysis.verdict import Transient, interpret_reply
 from streamwatch.analysis.wire import (
     PER_FACE_FIELDS,
     QUALITY_FIELDS,
@@ -284,7 +284,7 @@ def test_any_reply_is_an_analysis_an_analyzer_error_or_a_retry(status: int, body
         analysis = interpret_reply(
             HttpReply(status, body, "application/json"), ENCODED, analyzer="x"
         )
-    except (AnalyzerError, _Transient):
+    except (AnalyzerError, Transient):
         return
     assert isinstance(analysis, FaceAnalysis)
     assert (analysis.image_width_px, analysis.image_height_px) == (6000, 4000)

@@ -1,6 +1,7 @@
 """CloudAnalyzer: the Face Analyzer Advanced API as an Analyzer.
 
-What each answer means is decided here (shared/api/face-analyzer-advanced.md, "client action"):
+What one reply means is read in verdict.py; what it does to the calls after it is decided here
+(shared/api/face-analyzer-advanced.md, "client action"):
 
 | answer | this call | the calls after it |
 |---|---|---|
@@ -27,7 +28,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
@@ -35,19 +36,20 @@ import numpy as np
 from streamwatch.analysis.analyzer import AnalyzerError
 from streamwatch.analysis.breaker import CircuitBreaker, CircuitState
 from streamwatch.analysis.contract import API_KEY_HEADER, IMAGE_FIELD
-from streamwatch.analysis.envelope import Envelope, EnvelopeFormatError, decode_envelope
 from streamwatch.analysis.imaging import EncodedImage, check_frame, encode_for_api
 from streamwatch.analysis.model import FaceAnalysis
 from streamwatch.analysis.retry import RetryPolicy
 from streamwatch.analysis.stats import CallStats, StatsRecorder
-from streamwatch.analysis.transport import HttpReply, HttpTransport, TransportError
-from streamwatch.analysis.wire import AnalysisFormatError, parse_data
+from streamwatch.analysis.transport import HttpTransport, TransportError
+from streamwatch.analysis.verdict import (
+    PAUSING_REASON,
+    STOPPING_REASON,
+    Transient,
+    interpret_reply,
+)
 from streamwatch.config.model import AnalyzerSettings
 
 IMAGE_FILENAME = "frame.jpg"
-# Reasons of an answer that stops (auth) or pauses (credits) all later calls.
-STOPPING_REASON = "auth"
-PAUSING_REASON = "credits"
 
 logger = logging.getLogger("streamwatch.analysis")
 
@@ -68,19 +70,6 @@ class CloudHealth:
     circuit: CircuitState
     consecutive_failures: int
     retry_in_s: float | None = None  # paused or degraded: when calls are tried again
-
-
-class _Transient(Exception):
-    """A failure worth another attempt; becomes a retryable AnalyzerError when they run out."""
-
-    def __init__(self, message: str, reason: str, request_id: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.reason = reason
-        self.request_id = request_id
-
-    def summary(self) -> str:
-        return f"{self.reason}: {self.message}, request_id {self.request_id or '-'}"
 
 
 class _Refused(Exception):
@@ -214,7 +203,7 @@ class CloudAnalyzer:
                 encoded.height_px,
             )
         retry_index = 0
-        last_fault: _Transient | None = None
+        last_fault: Transient | None = None
         while True:
             try:
                 async with self._slots:
@@ -224,7 +213,7 @@ class CloudAnalyzer:
                     raise refused.error from None
                 # A retry the state no longer allows: the call fails for its own last fault.
                 raise self._give_up(call, last_fault, retry_index, refused.error) from None
-            except _Transient as fault:
+            except Transient as fault:
                 last_fault = fault
                 if retry_index == self._retry.retries:
                     raise self._give_up(call, fault, retry_index + 1) from None
@@ -244,7 +233,7 @@ class CloudAnalyzer:
         self, call: int, transport: HttpTransport, encoded: EncodedImage, retry_index: int
     ) -> FaceAnalysis:
         """One HTTP request, if the client's state allows it now; its verdict updates that
-        state. Raises _Refused, an AnalyzerError, or _Transient."""
+        state. Raises _Refused, an AnalyzerError, or Transient."""
         refusal = self._refusal()
         if refusal is None and not self._breaker.acquire():
             refusal = self._circuit_refusal()
@@ -265,7 +254,7 @@ class CloudAnalyzer:
             settled = True
             self._settle_answered(call, analysis.request_id, resumed=credits_probe)
             return analysis
-        except _Transient as fault:
+        except Transient as fault:
             settled = True
             self._last_fault = fault.summary()
             self._settle_failed()
@@ -353,7 +342,7 @@ class CloudAnalyzer:
         )
 
     def _give_up(
-        self, call: int, fault: _Transient, attempts: int, refusal: AnalyzerError | None = None
+        self, call: int, fault: Transient, attempts: int, refusal: AnalyzerError | None = None
     ) -> AnalyzerError:
         why = f"; no more attempts: {refusal}" if refusal is not None else ""
         logger.error(
@@ -382,138 +371,7 @@ class CloudAnalyzer:
                 timeout_s=self._settings.timeout_s,
             )
         except TransportError as error:
-            raise _Transient(str(error), error.reason) from None
+            raise Transient(str(error), error.reason) from None
         return interpret_reply(
             reply, encoded, analyzer=self.name, call=call, secret=secret.get_secret_value()
         )
-
-
-def interpret_reply(
-    reply: HttpReply,
-    encoded: EncodedImage,
-    *,
-    analyzer: str,
-    call: int = 0,
-    secret: str | None = None,
-) -> FaceAnalysis:
-    """The analysis a reply carries, or the AnalyzerError / _Transient it amounts to.
-
-    Total over every status and body: nothing else is ever raised. Text taken from the reply
-    (codes, messages, request_id) has `secret` blotted out: a proxy or a service that echoes
-    the request's headers back must not put the key into our logs and errors.
-    """
-    try:
-        envelope: Envelope | None = decode_envelope(reply.body)
-        if envelope is not None and secret:
-            envelope = _scrubbed(envelope, secret)
-    except EnvelopeFormatError as error:
-        if 200 <= reply.status < 300:
-            detail = _scrub(str(error), secret)
-            raise _Transient(
-                f"HTTP {reply.status} with a malformed body: {detail}", "malformed"
-            ) from None
-        envelope = None  # a proxy's HTML error page, say: the status alone decides
-    request_id = envelope.request_id if envelope else None
-    # Errors carry the HTTP status in error_code; a 200 with a non-zero one is treated alike.
-    status = reply.status
-    if status == 200 and envelope is not None and envelope.error_code != 0:
-        status = envelope.error_code
-    what = _describe(reply.status, envelope)
-
-    if status == 200:
-        assert envelope is not None
-        if envelope.data is None:
-            raise _Transient(f"{what}: success without data", "malformed", request_id)
-        try:
-            analysis = parse_data(
-                envelope.data,
-                image_width_px=encoded.width_px,
-                image_height_px=encoded.height_px,
-                analyzer=analyzer,
-                request_id=request_id,
-            )
-        except AnalysisFormatError as error:
-            # The call was billed and the same image would get the same answer: no retry.
-            _log_failure(call, what, request_id)
-            raise AnalyzerError(
-                _scrub(str(error), secret),
-                reason="malformed",
-                retryable=False,
-                request_id=request_id,
-            ) from None
-        logger.debug("call %d: %d face(s) (request_id %s)", call, analysis.face_count, request_id)
-        return _to_frame_pixels(analysis, encoded)
-    if status == 422:
-        logger.debug("call %d: no face (request_id %s)", call, request_id)
-        return FaceAnalysis(
-            faces=(),
-            image_width_px=encoded.frame_width_px,
-            image_height_px=encoded.frame_height_px,
-            analyzer=analyzer,
-            request_id=request_id,
-        )
-    if status >= 500:
-        raise _Transient(what, "server", request_id)
-    if status in (401, 403, 404):
-        raise AnalyzerError(
-            f"{what}: check the API key and URL",
-            reason=STOPPING_REASON,
-            retryable=False,
-            request_id=request_id,
-        )
-    if status == 429:
-        raise AnalyzerError(
-            f"{what}: out of credits",
-            reason=PAUSING_REASON,
-            retryable=False,
-            request_id=request_id,
-        )
-    _log_failure(call, what, request_id)
-    raise AnalyzerError(
-        f"{what}: not retried", reason="bad_request", retryable=False, request_id=request_id
-    )
-
-
-REDACTED = "[redacted]"
-
-
-def _scrub(text: str, secret: str | None) -> str:
-    return text.replace(secret, REDACTED) if secret else text
-
-
-def _scrubbed(envelope: Envelope, secret: str) -> Envelope:
-    def clean(text: str | None) -> str | None:
-        return None if text is None else _scrub(text, secret)
-
-    return replace(
-        envelope,
-        request_id=clean(envelope.request_id),
-        log_id=clean(envelope.log_id),
-        code=clean(envelope.code),
-        message=_scrub(envelope.message, secret),
-    )
-
-
-def _to_frame_pixels(analysis: FaceAnalysis, encoded: EncodedImage) -> FaceAnalysis:
-    if not encoded.downscaled:
-        return analysis
-    scaled = analysis.scaled(1 / encoded.scale)
-    # Rounding in the resize makes the scaled size off by a pixel; the frame's is the truth.
-    return replace(
-        scaled, image_width_px=encoded.frame_width_px, image_height_px=encoded.frame_height_px
-    )
-
-
-def _describe(status: int, envelope: Envelope | None) -> str:
-    if envelope is None:
-        return f"HTTP {status}"
-    parts = [f"HTTP {status}"]
-    if envelope.code:
-        parts.append(envelope.code)
-    if envelope.message:
-        parts.append(repr(envelope.message[:200]))
-    return " ".join(parts)
-
-
-def _log_failure(call: int, what: str, request_id: str | None) -> None:
-    logger.error("call %d: face analysis failed: %s (request_id %s)", call, what, request_id)
