@@ -26,6 +26,8 @@ FAILURE_REASONS = (
     "malformed",  # an answer that is not the contract's JSON
     "other",
 )
+
+
 @dataclass(frozen=True, slots=True)
 class CallStats:
     """Counters of one client since it started.
