@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import traceback
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -25,6 +24,8 @@ from streamwatch.analysis.faults import Faults
 from streamwatch.analysis.geometric import GeometricAnalyzer, draw_mark
 from streamwatch.analysis.model import Box
 from streamwatch.config.model import AnalyzerSettings
+
+from .support.ports import free_port
 
 KEY = "sk-live-Q7vN2pX9rT4mK8wZ"
 FRAME = np.full((240, 320, 3), 120, np.uint8)
@@ -85,10 +86,7 @@ async def echoing_server() -> AsyncIterator[str]:
 
 
 def free_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}{ENDPOINT_PATH}"
+    return f"http://127.0.0.1:{free_port()}{ENDPOINT_PATH}"
 
 
 async def test_the_key_is_in_no_log_record_error_health_or_stats_label(

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from streamwatch.backoff import Backoff
 from streamwatch.capture import CameraReader, CameraState
-from streamwatch.capture.backoff import Backoff
 from streamwatch.config import CameraSettings
 from streamwatch.events.camera import CameraHealthRules
 

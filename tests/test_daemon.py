@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from .support.rtsp_server import free_port
+from .support.ports import free_port
 from .support.webhook_receiver import webhook_receiver
 
 REPO = Path(__file__).resolve().parents[1]

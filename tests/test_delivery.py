@@ -23,7 +23,7 @@ from streamwatch.delivery.webhook import retry_after_s
 from streamwatch.events import Event
 
 from .support.dispatching import dispatching
-from .support.rtsp_server import free_port
+from .support.ports import free_port
 from .support.webhook_receiver import webhook_receiver
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from .support.rtsp_server import free_port
+from .support.ports import free_port
 from .support.webhook_receiver import webhook_receiver
 
 SECRET = "whsec_" + "c3RyZWFtd2F0Y2gtY3Jhc2gtdGVzdA=="

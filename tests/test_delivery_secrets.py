@@ -17,7 +17,7 @@ from streamwatch.events import Event
 
 from .support.dispatching import dispatching
 from .support.mosquitto import mosquitto
-from .support.rtsp_server import free_port
+from .support.ports import free_port
 from .support.webhook_receiver import webhook_receiver
 
 TOKEN = "tok3n-in-the-url-9f8e7d"

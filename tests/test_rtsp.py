@@ -19,7 +19,8 @@ from streamwatch.capture import CameraReader, CameraState, open_source
 from streamwatch.config import CameraSettings, Settings
 from streamwatch.overlay.board import EventSubscription
 
-from .support.rtsp_server import RtspServer, free_port, make_h264_clip, missing_rtsp_tools
+from .support.ports import free_port
+from .support.rtsp_server import RtspServer, make_h264_clip, missing_rtsp_tools
 
 FPS = 25
 USER, PASSWORD = "viewer", "pa55-never-logged"

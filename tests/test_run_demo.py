@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
 from pathlib import Path
 
@@ -14,14 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
+from .support.ports import free_port
+
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "streamwatch.toml"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def _live_view_url(stderr: asyncio.StreamReader) -> str:
@@ -54,8 +48,8 @@ async def test_demo_prints_face_new_and_face_left_and_serves_the_live_view(
 ) -> None:
     # The default config, on a free port so the test never collides with a running instance.
     config = tmp_path / "demo.toml"
-    text = CONFIG.read_text().replace("web_port = 8080", f"web_port = {_free_port()}")
-    config.write_text(text.replace("port = 9108", f"port = {_free_port()}"))
+    text = CONFIG.read_text().replace("web_port = 8080", f"web_port = {free_port()}")
+    config.write_text(text.replace("port = 9108", f"port = {free_port()}"))
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -32,7 +32,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from streamwatch.capture.backoff import Backoff
+from streamwatch.backoff import Backoff
 from streamwatch.capture.frame import Frame
 from streamwatch.capture.latest import LatestFrame
 from streamwatch.capture.sources import SourceError, VideoSource

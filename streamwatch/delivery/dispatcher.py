@@ -22,7 +22,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from streamwatch.capture.backoff import Backoff
+from streamwatch.backoff import Backoff
 from streamwatch.delivery.outbox import Outbox, OutboxError, Pending
 from streamwatch.delivery.sinks import DeliveryError, Sink
 from streamwatch.events.model import Event

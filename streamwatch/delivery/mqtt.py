@@ -24,7 +24,7 @@ from typing import Self
 
 import aiomqtt
 
-from streamwatch.capture.backoff import Backoff
+from streamwatch.backoff import Backoff
 from streamwatch.config.sinks import MqttSinkSettings
 from streamwatch.delivery.homeassistant import birth_topic, discovery_messages
 from streamwatch.delivery.mqtt_layout import OFFLINE, ONLINE, CameraPresence, Topics

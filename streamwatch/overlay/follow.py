@@ -18,9 +18,4 @@ def followed_face(track: Track, at_s: float, *, max_ahead_s: float) -> Face:
     velocity_x_px_s, velocity_y_px_s = track.velocity_px_s
     if ahead_s == 0.0 or (velocity_x_px_s == 0.0 and velocity_y_px_s == 0.0):
         return track.face
-    return shifted_face(track.face, velocity_x_px_s * ahead_s, velocity_y_px_s * ahead_s)
-
-
-def shifted_face(face: Face, dx_px: float, dy_px: float) -> Face:
-    """`face` with its box, landmarks and pupils moved by (dx_px, dy_px)."""
-    return face.moved(dx_px, dy_px)
+    return track.face.moved(velocity_x_px_s * ahead_s, velocity_y_px_s * ahead_s)

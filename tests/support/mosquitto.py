@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .rtsp_server import free_port
+from .ports import free_port
 
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 STARTED_LINE = b" running"  # "mosquitto version 2.0.11 running"

@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 from pathlib import Path
+
+from .ports import free_port
 
 SERVE_SCRIPT = Path(__file__).with_name("gst_rtsp_serve.py")
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -71,13 +72,6 @@ def make_h264_clip(path: Path, *, width: int, height: int, fps: int, seconds: fl
         check=True,
     )
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class RtspServer:

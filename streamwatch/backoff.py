@@ -1,7 +1,7 @@
-"""Reconnect delays: exponential back-off with full jitter.
+"""Waits between attempts: exponential back-off with full jitter (cameras, sinks).
 
 Full jitter (a uniform draw between 0 and the current ceiling) keeps the cameras of one dead
-recorder from all retrying in the same instant when it comes back.
+recorder, or the sinks of one dead receiver, from all retrying in the same instant.
 """
 
 from __future__ import annotations
