@@ -190,7 +190,8 @@ def signature_table(analyzer: LocalAnalyzer) -> dict[str, object]:
         face = largest(analyzer.analyze_sync(frame).faces)
         if face is not None and face.signature is not None:
             signed.append((person, face.signature))
-    same, different = [], []
+    same: list[float] = []
+    different: list[float] = []
     for (a, sa), (b, sb) in itertools.combinations(signed, 2):
         (same if a == b else different).append(sa.cosine_distance(sb))
 

@@ -76,9 +76,9 @@ def real_frames() -> tuple[str, list[np.ndarray]]:
     demo.open()
     frames = []
     for _ in range(int(6 * CAMERA_FPS)):
-        image = demo.read()
-        if image is not None:
-            frames.append(cv2.resize(image, FRAME_PX))
+        demo_image = demo.read()
+        if demo_image is not None:
+            frames.append(cv2.resize(demo_image, FRAME_PX))
     return "demo scene scaled to 720p", frames[-3:]
 
 
@@ -138,15 +138,19 @@ def drawing_costs(scene: Scene, repeat: int) -> dict[str, float]:
     private = DrawOptions(show_landmarks=True, blur_faces=True)
     for width in (1280, 960):
         drawn = draw_scene(scene, now_monotonic_s=now(), options=full, width_px=width)
-        costs[f"draw_{width}_ms"] = median_ms(
-            lambda w=width: draw_scene(scene, now_monotonic_s=now(), options=full, width_px=w),
-            repeat,
-        )
-        costs[f"draw_{width}_blurred_ms"] = median_ms(
-            lambda w=width: draw_scene(scene, now_monotonic_s=now(), options=private, width_px=w),
-            repeat,
-        )
-        costs[f"jpeg_{width}_ms"] = median_ms(lambda d=drawn: encode_jpeg(d, JPEG_QUALITY), repeat)
+
+        def draw_full(w: int = width) -> np.ndarray:
+            return draw_scene(scene, now_monotonic_s=now(), options=full, width_px=w)
+
+        def draw_blurred(w: int = width) -> np.ndarray:
+            return draw_scene(scene, now_monotonic_s=now(), options=private, width_px=w)
+
+        def encode(d: np.ndarray = drawn) -> bytes:
+            return encode_jpeg(d, JPEG_QUALITY)
+
+        costs[f"draw_{width}_ms"] = median_ms(draw_full, repeat)
+        costs[f"draw_{width}_blurred_ms"] = median_ms(draw_blurred, repeat)
+        costs[f"jpeg_{width}_ms"] = median_ms(encode, repeat)
         costs[f"total_{width}_ms"] = round(costs[f"draw_{width}_ms"] + costs[f"jpeg_{width}_ms"], 2)
     return costs
 

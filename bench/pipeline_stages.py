@@ -50,7 +50,8 @@ def frames_to_measure() -> tuple[str, list[np.ndarray]]:
     if MEDIA_CLIP.is_file():
         capture = cv2.VideoCapture(str(MEDIA_CLIP))
         capture.set(cv2.CAP_PROP_POS_MSEC, 24_000)  # a visitor stands in the scene (truth JSON)
-        frames = [capture.read()[1] for _ in range(30)]
+        # The stubs say read() always gives an image; at the end of the clip it gives None.
+        frames: list[np.ndarray | None] = [capture.read()[1] for _ in range(30)]
         capture.release()
         return f"{MEDIA_CLIP.name} (1280x720)", [f for f in frames if f is not None]
     source = DemoSource()

@@ -281,12 +281,19 @@ async def measure(names: list[str] | None) -> dict[str, Any]:
                     for p, f in row.items()
                 )
             )
-    for figures in totals.values():
-        figures["recall"] = (
-            round(figures["caught"] / figures["appearances"], 3) if figures["appearances"] else None
-        )
-        figures["calls_per_appearance"] = round(figures["calls"] / figures["appearances"], 2)
-    results["totals"] = totals
+    # The counts stay whole numbers; the ratios made from them go beside them in the results.
+    results["totals"] = {
+        policy: {
+            **counts,
+            "recall": (
+                round(counts["caught"] / counts["appearances"], 3)
+                if counts["appearances"]
+                else None
+            ),
+            "calls_per_appearance": round(counts["calls"] / counts["appearances"], 2),
+        }
+        for policy, counts in totals.items()
+    }
     results["calls_vs_1hz"] = round(totals["policy"]["calls"] / totals["poll_1hz"]["calls"], 3)
     return results
 

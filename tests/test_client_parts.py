@@ -19,7 +19,8 @@ from streamwatch.analysis.contract import API_KEY_HEADER
 from streamwatch.analysis.faults import Fault, FaultInjector, Faults, parse_error_rate
 from streamwatch.analysis.geometric import draw_mark
 from streamwatch.analysis.model import Box
-from streamwatch.analysis.stats import FAILURE_REASONS, LatencyHistogram, StatsRecorder
+from streamwatch.analysis.stats import FAILURE_REASONS, StatsRecorder
+from streamwatch.histogram import LatencyHistogram
 
 
 class Clock:
@@ -33,6 +34,12 @@ class Clock:
 # --- breaker -----------------------------------------------------------------------------------
 
 
+def state_of(breaker: CircuitBreaker) -> CircuitState:
+    """`breaker.state`, read fresh: asserted on directly, mypy would keep it narrowed to the
+    state asserted first across the failure()/success() calls that change it (python/mypy#9005)."""
+    return breaker.state
+
+
 def test_the_breaker_opens_after_the_threshold_in_a_row_only() -> None:
     clock = Clock()
     breaker = CircuitBreaker(failure_threshold=3, cooldown_s=10, clock=clock)
@@ -42,10 +49,10 @@ def test_the_breaker_opens_after_the_threshold_in_a_row_only() -> None:
     breaker.success()  # the run is broken: counting starts again
     breaker.failure()
     breaker.failure()
-    assert breaker.state is CircuitState.CLOSED and breaker.acquire()
+    assert state_of(breaker) is CircuitState.CLOSED and breaker.acquire()
     breaker.failure()
 
-    assert breaker.state is CircuitState.OPEN
+    assert state_of(breaker) is CircuitState.OPEN
     assert not breaker.allows() and not breaker.acquire()
     assert breaker.retry_in_s() == 10
     assert breaker.times_opened == 1
@@ -57,16 +64,16 @@ def test_half_open_lets_one_probe_through_whose_verdict_decides() -> None:
     breaker.failure()
     clock.now_s = 10
 
-    assert breaker.state is CircuitState.HALF_OPEN
+    assert state_of(breaker) is CircuitState.HALF_OPEN
     assert breaker.acquire()  # the probe
     assert not breaker.acquire()  # nobody else while it is out
     breaker.failure()
-    assert breaker.state is CircuitState.OPEN and breaker.retry_in_s() == 10
+    assert state_of(breaker) is CircuitState.OPEN and breaker.retry_in_s() == 10
 
     clock.now_s = 20
     assert breaker.acquire()
     breaker.success()
-    assert breaker.state is CircuitState.CLOSED and breaker.consecutive_failures == 0
+    assert state_of(breaker) is CircuitState.CLOSED and breaker.consecutive_failures == 0
 
 
 def test_an_abandoned_probe_frees_the_slot() -> None:

@@ -132,7 +132,7 @@ async def test_ready_then_watchdog_pings_reach_the_notify_socket(tmp_path: Path)
     env = {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"}  # ping every 0.5 s
     try:
         async with daemon(config, env=env):
-            messages = []
+            messages: list[str] = []
             async with asyncio.timeout(30):
                 while not any("WATCHDOG=1" in m for m in messages):
                     messages.append((await loop.sock_recv(receiver, 4096)).decode())

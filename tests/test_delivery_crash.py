@@ -11,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -61,7 +62,7 @@ async def test_sigkill_with_events_pending_loses_none(tmp_path: Path, state_dir:
     # The receiver is down: every event waits in the outbox when the power goes.
     async with _streamwatch(config) as first:
         assert first.stdout is not None
-        printed = []
+        printed: list[dict[str, Any]] = []
         async with asyncio.timeout(60):
             while len(printed) < EVENTS_BEFORE_THE_KILL:
                 line = await first.stdout.readline()

@@ -86,7 +86,7 @@ def _read(clip: Path) -> tuple[list[np.ndarray], float]:
 def _write(path: Path, frames: list[np.ndarray], fps: float) -> Path:
     """A lossless (FFV1) clip: the frames come back bit for bit, as the test chose them."""
     height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), fps, (width, height))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"FFV1"), fps, (width, height))
     for frame in frames:
         writer.write(frame)
     writer.release()
@@ -117,7 +117,9 @@ async def _read_as(mask: Mask, frames: list[np.ndarray]) -> list[np.ndarray]:
 
 def _jpeg_round_trip(frame: np.ndarray, quality: int) -> np.ndarray:
     encoded = encode_for_api(frame, jpeg_quality=quality)
-    return cv2.imdecode(np.frombuffer(encoded.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(encoded.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None, "the JPEG the client would send did not decode"
+    return image
 
 
 def _ping_pong(frames: list[np.ndarray], count: int) -> list[np.ndarray]:

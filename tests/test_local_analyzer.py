@@ -39,9 +39,11 @@ async def analyzer() -> AsyncIterator[LocalAnalyzer]:
 
 
 def portrait() -> np.ndarray:
-    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as file:
-        data = np.frombuffer(file.read(), np.uint8)
-    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+    path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    data = np.frombuffer(Path(path).read_bytes(), np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    assert image is not None, f"matplotlib's sample portrait did not decode: {path}"
+    return image
 
 
 def only_face(local: LocalAnalyzer, image: np.ndarray) -> Face:
@@ -179,7 +181,9 @@ def test_masks_on_real_photos(
     paths = sorted((media_dir / "images" / folder).iterdir())[::6]
     states = []
     for path in paths:
-        faces = analyzer.analyze_sync(cv2.imread(str(path))).faces
+        image = cv2.imread(str(path))
+        assert image is not None, f"not an image OpenCV reads: {path}"
+        faces = analyzer.analyze_sync(image).faces
         if faces:
             states.append(max(faces, key=lambda f: f.box_px.area).mask)
     right = sum(state in expected for state in states)

@@ -113,7 +113,8 @@ async def test_the_stepped_hand_over_gives_every_frame_in_media_time_to_a_slow_p
     clock = MediaClock(fps=FPS)
     camera = CameraSettings(name="demo", source="demo", loop=False)
     frames = 30
-    sequences, times_s = [], []
+    sequences: list[int] = []
+    times_s: list[float] = []
     async with asyncio.timeout(60):
         reader = CameraReader(camera, EndAfter(DemoSource(), frames), media_clock=clock)
         async with reader:

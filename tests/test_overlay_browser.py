@@ -126,7 +126,7 @@ class DevTools:
         self, method: str, params: dict[str, Any] | None = None, session: str | None = None
     ) -> dict[str, Any]:
         command_id = next(self._ids)
-        answer = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._answers[command_id] = answer
         message: dict[str, Any] = {"id": command_id, "method": method, "params": params or {}}
         if session is not None:
@@ -229,7 +229,9 @@ async def publish_frames(
 
 
 def near(image: np.ndarray, colour: tuple[int, int, int], tolerance: int = 60) -> np.ndarray:
-    return np.abs(image.astype(int) - colour).max(axis=-1) < tolerance
+    # Per pixel, the channel furthest from `colour` (numpy types a reduction over an axis Any).
+    furthest: np.ndarray = np.abs(image.astype(int) - colour).max(axis=-1)
+    return furthest < tolerance
 
 
 async def test_the_live_view_renders_the_stream_and_the_event_feed_in_chromium(
@@ -264,6 +266,7 @@ async def test_the_live_view_renders_the_stream_and_the_event_feed_in_chromium(
                 shot = await devtools.call("Page.captureScreenshot", {"format": "png"}, session)
                 png = base64.b64decode(shot["data"])
                 page = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+                assert page is not None, "Chromium's screenshot did not decode as PNG"
                 banner = page[banner_rows, banner_columns]
                 if near(banner, EVENT_STYLES["face.maskless"][1]).mean() > 0.5:
                     break

@@ -79,7 +79,11 @@ def read_xwd(data: bytes) -> np.ndarray:
     raw = rows.reshape(height, bytes_per_line)[:, : width * bytes_per_pixel]
     raw = raw.reshape(height, width, bytes_per_pixel).astype(np.uint32)
     order = range(bytes_per_pixel) if byte_order == 0 else reversed(range(bytes_per_pixel))
-    pixels = sum(raw[:, :, index] << (8 * place) for place, index in enumerate(order))
+    # Started from a black image, not 0, the sum is an image for the type checker too.
+    pixels = sum(
+        (raw[:, :, index] << (8 * place) for place, index in enumerate(order)),
+        np.zeros((height, width), np.uint32),
+    )
 
     def channel(mask: int) -> np.ndarray:
         shift = (mask & -mask).bit_length() - 1

@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import cv2
@@ -28,7 +29,7 @@ async def _live_view_url(stderr: asyncio.StreamReader) -> str:
 
 
 async def _read_mjpeg_frames(url: str, count: int) -> list[np.ndarray]:
-    frames = []
+    frames: list[np.ndarray] = []
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         assert response.headers["Content-Type"].startswith("multipart/x-mixed-replace")
         reader = aiohttp.MultipartReader.from_response(response)
@@ -73,7 +74,7 @@ async def test_demo_prints_face_new_and_face_left_and_serves_the_live_view(
             frames = await _read_mjpeg_frames(base_url + "stream/demo.mjpg", 3)
             assert all(frame.shape[1] == 960 for frame in frames)
 
-            events = []
+            events: list[dict[str, Any]] = []
             while not {"streamwatch.face.new", "streamwatch.face.left"} <= {
                 e["type"] for e in events
             }:

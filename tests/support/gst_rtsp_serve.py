@@ -8,11 +8,12 @@ authentication is required.
 
 import sys
 
-import gi
+# gi is Debian's PyGObject, in the system python only (no stubs either): not in the virtualenv.
+import gi  # type: ignore[import-not-found]
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstRtspServer  # type: ignore[import-not-found]  # noqa: E402
 
 Gst.init(None)
 clip, port, fps = sys.argv[1], sys.argv[2], sys.argv[3]
