@@ -14,7 +14,7 @@ import pytest
 from streamwatch.analysis.model import Mask
 from streamwatch.config import Settings
 from streamwatch.replay.events import EventRecord
-from streamwatch.replay.run import ReplayOptions, play
+from streamwatch.replay.run import AnalyzerChoice, ReplayOptions, play
 from streamwatch.replay.truth import TOLERANCE_S, Visit, load_truth, score
 
 CLIP = "videos/entrance_sim.mp4"  # 15 fps; people walk in one at a time (shared/media)
@@ -116,6 +116,30 @@ async def test_a_fast_replay_is_the_same_every_time(tmp_path: Path) -> None:
     ]
     assert first.calls and first.events  # the demo's visitor is analysed and announced
     assert first.frames_read == 25 * 15 and not first.interrupted
+
+
+async def test_the_gate_seconds_a_cloud_answer_but_not_its_own(tmp_path: Path) -> None:
+    # The demo's visitor wears no mask, and the on-device gate reads her so. Through the cloud
+    # client the first answer is confirmed by the gate's reading of the same frame: the alert
+    # comes with face.new, on one call. The local analyzer's answer is the gate's own reading
+    # again, so it is no second opinion: the alert waits for a second analysis.
+    def replayed(analyzer: AnalyzerChoice) -> ReplayOptions:
+        return ReplayOptions(
+            video="demo",
+            settings=Settings(),
+            report_dir=tmp_path / analyzer,
+            analyzer=analyzer,
+            duration_s=8,
+        )
+
+    cloud, local = await play(replayed("emulator")), await play(replayed("local"))
+    for replay in (cloud, local):
+        assert [e.kind for e in replay.events] == ["face.new", "face.maskless"]
+    new, maskless = cloud.events
+    assert maskless.media_s == new.media_s == cloud.calls[0].media_s
+    new, maskless = local.events
+    assert new.media_s is not None
+    assert maskless.media_s == local.calls[1].media_s > new.media_s
 
 
 def test_truth_scores_count_misses_duplicates_and_wrong_alerts() -> None:

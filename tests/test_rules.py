@@ -55,10 +55,24 @@ class Camera:
             identities=self.identities,
         )
 
-    def analyse(self, at_s: float, *faces: Face, image: np.ndarray | None = None) -> list[str]:
+    def analyse(
+        self,
+        at_s: float,
+        *faces: Face,
+        image: np.ndarray | None = None,
+        gate_reads: Mask | None = None,
+    ) -> list[str]:
+        """`gate_reads`: what the local gate read on the same frame, for every face."""
         analysis = FaceAnalysis(faces=faces, image_width_px=640, image_height_px=480, analyzer="t")
         update = self.tracker.attach(analysis, at_s)
-        return _kinds(self.rules.apply(update, frame_timestamp_s=at_s, analyzer="t", image=image))
+        gate_masks = None
+        if gate_reads is not None:
+            gate_masks = {track.track_id: gate_reads for track in update.analysed}
+        return _kinds(
+            self.rules.apply(
+                update, frame_timestamp_s=at_s, analyzer="t", image=image, gate_masks=gate_masks
+            )
+        )
 
     def wait(self, at_s: float) -> list[str]:
         update = self.tracker.expire(at_s)
@@ -86,6 +100,28 @@ def test_maskless_needs_k_of_n_answers() -> None:
 def test_one_confident_answer_is_enough() -> None:
     camera = Camera(RuleSettings(confident_quality=85))
     assert camera.analyse(0.0, _face(mask=Mask.NONE, quality=92)) == ["face.new", "face.maskless"]
+
+
+def test_an_answer_the_gate_agrees_with_is_enough() -> None:
+    camera = Camera(RuleSettings(mask_confirm_k=2))
+    assert camera.analyse(0.0, _face(mask=Mask.NONE), gate_reads=Mask.NONE) == [
+        "face.new",
+        "face.maskless",
+    ]
+    assert camera.rules.settled("door-1")
+
+
+def test_an_answer_the_gate_disagrees_with_waits_for_k_of_n() -> None:
+    camera = Camera(RuleSettings(mask_confirm_k=2))
+    assert camera.analyse(0.0, _face(mask=Mask.NONE), gate_reads=Mask.WORN) == ["face.new"]
+    assert not camera.rules.settled("door-1")  # undecided: the policy calls again
+    assert camera.analyse(1.0, _face(mask=Mask.NONE), gate_reads=Mask.WORN) == ["face.maskless"]
+
+
+def test_the_gate_seconds_no_answer_when_told_not_to() -> None:
+    camera = Camera(RuleSettings(mask_confirm_k=2, mask_gate_confirms=False))
+    assert camera.analyse(0.0, _face(mask=Mask.NONE), gate_reads=Mask.NONE) == ["face.new"]
+    assert camera.analyse(1.0, _face(mask=Mask.NONE), gate_reads=Mask.NONE) == ["face.maskless"]
 
 
 def test_an_alert_re_arms_after_the_cool_down_with_new_evidence() -> None:

@@ -8,6 +8,8 @@ import numpy as np
 
 from streamwatch.analysis.model import FaceAnalysis
 
+LOCAL_ANALYZER = "local"  # the name of the on-device analyzer, whose detector is the gate's
+
 
 class AnalyzerError(Exception):
     """An analysis that could not be made. The message never contains a secret.

@@ -24,8 +24,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from streamwatch.analysis.analyzer import Analyzer, AnalyzerError
-from streamwatch.analysis.model import Face, FaceAnalysis, Signature
+from streamwatch.analysis.analyzer import LOCAL_ANALYZER, Analyzer, AnalyzerError
+from streamwatch.analysis.model import Face, FaceAnalysis, Mask, Signature
 from streamwatch.budget.limiter import BudgetDenied, CallBudget
 from streamwatch.capture.frame import Frame
 from streamwatch.capture.latest import CameraClosed
@@ -257,7 +257,13 @@ class CameraPipeline:
         for observer in self.call_observers:
             observer(candidate, analysis)
         update = self._tracker.attach(analysis, frame.timestamp_s)
-        self._emit(update, frame.timestamp_s, analyzer=analysis.analyzer, image=frame.image)
+        self._emit(
+            update,
+            frame.timestamp_s,
+            analyzer=analysis.analyzer,
+            image=frame.image,
+            gate_masks=_gate_masks(candidate) if analysis.analyzer != LOCAL_ANALYZER else None,
+        )
         for track in update.analysed:
             if self._rules.settled(track.track_id):
                 self._policy.decided(track.track_id)
@@ -340,6 +346,7 @@ class CameraPipeline:
         frame_timestamp_s: float,
         analyzer: str = "",
         image: np.ndarray | None = None,
+        gate_masks: dict[str, Mask] | None = None,
     ) -> None:
         for track in update.left:
             self._policy.forget(track.track_id)
@@ -349,6 +356,7 @@ class CameraPipeline:
                 frame_timestamp_s=frame_timestamp_s,
                 analyzer=analyzer or self._analyzer.name,
                 image=image,
+                gate_masks=gate_masks,
             )
         )
 
@@ -363,3 +371,8 @@ class CameraPipeline:
             self._recent_events.append(event)
             self._dispatcher.submit(event)
             self._board.publish_event(event)
+
+
+def _gate_masks(candidate: Candidate) -> dict[str, Mask]:
+    """The local gate's mask reading of each face in the frame the call was made for."""
+    return {g.track_id: g.face.mask for g in candidate.gated if g.face.mask is not None}

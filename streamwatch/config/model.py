@@ -49,6 +49,10 @@ class RuleSettings(Section):
     mask_confirm_k: Annotated[int, Field(ge=1)] = 2
     mask_confirm_n: Annotated[int, Field(ge=1)] = 3
     confident_quality: Annotated[float, Field(ge=0, le=100)] = 85.0
+    # A cloud answer is also confirmed when the local gate read the same mask state on the
+    # same frame: a second, independent opinion that costs no call. When the two disagree,
+    # confirmation waits for k of n answers.
+    mask_gate_confirms: bool = True
     # Mask alerts fire once per face, and again only after this long and new evidence.
     cooldown_s: Annotated[float, Field(ge=0)] = 300.0
     # face.low_quality when a face's best picture quality (worst of blur, lighting, noise)

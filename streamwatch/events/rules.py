@@ -6,8 +6,9 @@
   within `forget_after_s` returns. A track that is the same identity as one still in view
   (the tracker lost and refound it) is re-linked to that visit: no second event.
 - `face.left`: the last track of an announced visit ended; with the dwell time.
-- `face.maskless` / `face.mask_incorrect`: confirmed by k of the last n analyses, or by one
-  confident answer; once per face, and again only after `cooldown_s` with new evidence.
+- `face.maskless` / `face.mask_incorrect`: confirmed by k of the last n analyses, by one
+  confident answer, or by one answer the local gate's reading of the same frame agrees with
+  (`mask_gate_confirms`); once per face, and again only after `cooldown_s` with new evidence.
 - `face.low_quality`: an analysed face whose best picture quality (the worst of blur,
   lighting and noise) stays below the threshold.
 Faces outside the camera's zone or smaller than its `min_face_px` make no face events.
@@ -16,6 +17,7 @@ Faces outside the camera's zone or smaller than its `min_face_px` make no face e
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,9 +41,9 @@ class _Face:
 
     identity_id: str | None = None
     visit_track_id: str | None = None  # the track that announced the visit this one belongs to
-    masks: deque[tuple[Mask | None, bool]] = field(default_factory=deque)  # (state, confident)
+    masks: deque[Mask | None] = field(default_factory=deque)  # the last n answers' states
     alerted_at_s: dict[str, float] = field(default_factory=dict)
-    # The mask state the answers settled on (k of n, or one confident answer); no more calls
+    # The mask state the answers settled on (k of n, or one sure answer); no more calls
     # are needed for it until an answer says otherwise.
     settled: Mask | None = None
     best_quality: float | None = None
@@ -79,8 +81,13 @@ class EventRules:
         frame_timestamp_s: float,
         analyzer: str,
         image: np.ndarray | None = None,
+        gate_masks: Mapping[str, Mask] | None = None,
     ) -> list[Event]:
-        """The events of one update, in the order things happened: left, new, then states."""
+        """The events of one update, in the order things happened: left, new, then states.
+
+        `gate_masks`: the local gate's mask reading of each analysed track in the analysed
+        frame, when the analysis came from elsewhere (the cloud): a second opinion.
+        """
         events = [e for track in update.left if (e := self._left(track, analyzer)) is not None]
         for track in (*update.new, *update.updated, *update.analysed):
             self._last_seen_s[track.track_id] = track.last_seen_s
@@ -92,7 +99,8 @@ class EventRules:
                 events += self._announce(track, frame_timestamp_s, UNANALYSED, None)
         for track in update.analysed:
             if track.track_id in self._faces:
-                events += self._states(track, frame_timestamp_s, analyzer, image)
+                gate_mask = (gate_masks or {}).get(track.track_id)
+                events += self._states(track, frame_timestamp_s, analyzer, image, gate_mask)
         return [event for event in events if event.kind in self._rules.events]
 
     def _announce(
@@ -151,25 +159,30 @@ class EventRules:
         )
 
     def _states(
-        self, track: Track, frame_timestamp_s: float, analyzer: str, image: np.ndarray | None
+        self,
+        track: Track,
+        frame_timestamp_s: float,
+        analyzer: str,
+        image: np.ndarray | None,
+        gate_mask: Mask | None,
     ) -> list[Event]:
         face = self._faces[track.track_id]
+        latest = track.face.mask
         quality = track.face.qualities.score
         confident = quality is not None and quality >= self._rules.confident_quality
-        face.masks.append((track.face.mask, confident))
+        seconded = self._rules.mask_gate_confirms and latest is not None and gate_mask is latest
+        sure = confident or seconded
+        face.masks.append(latest)
         while len(face.masks) > self._rules.mask_confirm_n:
             face.masks.popleft()
-        states = [s for s, _ in face.masks]
-        latest = track.face.mask
-        if latest is not None and (confident or states.count(latest) >= self._rules.mask_confirm_k):
+        if latest is not None and (sure or face.masks.count(latest) >= self._rules.mask_confirm_k):
             face.settled = latest
         elif latest is not None and latest is not face.settled:
             face.settled = None  # an answer disagrees: undecided again
         events = []
         for kind, state in MASK_ALERTS:
-            states = [s for s, _ in face.masks]
-            confirmed = (track.face.mask is state and confident) or (
-                states.count(state) >= self._rules.mask_confirm_k
+            confirmed = (latest is state and sure) or (
+                face.masks.count(state) >= self._rules.mask_confirm_k
             )
             last_s = face.alerted_at_s.get(kind)
             cooled = last_s is None or frame_timestamp_s - last_s >= self._rules.cooldown_s

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from streamwatch.analysis.analyzer import AnalyzerError
+from streamwatch.analysis.analyzer import LOCAL_ANALYZER, AnalyzerError
 from streamwatch.analysis.local.chip import aligned_chip
 from streamwatch.analysis.local.detector import DETECTION_WIDTH_PX, FaceDetector
 from streamwatch.analysis.local.features import expression, eye_distance_px, pupils
@@ -35,7 +35,7 @@ YUNET_POINTS = ("right eye", "left eye", "nose tip", "right mouth corner", "left
 class LocalAnalyzer:
     """On-device analysis. Models load in `__aenter__`; one call runs at a time."""
 
-    name = "local"
+    name = LOCAL_ANALYZER
 
     def __init__(
         self, min_face_probability: float = 0.6, *, detection_width_px: int = DETECTION_WIDTH_PX
