@@ -179,7 +179,9 @@ async def test_a_frame_over_4096_px_is_downscaled_and_boxes_come_back_in_frame_p
 # --- against fake servers ----------------------------------------------------------------------
 
 
-async def test_a_server_error_is_retried_and_the_retry_succeeds() -> None:
+async def test_a_server_error_is_retried_and_the_retry_succeeds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     requests: list[dict[str, Any]] = []
 
     async def handler(request: web.Request) -> web.Response:
@@ -199,9 +201,16 @@ async def test_a_server_error_is_retried_and_the_retry_succeeds() -> None:
         return web.json_response(success_envelope(one_face_data(), request_id="r2", log_id="L"))
 
     async with serve(handler) as url:
-        analysis = await analyze(url, np.full((240, 320, 3), 100, np.uint8))
+        with caplog.at_level(logging.DEBUG, logger="streamwatch.analysis"):
+            analysis = await analyze(url, np.full((240, 320, 3), 100, np.uint8))
 
     assert len(requests) == 2
+    # Each answer's log line carries its request_id as a field, for the JSON logs.
+    answered = [r for r in caplog.records if hasattr(r, "request_id")]
+    assert [(r.levelname, r.request_id) for r in answered] == [
+        ("WARNING", "req-fake"),  # the failed attempt, retried
+        ("DEBUG", "r2"),  # the answer
+    ]
     assert requests[0] == {
         "key": API_KEY,
         "filename": "frame.jpg",

@@ -14,10 +14,11 @@ What one reply means is read in verdict.py; what it does to the calls after it i
 | breaker_failures of those in a row | | refused ("circuit_open") for breaker_cooldown_s |
 
 At most max_concurrent_calls requests are in flight; more wait for a slot. Every log line
-about a call names it ("call 17") and, once the service has answered, its request_id. The API
-key is only ever in the request header: not in a log line, an exception, `repr` or a stats
-label. Transport lives in transport.py, the envelope in envelope.py, image rules in
-imaging.py, the breaker in breaker.py, the counters in stats.py.
+about a call names it ("call 17") and, once the service has answered, carries its request_id
+as the record's `request_id` field. The API key is only ever in the request header: not in a
+log line, an exception, `repr` or a stats label. Transport lives in transport.py, the
+envelope in envelope.py, image rules in imaging.py, the breaker in breaker.py, the counters in
+stats.py.
 """
 
 from __future__ import annotations
@@ -219,12 +220,14 @@ class CloudAnalyzer:
                     raise self._give_up(call, fault, retry_index + 1) from None
                 delay_s = self._retry.delay_s(retry_index, self._rng)
                 logger.warning(
-                    "call %d: attempt %d of %d failed (%s); retrying in %.2f s",
+                    "call %d: attempt %d of %d failed (%s: %s); retrying in %.2f s",
                     call,
                     retry_index + 1,
                     self._retry.attempts,
-                    fault.summary(),
+                    fault.reason,
+                    fault.message,
                     delay_s,
+                    extra={"request_id": fault.request_id},
                 )
                 await asyncio.sleep(delay_s)
                 retry_index += 1
@@ -274,12 +277,16 @@ class CloudAnalyzer:
     def _settle_answered(self, call: int, request_id: str | None, *, resumed: bool) -> None:
         if self._breaker.state is not CircuitState.CLOSED:
             logger.info(
-                "call %d: the API answers again; circuit closed (request_id %s)", call, request_id
+                "call %d: the API answers again; circuit closed",
+                call,
+                extra={"request_id": request_id},
             )
         self._breaker.success()
         if resumed or self._paused_until_s is not None:
             logger.info(
-                "call %d: credits available again; calls resume (request_id %s)", call, request_id
+                "call %d: credits available again; calls resume",
+                call,
+                extra={"request_id": request_id},
             )
             self._paused_until_s = None
 
@@ -305,13 +312,20 @@ class CloudAnalyzer:
         if error.reason == STOPPING_REASON and self._stopped is None:
             self._stopped = str(error)
             logger.error(
-                "call %d: %s; calls to the face analysis API stopped until restart", call, error
+                "call %d: %s; calls to the face analysis API stopped until restart",
+                call,
+                error,
+                extra={"request_id": error.request_id},
             )
         elif error.reason == PAUSING_REASON:
             self._paused_until_s = self._clock() + self._settings.credits_pause_s
             self._pause_detail = str(error)
             logger.error(
-                "call %d: %s; calls paused for %g s", call, error, self._settings.credits_pause_s
+                "call %d: %s; calls paused for %g s",
+                call,
+                error,
+                self._settings.credits_pause_s,
+                extra={"request_id": error.request_id},
             )
 
     def _refusal(self) -> AnalyzerError | None:
@@ -346,7 +360,13 @@ class CloudAnalyzer:
     ) -> AnalyzerError:
         why = f"; no more attempts: {refusal}" if refusal is not None else ""
         logger.error(
-            "call %d: failed after %d attempt(s) (%s)%s", call, attempts, fault.summary(), why
+            "call %d: failed after %d attempt(s) (%s: %s)%s",
+            call,
+            attempts,
+            fault.reason,
+            fault.message,
+            why,
+            extra={"request_id": fault.request_id},
         )
         return AnalyzerError(
             f"{fault.message} (after {attempts} attempt(s){why})",

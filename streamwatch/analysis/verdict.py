@@ -90,10 +90,12 @@ def interpret_reply(
                 retryable=False,
                 request_id=request_id,
             ) from None
-        logger.debug("call %d: %d face(s) (request_id %s)", call, analysis.face_count, request_id)
+        logger.debug(
+            "call %d: %d face(s)", call, analysis.face_count, extra={"request_id": request_id}
+        )
         return _to_frame_pixels(analysis, encoded)
     if status == 422:
-        logger.debug("call %d: no face (request_id %s)", call, request_id)
+        logger.debug("call %d: no face", call, extra={"request_id": request_id})
         return FaceAnalysis(
             faces=(),
             image_width_px=encoded.frame_width_px,
@@ -165,4 +167,4 @@ def _describe(status: int, envelope: Envelope | None) -> str:
 
 
 def _log_failure(call: int, what: str, request_id: str | None) -> None:
-    logger.error("call %d: face analysis failed: %s (request_id %s)", call, what, request_id)
+    logger.error("call %d: face analysis failed: %s", call, what, extra={"request_id": request_id})

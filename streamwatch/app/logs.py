@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -26,7 +25,6 @@ from urllib.parse import unquote, urlsplit
 from streamwatch.config.model import Settings
 
 FIELDS = ("camera", "request_id")
-_REQUEST_ID = re.compile(r"request_id[ =:]+([0-9A-Za-z-]{6,})")
 _SYSLOG_PRIORITY = {
     logging.DEBUG: 7,
     logging.INFO: 6,
@@ -86,14 +84,8 @@ class ReadableFormatter(logging.Formatter):
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    """The record's structured fields; a request_id the message names counts as one."""
-    fields = {name: getattr(record, name) for name in FIELDS if hasattr(record, name)}
-    if "request_id" not in fields:
-        # The API client names the request in its messages ("… (request_id 1f3c…)").
-        match = _REQUEST_ID.search(record.getMessage())
-        if match:
-            fields["request_id"] = match.group(1)
-    return fields
+    """The record's structured fields (`extra=` of the logging call), those it has a value for."""
+    return {name: value for name in FIELDS if (value := getattr(record, name, None)) is not None}
 
 
 def configure_logging(level: str, *, stream: TextIO = sys.stderr) -> logging.Handler:

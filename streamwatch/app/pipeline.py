@@ -250,7 +250,7 @@ class CameraPipeline:
                 "camera %s: analysis failed: %s",
                 self.camera,
                 error,
-                extra={"camera": self.camera},
+                extra={"camera": self.camera, "request_id": error.request_id},
             )
             return
         analysis = await self._with_signatures(analysis, candidate)
