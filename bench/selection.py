@@ -169,10 +169,12 @@ async def run_policy(path: Path, api_url: str) -> tuple[list[Call], PipelineCoun
     def record(candidate: Candidate, analysis: FaceAnalysis) -> None:
         calls.append(Call((candidate.frame.sequence - 1) / fps, analysis))
 
-    async with App(settings) as app:
-        pipeline = app.pipelines["clip"]
-        pipeline.call_observers.append(record)
-        await app.run(asyncio.Event())
+    # An outbox of its own: the bench must not touch the daemon's state directory.
+    with tempfile.TemporaryDirectory() as state_dir:
+        async with App(settings, state_dir=Path(state_dir)) as app:
+            pipeline = app.pipelines["clip"]
+            pipeline.call_observers.append(record)
+            await app.run(asyncio.Event())
     return calls, pipeline.counters
 
 
