@@ -97,6 +97,11 @@ def test_after_the_first_call_only_a_clearly_better_face_or_a_refresh_is_called(
     assert policy.consider(_frame(4, 5.0), [_gated("a", 128)]) is None
     refresh = policy.consider(_frame(5, 12.5), [_gated("a", 128)])
     assert refresh is not None and refresh.reason is CallReason.REFRESH
+    policy.sent(refresh)
+    # Its answer disagrees with the earlier ones: undecided again, looked at again soon.
+    policy.decided("a", False)
+    again = policy.consider(_frame(6, 13.5), [_gated("a", 128)])
+    assert again is not None and again.reason is CallReason.UNDECIDED
 
 
 def test_small_or_blurred_faces_never_get_a_call_and_calls_are_capped() -> None:

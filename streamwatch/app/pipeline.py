@@ -265,8 +265,7 @@ class CameraPipeline:
             gate_masks=_gate_masks(candidate) if analysis.analyzer != LOCAL_ANALYZER else None,
         )
         for track in update.analysed:
-            if self._rules.settled(track.track_id):
-                self._policy.decided(track.track_id)
+            self._policy.decided(track.track_id, self._rules.settled(track.track_id))
 
     async def _with_signatures(self, analysis: FaceAnalysis, candidate: Candidate) -> FaceAnalysis:
         """The analysis with an appearance signature on each face that lacks one.

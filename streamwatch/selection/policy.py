@@ -171,10 +171,11 @@ class CallPolicy:
                 state.best = None
                 state.first_seen_s = candidate.frame.monotonic_s
 
-    def decided(self, track_id: str) -> None:
-        """An answer settled this face's state: no more calls for indecision."""
+    def decided(self, track_id: str, decided: bool = True) -> None:
+        """Whether the answers so far settle this face's state. While they do not (none yet,
+        or a later answer disagreed), it is called again every UNDECIDED_RETRY_S."""
         if track_id in self._tracks:
-            self._tracks[track_id].undecided = False
+            self._tracks[track_id].undecided = not decided
 
     def forget(self, track_id: str) -> None:
         self._tracks.pop(track_id, None)
