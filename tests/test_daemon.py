@@ -226,3 +226,18 @@ async def test_metrics_move_and_a_dead_camera_fails_health(tmp_path: Path) -> No
 
 async def _more(running: Daemon, key: str, than: float) -> bool:
     return (await running.metrics()).get(key, 0) > than
+
+
+async def test_a_restart_does_not_give_the_days_budget_back(tmp_path: Path) -> None:
+    # Every call is billed: a daemon restarted after its daily budget is spent stays quiet.
+    config = _config(
+        tmp_path / "budget.toml", [("door", "demo")], "[budget]\ndaily_max_calls = 1\n"
+    )
+    async with daemon(config) as first:
+        await first.log_until("daily budget of 1 calls spent")
+        first.process.send_signal(signal.SIGTERM)
+        assert await first.process.wait() == 0
+    async with daemon(config) as second:
+        values = await second.metrics()
+    assert values["streamwatch_budget_calls_today"] == 1
+    assert values["streamwatch_budget_calls_left_today"] == 0

@@ -6,13 +6,14 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from streamwatch.analysis.model import Box, Face
-from streamwatch.budget import BudgetDenied, CallBudget
+from streamwatch.budget import BudgetDenied, CallBudget, CallLedger
 from streamwatch.capture import Frame
 from streamwatch.config import BudgetSettings, SelectionSettings
 from streamwatch.selection import (
@@ -185,3 +186,34 @@ async def test_one_camera_is_held_to_its_interval() -> None:
     with pytest.raises(BudgetDenied, match="older than"):
         async with budget.call("a", time.monotonic()):
             pass
+
+
+async def test_the_days_calls_survive_a_restart_and_a_new_day_starts_from_zero(
+    tmp_path: Path,
+) -> None:
+    day = [date(2026, 11, 24)]
+    settings = BudgetSettings(daily_max_calls=2, camera_interval_s=0, period_s=0.01)
+
+    def started() -> CallBudget:
+        return CallBudget(settings, today=lambda: day[0], ledger=CallLedger(tmp_path / "b.json"))
+
+    budget = started()
+    for _ in range(2):
+        async with budget.call("a", time.monotonic()):
+            pass
+    restarted = started()
+    assert restarted.state.calls_today == 2 and restarted.state.spent
+    with pytest.raises(BudgetDenied, match="daily budget of 2 calls spent"):
+        async with restarted.call("a", time.monotonic()):
+            pass
+    day[0] = date(2026, 11, 25)
+    assert started().state.calls_today == 0
+
+
+def test_an_unreadable_ledger_is_reported_and_the_day_counted_from_zero(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "budget.json"
+    path.write_text('{"day": "2026-11-24", "calls": "many"}')
+    assert CallLedger(path).calls_on(date(2026, 11, 24)) == 0
+    assert f"{path} unreadable" in caplog.text

@@ -21,6 +21,7 @@ import aiohttp
 
 from streamwatch.analysis.analyzer import Analyzer
 from streamwatch.analysis.local import LocalAnalyzer
+from streamwatch.budget.ledger import LEDGER_NAME, CallLedger
 from streamwatch.budget.limiter import CallBudget
 from streamwatch.capture.reader import CameraReader, CameraState
 from streamwatch.capture.sources import VideoSource, open_source
@@ -181,9 +182,11 @@ class App:
         if settings.status.enabled:
             status_url = await stack.enter_async_context(serve_status(self, settings.status))
             log.info("health at %shealthz, metrics at %smetrics", status_url, status_url)
-        self.budget = CallBudget(settings.budget, clock=self.clock)
+        state_dir = self._state_dir or resolve_state_dir(settings.state_dir)
+        ledger = CallLedger(state_dir / LEDGER_NAME)
+        self.budget = CallBudget(settings.budget, clock=self.clock, ledger=ledger)
         # One memory for every camera: a person walking from one to the next is not new.
-        self.identities = IdentityMemory(settings.tracking, self._identity_path())
+        self.identities = IdentityMemory(settings.tracking, self._identity_path(state_dir))
         stack.callback(self.identities.save)
         for camera in settings.cameras:
             await self._start_camera(camera)
@@ -230,13 +233,11 @@ class App:
                 await entry.task
         await entry.stack.aclose()
 
-    def _identity_path(self) -> Path | None:
+    def _identity_path(self, state_dir: Path) -> Path | None:
         name = self.settings.tracking.identity_file
         if not name:
             return None
-        if Path(name).is_absolute():
-            return Path(name)
-        return resolve_state_dir(self.settings.state_dir) / name
+        return state_dir / name  # an absolute name stays what it is
 
     async def reload(self, settings: Settings) -> None:
         """Apply a new configuration: restart the cameras whose settings changed, only them.

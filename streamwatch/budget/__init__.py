@@ -1,5 +1,6 @@
 """Budget: how many analyses may be made, across every camera."""
 
+from streamwatch.budget.ledger import CallLedger
 from streamwatch.budget.limiter import BudgetDenied, BudgetState, CallBudget
 
-__all__ = ["BudgetDenied", "BudgetState", "CallBudget"]
+__all__ = ["BudgetDenied", "BudgetState", "CallBudget", "CallLedger"]

@@ -3,7 +3,8 @@
 - a global rate over all cameras (asyncio-throttle; the cloud API's provider rejects more
   than ~2 calls/s, and every call is billed);
 - a minimum interval per camera, so one busy camera cannot take the whole rate;
-- a daily budget (UTC days), with a clear state once spent;
+- a daily budget (UTC days), with a clear state once spent, counted on disk (ledger.py) so
+  that a restart does not give the day's calls back;
 - a limit on calls in flight;
 - freshness: a candidate that cannot be sent within `max_age_s` of its frame is dropped,
   never sent late (a stale picture answers a question nobody asks any more).
@@ -20,6 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from streamwatch.budget.ledger import CallLedger
 from streamwatch.budget.rate import rate_limiter
 from streamwatch.clock import SYSTEM_CLOCK, Clock
 from streamwatch.config.model import BudgetSettings
@@ -59,14 +61,16 @@ class CallBudget:
         *,
         clock: Clock = SYSTEM_CLOCK,
         today: Callable[[], date] | None = None,
+        ledger: CallLedger | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._rate = rate_limiter(settings.max_calls, settings.period_s, clock)
         self._in_flight = asyncio.Semaphore(settings.max_concurrent)
         self._today = today or (lambda: datetime.fromtimestamp(clock.wall_s(), UTC).date())
+        self._ledger = ledger
         self._day = self._today()
-        self._calls_today = 0
+        self._calls_today = ledger.calls_on(self._day) if ledger else 0
         self._camera_next_call_s: dict[str, float] = {}
         self._in_flight_count = 0
         self.calls_made = 0
@@ -108,6 +112,8 @@ class CallBudget:
         self._camera_next_call_s[camera] = clock.monotonic_s() + self._settings.camera_interval_s
         self._calls_today += 1
         self.calls_made += 1
+        if self._ledger is not None:
+            self._ledger.record(self._day, self._calls_today)
         self._in_flight_count += 1
         if self.state.spent:
             log.warning("daily budget of %d calls spent", self._settings.daily_max_calls)
