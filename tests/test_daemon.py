@@ -202,6 +202,27 @@ async def test_sighup_restarts_only_the_camera_whose_settings_changed(tmp_path: 
     assert after[changed] < before[changed]  # started again from zero
 
 
+async def test_sighup_adding_a_camera_rebuilds_every_part_in_the_same_process(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path / "one.toml", [("kept", "demo")])
+    frames = 'streamwatch_camera_frames_total{{camera="{}"}}'.format
+    async with daemon(config) as running:
+        await _until(lambda: _more(running, frames("kept"), 0))
+        config.write_text(
+            config.read_text().replace(
+                "[overlay]", '[[cameras]]\nname = "added"\nsource = "demo"\n\n[overlay]', 1
+            )
+        )
+        running.process.send_signal(signal.SIGHUP)
+        await running.log_until("the list of cameras changed: restarting every part")
+        await running.log_until("health at ")  # the new parts are up
+        await _until(lambda: _more(running, frames("added"), 0))
+        values = await running.metrics()
+        assert running.process.returncode is None  # rebuilt in place, not restarted
+    assert values[frames("kept")] > 0
+
+
 async def test_metrics_move_and_a_dead_camera_fails_health(tmp_path: Path) -> None:
     dead = f"rtsp://127.0.0.1:{free_port()}/nothing-here"
     config = _config(tmp_path / "mixed.toml", [("demo", "demo"), ("dead", dead)])

@@ -63,7 +63,10 @@ async def run(
 ) -> None:
     """The daemon: until SIGINT/SIGTERM, `duration_s`, or every camera finished.
 
-    SIGHUP calls `reload_config` and restarts only the cameras whose settings changed.
+    SIGHUP calls `reload_config`. When only cameras' settings changed, those cameras restart
+    and everything else runs on. Any other change (a camera added or removed, another section)
+    rebuilds every part in this process, as a restart would (events wait in the outbox, the
+    day's call count in its ledger), without systemd seeing the service stop.
     """
     stop = asyncio.Event()
     reload = asyncio.Event()
@@ -72,21 +75,41 @@ async def run(
     for signum, handler in handled.items():
         loop.add_signal_handler(signum, handler)
     notifier = Notifier()
+    deadline_s = None if duration_s is None else loop.time() + duration_s
     try:
-        async with App(settings) as app:
-            notifier.ready(app.status_line())
-            extra = [notifier.keep_alive(app.status_line)]
-            if reload_config is not None:
-                extra.append(_reload_on_signal(app, reload, reload_config))
-            await app.run(stop, duration_s=duration_s, also=extra)
-            notifier.stopping()
+        while True:
+            rebuild_with: list[Settings] = []
+            ended = asyncio.Event()  # this App's end: asked to stop, or to be rebuilt
+            async with App(settings) as app:
+                notifier.ready(app.status_line())
+                also = [notifier.keep_alive(app.status_line), _forward(stop, ended)]
+                if reload_config is not None:
+                    also.append(_reload_on_signal(app, reload, reload_config, ended, rebuild_with))
+                left_s = None if deadline_s is None else max(0.0, deadline_s - loop.time())
+                await app.run(ended, duration_s=left_s, also=also)
+                if stop.is_set() or not rebuild_with:
+                    notifier.stopping()
+                    return
+                notifier.reloading()
+            settings = rebuild_with[0]
     finally:
         for signum in handled:
             loop.remove_signal_handler(signum)
         notifier.close()
 
 
-async def _reload_on_signal(app: App, reload: asyncio.Event, load: ConfigLoader) -> None:
+async def _forward(stop: asyncio.Event, ended: asyncio.Event) -> None:
+    await stop.wait()
+    ended.set()
+
+
+async def _reload_on_signal(
+    app: App,
+    reload: asyncio.Event,
+    load: ConfigLoader,
+    ended: asyncio.Event,
+    rebuild_with: list[Settings],
+) -> None:
     while True:
         await reload.wait()
         reload.clear()
@@ -95,7 +118,10 @@ async def _reload_on_signal(app: App, reload: asyncio.Event, load: ConfigLoader)
         except Exception as error:  # a bad edit must not stop a running daemon
             log.error("SIGHUP: configuration not reloaded: %s", error)
             continue
-        await app.reload(settings)
+        if not await app.reload(settings):
+            rebuild_with.append(settings)
+            ended.set()
+            return
 
 
 @dataclass
@@ -239,30 +265,30 @@ class App:
             return None
         return state_dir / name  # an absolute name stays what it is
 
-    async def reload(self, settings: Settings) -> None:
-        """Apply a new configuration: restart the cameras whose settings changed, only them.
-
-        Other sections are read once at start; a change there is reported, not applied.
+    async def reload(self, settings: Settings) -> bool:
+        """Apply a new configuration in place when only cameras' settings changed: restart
+        those cameras, only them. False (nothing done) when it changes more than that: the
+        caller builds a new App.
         """
-        old = {camera.name: camera for camera in self.settings.cameras}
-        new = {camera.name: camera for camera in settings.cameras}
-        if set(old) != set(new):
-            log.warning("SIGHUP: adding or removing cameras needs a restart; cameras kept")
-        changed = [name for name in old.keys() & new.keys() if old[name] != new[name]]
-        for name in sorted(changed):
-            log.info("SIGHUP: camera %s changed: restarting it", name, extra={"camera": name})
-            await self._stop_camera(name)
-            await self._start_camera(new[name])
-        others = [
+        beyond_cameras = [
             section
             for section in Settings.model_fields
             if section != "cameras"
             and getattr(settings, section) != getattr(self.settings, section)
         ]
-        if others:
-            log.warning("SIGHUP: changes to %s need a restart", ", ".join(others))
-        kept = [new[name] if name in changed else old[name] for name in old]
-        self.settings = self.settings.model_copy(update={"cameras": kept})
+        old = {camera.name: camera for camera in self.settings.cameras}
+        new = {camera.name: camera for camera in settings.cameras}
+        if list(old) != list(new):
+            beyond_cameras.insert(0, "the list of cameras")
+        if beyond_cameras:
+            log.info("SIGHUP: %s changed: restarting every part", ", ".join(beyond_cameras))
+            return False
+        for name in [name for name in old if old[name] != new[name]]:
+            log.info("SIGHUP: camera %s changed: restarting it", name, extra={"camera": name})
+            await self._stop_camera(name)
+            await self._start_camera(new[name])
+        self.settings = settings
+        return True
 
     def status_line(self) -> str:
         """One line for `systemctl status`."""

@@ -48,6 +48,9 @@ class Notifier:
     def stopping(self) -> None:
         self.notify("STOPPING=1", "STATUS=stopping")
 
+    def reloading(self) -> None:
+        self.notify("RELOADING=1", "STATUS=reloading the configuration")
+
     async def keep_alive(self, status: Callable[[], str]) -> None:
         """Ping the watchdog (when systemd asks for it) and refresh STATUS, until cancelled."""
         interval_s = self.watchdog_interval_s / 2 if self.watchdog_interval_s else 10.0
