@@ -25,6 +25,7 @@ from streamwatch.analysis.geometric import GeometricAnalyzer, draw_mark
 from streamwatch.analysis.model import Box
 from streamwatch.config.model import AnalyzerSettings
 
+from .support.api_server import serve
 from .support.ports import free_port
 
 KEY = "sk-live-Q7vN2pX9rT4mK8wZ"
@@ -73,16 +74,8 @@ async def echoing_server() -> AsyncIterator[str]:
         }
         return web.json_response(body, status=400)
 
-    app = web.Application()
-    app.router.add_post(ENDPOINT_PATH, handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}{ENDPOINT_PATH}"
-    finally:
-        await runner.cleanup()
+    async with serve(handler) as url:
+        yield url
 
 
 def free_port_url() -> str:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import cv2
@@ -40,12 +39,12 @@ from streamwatch.analysis.retry import RetryPolicy
 from streamwatch.analysis.wire import to_data
 from streamwatch.config.model import AnalyzerSettings
 
+from .support.api_server import serve
+
 API_KEY = "sk-test-9f8e7d6c5b4a"
 # Retries keep their shape but not their patience: the back-off is under 10 ms in all.
 FAST_RETRY = RetryPolicy(retries=2, base_delay_s=0.001, max_delay_s=0.004)
 GUARD_S = 30.0  # a failure guard only: a test that needs it has already failed
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def settings(url: str, *, api_key: str = API_KEY, timeout_s: float = 10.0) -> AnalyzerSettings:
@@ -55,21 +54,6 @@ def settings(url: str, *, api_key: str = API_KEY, timeout_s: float = 10.0) -> An
 async def analyze(url: str, image: np.ndarray, **overrides: Any) -> FaceAnalysis:
     async with CloudAnalyzer(settings(url, **overrides), retry=FAST_RETRY) as analyzer:
         return await asyncio.wait_for(analyzer.analyze(image), GUARD_S)
-
-
-@asynccontextmanager
-async def serve(handler: Handler) -> AsyncIterator[str]:
-    """A small aiohttp app on 127.0.0.1 answering the endpoint with `handler`."""
-    app = web.Application()
-    app.router.add_post(ENDPOINT_PATH, handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}{ENDPOINT_PATH}"
-    finally:
-        await runner.cleanup()
 
 
 def reply(error: ApiError, shape: EnvelopeShape = "both") -> web.Response:
