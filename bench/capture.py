@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import statistics
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 import cv2
+from common import write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
 
@@ -161,9 +161,7 @@ def main() -> None:
         results["rtsp_720p15"] = runs
         results["largest_ok_cameras"] = largest_ok
         print(f"largest N with p95 lag < {LAG_LIMIT_MS:.0f} ms and no camera behind: {largest_ok}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, results)
 
 
 if __name__ == "__main__":

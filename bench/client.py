@@ -26,13 +26,13 @@ import json
 import os
 import platform
 import re
-import statistics
 import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+from common import median_ms, write_results
 from pydantic import SecretStr
 
 from streamwatch.analysis.client import CloudAnalyzer
@@ -71,17 +71,6 @@ def frame_1080p() -> tuple[str, np.ndarray]:
     # resize takes `dst`, and OpenCV ignored it.
     scaled = cv2.resize(frame, (1920, 1080), interpolation=cv2.INTER_LINEAR)
     return f"{label}, scaled to 1920x1080", scaled
-
-
-def median_ms(run: object, repeat: int) -> float:
-    assert callable(run)
-    run()  # warm-up
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def overhead(frame: np.ndarray, repeat: int) -> dict[str, float]:
@@ -226,26 +215,21 @@ def main() -> None:
         f"overhead per call (1080p): encode {costs['encode_jpeg_1080p_ms']:.2f} ms + parse "
         f"{costs['parse_two_face_answer_ms']:.2f} ms = {costs['overhead_per_call_ms']:.2f} ms"
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "benchmark": "client",
-                "machine": platform.machine(),
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "opencv": cv2.__version__,
-                "frame": label,
-                "emulator_analyzer": args.analyzer,
-                "throughput": rates,
-                "overhead_median_ms": costs,
-                "overhead_repeat": args.repeat,
-            },
-            indent=2,
-        )
-        + "\n"
+    write_results(
+        RESULTS,
+        {
+            "benchmark": "client",
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "opencv": cv2.__version__,
+            "frame": label,
+            "emulator_analyzer": args.analyzer,
+            "throughput": rates,
+            "overhead_median_ms": costs,
+            "overhead_repeat": args.repeat,
+        },
     )
-    print(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import platform
 import statistics
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from common import write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
 
@@ -161,8 +161,7 @@ async def main() -> None:
         "latency_events": args.latency_events,
         "event_to_receiver": percentiles_ms(latency_s),
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS, result)
     submit = result["submit_commit"]
     latency = result["event_to_receiver"]
     print(f"event JSON: {result['event_json_bytes']} bytes, signed webhook, receiver in-process")

@@ -20,6 +20,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from common import write_results
+
 from streamwatch.app.runner import App
 from streamwatch.config import Settings
 
@@ -83,9 +85,7 @@ def main() -> None:
         cells = [f"{counts.get(k, 0):>6} / {expected.get(k, '-'):>5}" for k in KINDS]
         print(f"{name:<24} " + " ".join(f"{c:>14}" for c in cells))
     print("(emitted / expected)")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, results)
 
 
 if __name__ == "__main__":

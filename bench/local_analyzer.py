@@ -23,14 +23,13 @@ import itertools
 import json
 import platform
 import statistics
-import time
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
+from common import median_ms, write_results
 
 from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.analysis.local.chip import aligned_chip
@@ -239,16 +238,6 @@ def quality_table(analyzer: LocalAnalyzer) -> dict[str, object]:
     return {"blur_score": blur, "frontal_pose_yaw_pitch_roll_deg": poses}
 
 
-def median_ms(run: Callable[[], object], repeat: int) -> float:
-    run()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return round(statistics.median(times) * 1000, 2)
-
-
 def latency_table(analyzer: LocalAnalyzer, repeat: int) -> dict[str, float]:
     frame = cv2.resize(
         read(IMAGES / "faces" / "obama-720p.jpg"), (640, 480), interpolation=cv2.INTER_AREA
@@ -299,9 +288,7 @@ async def main(repeat: int) -> None:
             if isinstance(table, dict)
             else f"{section}: {table}"
         )
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, results)
 
 
 if __name__ == "__main__":

@@ -20,20 +20,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import os
 import platform
 import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import cv2
 import numpy as np
+from common import median_ms, write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -120,15 +119,6 @@ def scene_of(image: np.ndarray, tracks: tuple[Track, ...], sequence: int) -> Sce
     cv2.putText(image, str(sequence), (600, 40), cv2.FONT_HERSHEY_SIMPLEX, 1, (255, 255, 255), 2)
     frame = Frame("bench", sequence, time.time(), time.monotonic(), image)
     return Scene(frame, tracks, recent_events(), CAMERA_FPS, frame.monotonic_s)
-
-
-def median_ms(work: Callable[[], object], repeat: int) -> float:
-    durations = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        work()
-        durations.append(time.perf_counter() - start)
-    return round(statistics.median(durations) * 1000, 2)
 
 
 def drawing_costs(scene: Scene, repeat: int) -> dict[str, float]:
@@ -258,9 +248,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     args = parser.parse_args()
     results = asyncio.run(main_async(args.repeat, args.seconds))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, results)
 
 
 if __name__ == "__main__":

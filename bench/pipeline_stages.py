@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import platform
-import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
+from common import median_ms, write_results
 
 from streamwatch.analysis.imaging import encode_for_api
 from streamwatch.analysis.local import LocalAnalyzer
@@ -34,16 +32,6 @@ RESULTS = Path(__file__).parent / "results" / "pipeline_stages.json"
 MEDIA_CLIP = (
     Path(__file__).resolve().parents[2] / "shared" / "media" / "videos" / "entrance_sim.mp4"
 )
-
-
-def median_ms(run: Callable[[], object], repeat: int) -> float:
-    run()  # warm-up: first calls pay for allocations and lazy initialisation
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def frames_to_measure() -> tuple[str, list[np.ndarray]]:
@@ -93,22 +81,17 @@ def main() -> None:
     figures = asyncio.run(measure(args.repeat))
     for name, value in figures.items():
         print(f"{name:<28} {value:8.2f}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "benchmark": "pipeline_stages",
-                "machine": platform.machine(),
-                "python": platform.python_version(),
-                "opencv": cv2.__version__,
-                "repeat": args.repeat,
-                "median_ms": figures,
-            },
-            indent=2,
-        )
-        + "\n"
+    write_results(
+        RESULTS,
+        {
+            "benchmark": "pipeline_stages",
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+            "opencv": cv2.__version__,
+            "repeat": args.repeat,
+            "median_ms": figures,
+        },
     )
-    print(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":

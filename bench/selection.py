@@ -31,6 +31,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from common import write_results
 
 from streamwatch.analysis.client import CloudAnalyzer
 from streamwatch.analysis.emulator import serve_emulator
@@ -327,9 +328,7 @@ def main() -> None:
     )
     results["gate_cost_1080p"] = gate_cost(MEDIA / "entrance_sim.mp4", runs_per_frame)
     print(f"gate cost at 1080p: {results['gate_cost_1080p']}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, results)
 
 
 if __name__ == "__main__":
