@@ -49,7 +49,8 @@ async def test_the_budget_paces_a_camera_in_media_time() -> None:
     granted_s: list[float] = []
 
     async def call(frame_s: float) -> None:
-        async with budget.call("door", frame_s):
+        async with budget.call("door", frame_s) as permit:
+            await permit.attempt()
             granted_s.append(clock.monotonic_s())
 
     async with asyncio.timeout(TIMEOUT_S):
@@ -72,8 +73,8 @@ async def test_a_candidate_the_budget_holds_past_max_age_in_media_time_is_droppe
     )
 
     async def call(frame_s: float) -> None:
-        async with budget.call("door", frame_s):
-            pass
+        async with budget.call("door", frame_s) as permit:
+            await permit.attempt()
 
     async with asyncio.timeout(TIMEOUT_S):
         await call(0.0)
@@ -94,7 +95,8 @@ async def test_the_global_rate_is_a_sliding_window_of_media_time() -> None:
     granted_s: list[float] = []
 
     async def call() -> None:
-        async with budget.call("door", clock.monotonic_s()):
+        async with budget.call("door", clock.monotonic_s()) as permit:
+            await permit.attempt()
             granted_s.append(clock.monotonic_s())
 
     async with asyncio.timeout(TIMEOUT_S):

@@ -28,6 +28,14 @@ class AnalyzerError(Exception):
         self.request_id = request_id
 
 
+class RequestPermit(Protocol):
+    """The call budget's say over each request a cloud call sends (budget.CallPermit)."""
+
+    async def attempt(self) -> None:
+        """Wait until one more request may be sent, and count it; raise when none may."""
+        ...
+
+
 class Analyzer(Protocol):
     """Finds and describes the faces of one BGR image; coordinates in that image's pixels.
 

@@ -34,7 +34,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from streamwatch.analysis.analyzer import AnalyzerError
+from streamwatch.analysis.analyzer import AnalyzerError, RequestPermit
 from streamwatch.analysis.breaker import CircuitBreaker, CircuitState
 from streamwatch.analysis.contract import API_KEY_HEADER, IMAGE_FIELD
 from streamwatch.analysis.imaging import EncodedImage, check_frame, encode_for_api
@@ -166,13 +166,20 @@ class CloudAnalyzer:
 
     # --- a call ----------------------------------------------------------------------------
 
-    async def analyze(self, image: np.ndarray) -> FaceAnalysis:
-        """The faces of a BGR frame, coordinates in that frame's pixels."""
+    async def analyze(
+        self, image: np.ndarray, *, permit: RequestPermit | None = None
+    ) -> FaceAnalysis:
+        """The faces of a BGR frame, coordinates in that frame's pixels.
+
+        `permit` (the call budget's) is asked before each request that is sent, retries
+        included; a call refused before sending anything never asks it. What it raises when
+        no request may go (the daily budget spent, the frame too old) ends the call.
+        """
         if self._transport is None:
             raise RuntimeError("CloudAnalyzer used outside `async with`")
         call = next(self._call_ids)
         try:
-            analysis = await self._call(call, self._transport, image)
+            analysis = await self._call(call, self._transport, image, permit)
         except AnalyzerError as error:
             self._stats.fail(error.reason)
             raise
@@ -182,7 +189,13 @@ class CloudAnalyzer:
             self._stats.no_face += 1
         return analysis
 
-    async def _call(self, call: int, transport: HttpTransport, image: np.ndarray) -> FaceAnalysis:
+    async def _call(
+        self,
+        call: int,
+        transport: HttpTransport,
+        image: np.ndarray,
+        permit: RequestPermit | None,
+    ) -> FaceAnalysis:
         # A frame no encoding makes acceptable is the caller's problem, whatever the API's
         # state; otherwise refuse before spending CPU on the JPEG when no request could go.
         check_frame(image)
@@ -208,7 +221,9 @@ class CloudAnalyzer:
         while True:
             try:
                 async with self._slots:
-                    return await self._admitted_attempt(call, transport, encoded, retry_index)
+                    return await self._admitted_attempt(
+                        call, transport, encoded, retry_index, permit
+                    )
             except _Refused as refused:
                 if last_fault is None:
                     raise refused.error from None
@@ -233,10 +248,16 @@ class CloudAnalyzer:
                 retry_index += 1
 
     async def _admitted_attempt(
-        self, call: int, transport: HttpTransport, encoded: EncodedImage, retry_index: int
+        self,
+        call: int,
+        transport: HttpTransport,
+        encoded: EncodedImage,
+        retry_index: int,
+        permit: RequestPermit | None,
     ) -> FaceAnalysis:
-        """One HTTP request, if the client's state allows it now; its verdict updates that
-        state. Raises _Refused, an AnalyzerError, or Transient."""
+        """One HTTP request, if the client's state and the budget allow it now; its verdict
+        updates that state. Raises _Refused, an AnalyzerError, Transient, or what the permit
+        raises."""
         refusal = self._refusal()
         if refusal is None and not self._breaker.acquire():
             refusal = self._circuit_refusal()
@@ -246,13 +267,16 @@ class CloudAnalyzer:
         credits_probe = self._paused_until_s is not None
         self._credits_probe = credits_probe
         stats = self._stats
-        stats.attempts += 1
-        if retry_index:
-            stats.retried += 1
-        stats.in_flight += 1
-        started_s = time.perf_counter()
+        started_s: float | None = None
         settled = False
         try:
+            if permit is not None:
+                await permit.attempt()
+            stats.attempts += 1
+            if retry_index:
+                stats.retried += 1
+            stats.in_flight += 1
+            started_s = time.perf_counter()
             analysis = await self._attempt(call, transport, encoded)
             settled = True
             self._settle_answered(call, analysis.request_id, resumed=credits_probe)
@@ -267,8 +291,9 @@ class CloudAnalyzer:
             self._settle_error(call, error)
             raise
         finally:
-            stats.in_flight -= 1
-            stats.observe_latency(time.perf_counter() - started_s)
+            if started_s is not None:
+                stats.in_flight -= 1
+                stats.observe_latency(time.perf_counter() - started_s)
             if credits_probe:
                 self._credits_probe = False
             if not settled:  # cancelled: no verdict, the probe slot is free again

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +23,10 @@ LEDGER_NAME = "budget.json"
 class CallLedger:
     def __init__(self, path: Path) -> None:
         self.path = path
+        # Writes come from worker threads and may finish out of order: the highest count of
+        # the day wins.
+        self._lock = threading.Lock()
+        self._written: tuple[date, int] | None = None
 
     def calls_on(self, day: date) -> int:
         """The calls counted on `day` (0 when the ledger is of another day, or missing)."""
@@ -40,7 +45,17 @@ class CallLedger:
             return 0
 
     def record(self, day: date, calls: int) -> None:
-        """Write the count of `day`. A failure is logged: counting goes on in memory."""
+        """Write the count of `day` (unless a higher one of that day is already written).
+
+        Blocks on fsync: call it from a worker thread. A failure is logged: counting goes on
+        in memory.
+        """
+        with self._lock:
+            if self._written is not None and self._written[0] == day and self._written[1] >= calls:
+                return
+            self._write(day, calls)
+
+    def _write(self, day: date, calls: int) -> None:
         partial = self.path.with_suffix(".partial")
         try:
             with partial.open("w", encoding="utf-8") as file:
@@ -48,6 +63,7 @@ class CallLedger:
                 file.flush()
                 os.fsync(file.fileno())
             partial.replace(self.path)
+            self._written = (day, calls)
         except OSError as error:
             log.warning(
                 "%s not written (%s): a restart would count today's calls anew", self.path, error
