@@ -17,6 +17,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from streamwatch.analysis.emulator import serve_emulator
+from streamwatch.analysis.local import LocalAnalyzer
+
 from .support.ports import free_port
 from .support.webhook_receiver import webhook_receiver
 
@@ -250,15 +253,20 @@ async def _more(running: Daemon, key: str, than: float) -> bool:
 
 
 async def test_a_restart_does_not_give_the_days_budget_back(tmp_path: Path) -> None:
-    # Every call is billed: a daemon restarted after its daily budget is spent stays quiet.
-    config = _config(
-        tmp_path / "budget.toml", [("door", "demo")], "[budget]\ndaily_max_calls = 1\n"
-    )
-    async with daemon(config) as first:
-        await first.log_until("daily budget of 1 calls spent")
-        first.process.send_signal(signal.SIGTERM)
-        assert await first.process.wait() == 0
-    async with daemon(config) as second:
-        values = await second.metrics()
+    # Every call to the cloud is billed: a daemon restarted after its daily budget is spent
+    # stays quiet (the local analyzer is free and spends no budget: the cloud's emulator here).
+    async with LocalAnalyzer() as engine, serve_emulator(engine, api_key="k") as api_url:
+        config = _config(
+            tmp_path / "budget.toml",
+            [("door", "demo")],
+            "[budget]\ndaily_max_calls = 1\n\n"
+            f'[analyzer]\nkind = "ailab"\nurl = "{api_url}"\napi_key = "k"\n',
+        )
+        async with daemon(config) as first:
+            await first.log_until("daily budget of 1 calls spent")
+            first.process.send_signal(signal.SIGTERM)
+            assert await first.process.wait() == 0
+        async with daemon(config) as second:
+            values = await second.metrics()
     assert values["streamwatch_budget_calls_today"] == 1
     assert values["streamwatch_budget_calls_left_today"] == 0

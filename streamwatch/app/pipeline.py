@@ -4,8 +4,9 @@ Four tasks per camera:
 - the gate loop takes the newest frame whenever it is free: motion gate, then (at most
   `detect_fps` times a second) the local face detector, which moves the tracks; the call
   policy picks the frames worth a call and leaves the newest one in a one-slot hand-over;
-- the call loop takes that candidate, waits for the budget (never past the frame's
-  `max_age_s`), calls the analyzer and attaches the answer to the tracks of that frame's time;
+- the call loop takes that candidate, asks the analysis route for an answer (the cloud under
+  the budget, never past the frame's `max_age_s`, or the device when the cloud cannot:
+  analysis/fallback.py) and attaches it to the tracks of that frame's time;
 - the live loop hands every frame with the current tracks to the overlay;
 - the health loop turns the camera's state into camera.offline / camera.online.
 
@@ -24,9 +25,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from streamwatch.analysis.analyzer import LOCAL_ANALYZER, Analyzer, AnalyzerError
+from streamwatch.analysis.analyzer import LOCAL_ANALYZER, AnalyzerError
+from streamwatch.analysis.fallback import (
+    AnalysisMode,
+    AnalysisRoute,
+    AnalysisState,
+    FallbackReason,
+)
 from streamwatch.analysis.model import Face, FaceAnalysis, Mask, Signature
-from streamwatch.budget.limiter import BudgetDenied, CallBudget
+from streamwatch.budget.limiter import BudgetDenied
 from streamwatch.capture.frame import Frame
 from streamwatch.capture.latest import CameraClosed
 from streamwatch.capture.reader import CameraReader, CameraState
@@ -52,8 +59,6 @@ SignatureOf = Callable[[np.ndarray, Face], Awaitable[Signature | None]]
 # A face of the analysis and a face of the gate in the same frame are the same face when
 # their boxes overlap this much (different detectors draw somewhat different boxes).
 SAME_FACE_IOU = 0.3
-# AnalyzerError reasons of a client that refuses calls until its state changes.
-REFUSED_REASONS = frozenset({"auth", "credits", "circuit_open"})
 
 
 class _PendingCall:
@@ -101,8 +106,7 @@ class CameraPipeline:
         selection: SelectionSettings,
         detect: FaceDetector,
         signature_of: SignatureOf | None = None,
-        budget: CallBudget,
-        analyzer: Analyzer,
+        route: AnalysisRoute,
         tracker: Tracker,
         rules: EventRules,
         dispatcher: Dispatcher,
@@ -133,8 +137,8 @@ class CameraPipeline:
         self._finishing = False
         self._next_detection_s = 0.0
         self._previous_changed = 1.0
-        self._budget = budget
-        self._analyzer = analyzer
+        self._route = route
+        self._analysis_state = route.state  # as this camera's calls last saw it
         self._tracker = tracker
         self._rules = rules
         self._dispatcher = dispatcher
@@ -228,30 +232,31 @@ class CameraPipeline:
         """One analysis call for a candidate, and what follows from its answer."""
         frame = candidate.frame
         try:
-            async with self._budget.call(self.camera, frame.monotonic_s):
+            async with self._route.call(self.camera, frame.monotonic_s) as call:
                 self._policy.sent(candidate)
                 self.counters.calls_made += 1
-                analysis = await self._analyzer.analyze(frame.image)
-        except BudgetDenied as denied:
+                answer = await call.answer(frame.image)
+        except BudgetDenied as denied:  # too old before its turn came: offered again later
             self._policy.dropped(candidate)
-            if denied.reason == "stale":
-                self.counters.calls_dropped_stale += 1
-            else:
-                self.counters.calls_denied_budget += 1
+            self.counters.calls_dropped_stale += 1
             log.debug("camera %s: %s", self.camera, denied, extra={"camera": self.camera})
             return
-        except AnalyzerError as error:
+        except AnalyzerError as error:  # the device could not analyse it either
             self.counters.analysis_errors += 1
-            # While the client refuses calls (bad key, no credits, circuit open) it said why
-            # once; a line per candidate would bury everything else in the log.
-            level = logging.DEBUG if error.reason in REFUSED_REASONS else logging.WARNING
-            log.log(
-                level,
+            log.warning(
                 "camera %s: analysis failed: %s",
                 self.camera,
                 error,
                 extra={"camera": self.camera, "request_id": error.request_id},
             )
+            return
+        self._publish(self._analysis_state_events(answer.state))
+        if answer.fallback is not None:
+            fallbacks = self.counters.fallbacks
+            fallbacks[answer.fallback] = fallbacks.get(answer.fallback, 0) + 1
+        analysis = answer.analysis
+        if analysis is None:  # fallback "none": the face stays unanalysed
+            self.counters.analysis_errors += 1
             return
         analysis = await self._with_signatures(analysis, candidate)
         for observer in self.call_observers:
@@ -263,9 +268,30 @@ class CameraPipeline:
             analyzer=analysis.analyzer,
             image=frame.image,
             gate_masks=_gate_masks(candidate) if analysis.analyzer != LOCAL_ANALYZER else None,
+            degraded=answer.fallback,
         )
         for track in update.analysed:
             self._policy.decided(track.track_id, self._rules.settled(track.track_id))
+
+    def _analysis_state_events(self, state: AnalysisState) -> list[Event]:
+        """analyzer.degraded / analyzer.recovered when this camera's calls see a new state."""
+        previous, self._analysis_state = self._analysis_state, state
+        if (state.mode, state.reason) == (previous.mode, previous.reason):
+            return []
+        data: dict[str, object] = {"camera": self.camera, "analyzer": self._route.name}
+        if state.degraded:
+            kind = "analyzer.degraded"
+            data |= {
+                "reason": str(state.reason),
+                "detail": state.detail,
+                "fallback": LOCAL_ANALYZER if state.mode is AnalysisMode.FALLBACK else None,
+            }
+        else:
+            kind = "analyzer.recovered"
+            data |= {"after": str(previous.reason)}
+        return [
+            Event.create(kind, node=self._rules.node, camera=self.camera, subject=None, data=data)
+        ]
 
     async def _with_signatures(self, analysis: FaceAnalysis, candidate: Candidate) -> FaceAnalysis:
         """The analysis with an appearance signature on each face that lacks one.
@@ -346,18 +372,21 @@ class CameraPipeline:
         analyzer: str = "",
         image: np.ndarray | None = None,
         gate_masks: dict[str, Mask] | None = None,
+        degraded: FallbackReason | None = None,
     ) -> None:
         for track in update.left:
             self._policy.forget(track.track_id)
-        self._publish(
-            self._rules.apply(
-                update,
-                frame_timestamp_s=frame_timestamp_s,
-                analyzer=analyzer or self._analyzer.name,
-                image=image,
-                gate_masks=gate_masks,
-            )
+        events = self._rules.apply(
+            update,
+            frame_timestamp_s=frame_timestamp_s,
+            analyzer=analyzer or self._route.name,
+            image=image,
+            gate_masks=gate_masks,
         )
+        if degraded is not None:
+            # Decided on the device's answer because the cloud could not give one: say why.
+            events = [replace(e, data={**e.data, "degraded": str(degraded)}) for e in events]
+        self._publish(events)
 
     def _publish(self, events: list[Event]) -> None:
         enabled = self._reader.camera.rules.events

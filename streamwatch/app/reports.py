@@ -40,7 +40,9 @@ class PipelineCounters:
     calls_made: int = 0
     calls_saved: int = 0  # fit faces the policy did not need a call for
     calls_dropped_stale: int = 0
-    calls_denied_budget: int = 0
+    # Calls the cloud did not answer that the device answered (or, with fallback "none",
+    # nobody did), by why (FallbackReason).
+    fallbacks: dict[str, int] = field(default_factory=dict)
     analysis_errors: int = 0
     events: int = 0
     # A plain dict, not a Counter: dataclasses.asdict rebuilds a Counter from its items.

@@ -20,6 +20,8 @@ from typing import Any
 import aiohttp
 
 from streamwatch.analysis.analyzer import Analyzer
+from streamwatch.analysis.client import CloudAnalyzer
+from streamwatch.analysis.fallback import AnalysisRoute
 from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.budget.ledger import LEDGER_NAME, CallLedger
 from streamwatch.budget.limiter import CallBudget
@@ -49,8 +51,6 @@ ConfigLoader = Callable[[], Settings]
 
 def build_analyzer(settings: AnalyzerSettings) -> Analyzer:
     if settings.kind == "ailab":
-        from streamwatch.analysis.client import CloudAnalyzer
-
         return CloudAnalyzer(settings)
     return LocalAnalyzer(min_face_probability=settings.min_face_probability)
 
@@ -138,7 +138,7 @@ class _Camera:
 class App:
     """Every part of one configuration, running between `__aenter__` and `__aexit__`.
 
-    `readers`, `pipelines`, `analyzer`, `budget`, `dispatcher` and `board` are there to be
+    `readers`, `pipelines`, `analyzer`, `route`, `budget`, `dispatcher` and `board` are there to be
     looked at (live view, health, metrics, tests); nothing outside changes them.
     """
 
@@ -210,7 +210,17 @@ class App:
             log.info("health at %shealthz, metrics at %smetrics", status_url, status_url)
         state_dir = self._state_dir or resolve_state_dir(settings.state_dir)
         ledger = CallLedger(state_dir / LEDGER_NAME)
-        self.budget = CallBudget(settings.budget, clock=self.clock, ledger=ledger)
+        self.budget = await stack.enter_async_context(
+            CallBudget(settings.budget, clock=self.clock, ledger=ledger)
+        )
+        cloud = self.analyzer if isinstance(self.analyzer, CloudAnalyzer) else None
+        self.route = AnalysisRoute(
+            cloud=cloud,
+            local=self.gate if cloud is None or settings.analyzer.fallback == "local" else None,
+            budget=self.budget,
+            clock=self.clock,
+            max_age_s=settings.budget.max_age_s,
+        )
         # One memory for every camera: a person walking from one to the next is not new.
         self.identities = IdentityMemory(settings.tracking, self._identity_path(state_dir))
         stack.callback(self.identities.save)
@@ -232,8 +242,7 @@ class App:
             selection=settings.selection,
             detect=self.gate.detect,
             signature_of=self.gate.signature,
-            budget=self.budget,
-            analyzer=self.analyzer,
+            route=self.route,
             tracker=Tracker(camera.name, settings.tracking),
             rules=EventRules(
                 node=settings.node,
@@ -297,8 +306,10 @@ class App:
             for reader in self.readers.values()
         )
         pending = sum(self.dispatcher.pending(name) for name in self.dispatcher.counters)
+        analysis = self.route.state
+        degraded = f"analysis degraded ({analysis.reason}); " if analysis.degraded else ""
         return (
-            f"{streaming}/{len(self._cameras)} cameras streaming; "
+            f"{streaming}/{len(self._cameras)} cameras streaming; {degraded}"
             f"{self.budget.state.calls_today} calls today; {pending} events pending"
         )
 

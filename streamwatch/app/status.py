@@ -4,9 +4,11 @@ Nothing here keeps its own count of anything: every figure is read from the part
 (the readers' CameraStats, the pipelines' counters, the budget, the cloud client's CallStats,
 the dispatcher and its outbox) when it is asked for, so the numbers cannot drift apart.
 
-Health is per part. Critical parts: every camera (streaming, or a file that finished), the
-analyzer (not refused for a bad key or spent credits), every sink (not failing right now).
-/healthz answers 200 when all of them are healthy, 503 otherwise, with the details as JSON.
+Health is per part: every camera (streaming, or a file that finished), the analysis path (the
+cloud answering; or the device answering for it, "degraded"), every sink (not failing right
+now). /healthz answers 200 with "ok" when all of them are healthy, 200 with "degraded" when the
+box still does its job a lesser way (the on-device fallback), and 503 "failing" otherwise, with
+the details as JSON.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from prometheus_client.core import (
     Metric,
 )
 
+from streamwatch.analysis.client import CloudHealth, CloudState
+from streamwatch.analysis.fallback import AnalysisMode, FallbackReason
 from streamwatch.analysis.stats import CallStats
 from streamwatch.capture.reader import CameraState
 from streamwatch.config.model import StatusSettings
@@ -39,8 +43,9 @@ HEALTHY_CAMERA_STATES = (CameraState.STREAMING, CameraState.FINISHED)
 
 @dataclass(frozen=True, slots=True)
 class PartHealth:
-    healthy: bool
+    healthy: bool  # False: /healthz answers 503
     detail: dict[str, Any]
+    degraded: bool = False  # doing its job a lesser way (the device answering for the cloud)
 
 
 def health(app: App) -> dict[str, Any]:
@@ -60,16 +65,7 @@ def health(app: App) -> dict[str, Any]:
                 "last_error": stats.last_error,
             },
         )
-    cloud = getattr(app.analyzer, "health", None)
-    if cloud is not None:
-        parts["analyzer"][app.analyzer.name] = PartHealth(
-            # Degraded (circuit open) heals by itself; paused (no credits) and failing (bad
-            # key) need a person.
-            str(cloud.state) in ("ok", "degraded"),
-            {"state": str(cloud.state), "detail": cloud.detail},
-        )
-    else:
-        parts["analyzer"][app.analyzer.name] = PartHealth(True, {"state": "ok"})
+    parts["analyzer"][app.analyzer.name] = analyzer_health(app)
     for name, counters in app.dispatcher.counters.items():
         pending = app.dispatcher.pending(name)
         failing = counters.last_error is not None and pending > 0
@@ -81,14 +77,62 @@ def health(app: App) -> dict[str, Any]:
                 "last_error": counters.last_error,
             },
         )
-    healthy = all(part.healthy for group in parts.values() for part in group.values())
+    every = [part for group in parts.values() for part in group.values()]
+    status = "ok"
+    if not all(part.healthy for part in every):
+        status = "failing"
+    elif any(part.degraded for part in every):
+        status = "degraded"  # still doing its job: 200
     return {
-        "status": "ok" if healthy else "failing",
+        "status": status,
         **{
-            group: {name: {"healthy": p.healthy, **p.detail} for name, p in members.items()}
+            group: {
+                name: {"healthy": p.healthy, "degraded": p.degraded, **p.detail}
+                for name, p in members.items()
+            }
             for group, members in parts.items()
         },
     }
+
+
+def analyzer_health(app: App) -> PartHealth:
+    """The analysis path: the cloud answering (ok), the device answering for it (degraded),
+    or nothing answering (failing: fallback "none" while the cloud cannot).
+
+    The route's state is what the last call found; the cloud client's and the budget's own
+    states tell it before any call does (a key refused at start, credits paused, the day's
+    budget spent while no face was in view).
+    """
+    route = app.route.state
+    if route.mode is AnalysisMode.LOCAL:
+        return PartHealth(True, {"state": "ok", "mode": str(route.mode)})
+    reason, detail = route.reason, route.detail
+    cloud: CloudHealth | None = getattr(app.analyzer, "health", None)
+    if reason is None and cloud is not None and cloud.state is not CloudState.OK:
+        reason, detail = _CLOUD_REASONS[cloud.state], cloud.detail
+    if reason is None and app.budget.state.spent:
+        reason, detail = FallbackReason.DAILY_BUDGET, "the daily budget of calls is spent"
+    if reason is None:
+        return PartHealth(True, {"state": "ok", "mode": str(AnalysisMode.CLOUD)})
+    fallback = app.settings.analyzer.fallback == "local"
+    mode = AnalysisMode.FALLBACK if fallback else AnalysisMode.NONE
+    return PartHealth(
+        fallback,
+        {
+            "state": "degraded" if fallback else "failing",
+            "mode": str(mode),
+            "reason": str(reason),
+            "detail": detail,
+        },
+        degraded=True,
+    )
+
+
+_CLOUD_REASONS = {
+    CloudState.DEGRADED: FallbackReason.CIRCUIT_OPEN,
+    CloudState.PAUSED: FallbackReason.CREDITS,
+    CloudState.FAILING: FallbackReason.AUTH,
+}
 
 
 class AppCollector:
@@ -121,6 +165,12 @@ class AppCollector:
             "Analysis calls per camera by outcome.",
             ["camera", "outcome"],
         )
+        fallbacks = counter(
+            "streamwatch_fallback_analyses",
+            "Calls the cloud did not answer, by why; the device answered them unless "
+            'analyzer.fallback = "none".',
+            ["camera", "reason"],
+        )
         events = counter("streamwatch_events", "Events by type.", ["camera", "type"])
         for name, reader in app.readers.items():
             stats = reader.stats
@@ -145,13 +195,25 @@ class AppCollector:
             for outcome, value in (
                 ("made", c.calls_made),
                 ("dropped_stale", c.calls_dropped_stale),
-                ("denied_budget", c.calls_denied_budget),
                 ("failed", c.analysis_errors),
             ):
                 calls.add_metric([name, outcome], value)
+            for reason in FallbackReason:
+                fallbacks.add_metric([name, reason], c.fallbacks.get(reason, 0))
             for kind, value in c.events_by_type.items():
                 events.add_metric([name, kind], value)
-        yield from (frames, dropped, reconnects, up, age, gate, calls, events)
+        yield from (frames, dropped, reconnects, up, age, gate, calls, fallbacks, events)
+
+        analyzer = analyzer_health(app)
+        degraded = gauge(
+            "streamwatch_analyzer_degraded",
+            "1 while the cloud cannot answer, for the reason it cannot (the device answers "
+            'meanwhile unless analyzer.fallback is "none").',
+            ["reason"],
+        )
+        for reason in FallbackReason:
+            degraded.add_metric([reason], float(analyzer.detail.get("reason") == reason))
+        yield degraded
 
         budget = app.budget.state
         yield gauge(
@@ -174,8 +236,8 @@ class AppCollector:
             api = counter("streamwatch_api_calls", "Cloud API calls by outcome.", ["outcome"])
             api.add_metric(["ok"], call_stats.ok)
             api.add_metric(["no_face"], call_stats.no_face)
-            for reason, value in call_stats.failed.items():
-                api.add_metric([f"failed_{reason}"], value)
+            for failure, value in call_stats.failed.items():
+                api.add_metric([f"failed_{failure}"], value)
             yield api
             yield counter(
                 "streamwatch_api_retries",

@@ -37,6 +37,8 @@ EVENT_KINDS = (
     "face.low_quality",
     "camera.offline",
     "camera.online",
+    "analyzer.degraded",
+    "analyzer.recovered",
 )
 
 
@@ -174,6 +176,10 @@ class AnalyzerSettings(SecretFiles):
     breaker_cooldown_s: Annotated[float, Field(gt=0)] = 30.0
     # Cloud: after "out of credits" (HTTP 429) no call is made for this long.
     credits_pause_s: Annotated[float, Field(gt=0)] = 600.0
+    # Cloud: when it cannot answer a face (refused, failed after its retries, no answer within
+    # budget.max_age_s), "local" asks the on-device analyzer instead, so mask alerts go on;
+    # "none" leaves the face unanalysed (and /healthz failing) until the cloud answers again.
+    fallback: Literal["local", "none"] = "local"
     # Local analyzer: detections under this score are not faces.
     min_face_probability: Annotated[float, Field(ge=0, le=1)] = 0.6
 

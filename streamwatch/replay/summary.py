@@ -54,7 +54,7 @@ def summarize(
             "failed": counters.analysis_errors,
             "candidates": counters.candidates,
             "dropped_stale": counters.calls_dropped_stale,
-            "denied_budget": counters.calls_denied_budget,
+            "fallbacks": dict(counters.fallbacks),
             "by_reason": dict(Counter(call.reason for call in replayed.calls)),
             "poll_1hz": polled,
             "vs_poll_1hz": round(made / polled, 4) if polled else None,

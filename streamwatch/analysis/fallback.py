@@ -1,0 +1,227 @@
+"""Which analyzer answers a call: the cloud, under the budget, or the device when it cannot.
+
+The one place where "the cloud could not answer this face" becomes "ask the on-device analyzer
+instead" (shared/DESIGN.md, "Fallback is a decision, not a second pipeline"). A call goes
+
+    async with route.call(camera, frame_monotonic_s) as call:  # budget: pacing, a slot
+        answer = await call.answer(image)                       # cloud, else local
+
+BudgetDenied(STALE) comes out of `call` or `answer` only when the frame got too old before a
+request could even be sent: a busy budget, not a broken cloud; the call policy offers the face
+again.
+Everything else the cloud does instead of answering — refused (bad key, out of credits,
+circuit open, daily budget spent), failed after its retries, no answer within `max_age_s` of
+the frame — makes `answer` ask the local analyzer (`analyzer.fallback = "local"`), and the
+`Answer` says which analyzer gave it and why. With `fallback = "none"` the answer has no
+analysis: nothing can analyse, and the route's state says so.
+
+The route keeps the state the status page, the metrics and the overlay show (cloud answering,
+on-device fallback and why, nothing analysing); each answer carries the state its call left,
+and each camera's pipeline turns a change of it into analyzer.degraded / analyzer.recovered
+events for that camera. With the local analyzer configured there is no budget and no state to
+change: every call is local.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from streamwatch.analysis.analyzer import Analyzer, AnalyzerError
+from streamwatch.analysis.client import CloudAnalyzer
+from streamwatch.analysis.model import FaceAnalysis
+from streamwatch.budget.limiter import BudgetDenied, CallBudget, CallPermit, DenialReason
+from streamwatch.clock import Clock
+
+log = logging.getLogger("streamwatch.analysis")
+
+
+class FallbackReason(StrEnum):
+    """Why the cloud did not answer a call."""
+
+    AUTH = "auth"  # key or URL refused: calls stopped until restart
+    CREDITS = "credits"  # out of credits: calls paused for credits_pause_s
+    CIRCUIT_OPEN = "circuit_open"  # failures in a row: calls paused for breaker_cooldown_s
+    DAILY_BUDGET = "daily_budget"  # the day's calls are spent
+    FAILED = "failed"  # the call failed after its retries
+    TOO_LATE = "too_late"  # no answer within max_age_s of the frame
+
+
+class AnalysisMode(StrEnum):
+    CLOUD = "cloud"  # the cloud answered the last call
+    FALLBACK = "fallback"  # the device answers while the cloud cannot
+    NONE = "none"  # the cloud cannot answer and no fallback is configured
+    LOCAL = "local"  # the local analyzer is the configured one
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisState:
+    mode: AnalysisMode
+    reason: FallbackReason | None = None
+    detail: str = ""  # what the cloud said (never the key)
+
+    @property
+    def degraded(self) -> bool:
+        return self.reason is not None
+
+    @property
+    def analysing(self) -> bool:
+        """Whether calls get answers at all."""
+        return self.mode is not AnalysisMode.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    analysis: FaceAnalysis | None  # None: nobody could analyse (fallback "none")
+    state: AnalysisState  # the route's state as this call left it
+    fallback: FallbackReason | None = None  # why the cloud did not answer this call
+
+
+class PendingCall:
+    """One admitted call: `answer` it once."""
+
+    def __init__(
+        self,
+        route: AnalysisRoute,
+        permit: CallPermit | None,
+        *,
+        deadline_s: float,
+        denied: str = "",
+    ) -> None:
+        self._route = route
+        self._permit = permit
+        self._deadline_s = deadline_s  # an answer after this describes a stale frame
+        self._denied = denied  # the daily budget was spent before the call was admitted
+
+    async def answer(self, image: np.ndarray) -> Answer:
+        route, cloud = self._route, self._route.cloud
+        if cloud is None:
+            return Answer(await route.local_analyze(image), route.state)
+        if self._permit is None:
+            return await route.fall_back(image, FallbackReason.DAILY_BUDGET, self._denied)
+        permit = self._permit
+        try:
+            async with route.clock.timeout_at(self._deadline_s):
+                analysis = await cloud.analyze(image, permit=permit)
+        except (TimeoutError, BudgetDenied) as error:
+            spent = isinstance(error, BudgetDenied) and error.reason is not DenialReason.STALE
+            if spent:
+                return await route.fall_back(image, FallbackReason.DAILY_BUDGET, str(error))
+            if permit.attempts == 0:
+                # Still waiting for the rate when the frame got too old: a busy budget, not
+                # a cloud that fails. Dropped, as a candidate the pacing held too long.
+                raise BudgetDenied(
+                    f"candidate older than {route.max_age_s:g} s dropped before it was sent",
+                    reason=DenialReason.STALE,
+                ) from None
+            return await route.fall_back(
+                image, FallbackReason.TOO_LATE, f"no answer within {route.max_age_s:g} s"
+            )
+        except AnalyzerError as error:
+            return await route.fall_back(image, _reason(error), str(error))
+        return Answer(analysis, route.settle(AnalysisState(AnalysisMode.CLOUD)))
+
+
+class AnalysisRoute:
+    """Calls to `cloud` (None: the local analyzer is the configured one) with `local` as the
+    fallback (None: fallback "none")."""
+
+    def __init__(
+        self,
+        *,
+        cloud: CloudAnalyzer | None,
+        local: Analyzer | None,
+        budget: CallBudget,
+        clock: Clock,
+        max_age_s: float,
+    ) -> None:
+        if cloud is None and local is None:
+            raise ValueError("an AnalysisRoute needs an analyzer")
+        self.cloud = cloud
+        self._local = local
+        self._budget = budget
+        self.clock = clock
+        self.max_age_s = max_age_s
+        self._state = AnalysisState(AnalysisMode.CLOUD if cloud else AnalysisMode.LOCAL)
+
+    @property
+    def name(self) -> str:
+        """The configured analyzer's name ("ailab", "local")."""
+        analyzer = self.cloud or self._local
+        assert analyzer is not None
+        return analyzer.name
+
+    @property
+    def state(self) -> AnalysisState:
+        return self._state
+
+    @asynccontextmanager
+    async def call(self, camera: str, frame_monotonic_s: float) -> AsyncIterator[PendingCall]:
+        """Admit one call for a frame of `camera` taken at `frame_monotonic_s`.
+
+        Raises BudgetDenied(STALE) when the frame would be older than max_age_s first.
+        """
+        deadline_s = frame_monotonic_s + self.max_age_s
+        if self.cloud is None:  # the local analyzer is free: no budget
+            yield PendingCall(self, None, deadline_s=deadline_s)
+            return
+        async with AsyncExitStack() as stack:
+            permit: CallPermit | None = None
+            spent = ""
+            try:
+                permit = await stack.enter_async_context(
+                    self._budget.call(camera, frame_monotonic_s)
+                )
+            except BudgetDenied as denied:
+                if denied.reason is DenialReason.STALE:
+                    raise
+                spent = str(denied)  # the daily budget: the device answers
+            yield PendingCall(self, permit, deadline_s=deadline_s, denied=spent)
+
+    # Used by PendingCall.
+
+    async def local_analyze(self, image: np.ndarray) -> FaceAnalysis:
+        assert self._local is not None
+        return await self._local.analyze(image)
+
+    async def fall_back(self, image: np.ndarray, reason: FallbackReason, detail: str) -> Answer:
+        if self._local is None:
+            return Answer(
+                None, self.settle(AnalysisState(AnalysisMode.NONE, reason, detail)), reason
+            )
+        state = self.settle(AnalysisState(AnalysisMode.FALLBACK, reason, detail))
+        return Answer(await self._local.analyze(image), state, reason)
+
+    def settle(self, state: AnalysisState) -> AnalysisState:
+        """Take the state of the latest call (logged when it changes); returns it."""
+        previous, self._state = self._state, state
+        if (state.mode, state.reason) != (previous.mode, previous.reason):
+            if state.degraded:
+                log.warning(
+                    "face analysis degraded (%s): %s; %s",
+                    state.reason,
+                    state.detail,
+                    "the on-device analyzer answers meanwhile"
+                    if state.mode is AnalysisMode.FALLBACK
+                    else 'nothing analyses faces meanwhile (analyzer.fallback = "none")',
+                )
+            else:
+                log.warning("face analysis recovered: the cloud answers again")
+        return state
+
+
+def _reason(error: AnalyzerError) -> FallbackReason:
+    match error.reason:
+        case "auth":
+            return FallbackReason.AUTH
+        case "credits":
+            return FallbackReason.CREDITS
+        case "circuit_open":
+            return FallbackReason.CIRCUIT_OPEN
+        case _:
+            return FallbackReason.FAILED
