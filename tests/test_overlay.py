@@ -26,7 +26,7 @@ from streamwatch.overlay.panels import banner_opacity
 from streamwatch.overlay.privacy import blur_boxes
 from streamwatch.overlay.scene import Scene
 from streamwatch.overlay.shared_jpeg import SharedJpeg
-from streamwatch.overlay.style import EVENT_STYLES, LANDMARK_COLOUR
+from streamwatch.overlay.style import DEGRADED_COLOUR, EVENT_STYLES, LANDMARK_COLOUR
 from streamwatch.overlay.window import (
     GUI_FIX,
     WindowControls,
@@ -157,6 +157,15 @@ def test_the_stale_badge_is_drawn_only_when_stale() -> None:
     assert np.array_equal(fresh, scene.frame.image[top_right])
     stale = draw_scene(scene, now_monotonic_s=FRAME_MONOTONIC_S + 10)[top_right]
     assert pixels_of(stale, STALE_COLOUR) > 100
+
+
+def test_the_on_device_fallback_is_shown_under_the_status_line() -> None:
+    top_left = (slice(0, 120), slice(0, 400))
+    scene = make_scene()
+    as_configured = draw_scene(scene, now_monotonic_s=NOW_S)[top_left]
+    assert pixels_of(as_configured, DEGRADED_COLOUR) == 0
+    fallback = replace(scene, analysis_note="on-device analysis (cloud: credits)")
+    assert pixels_of(draw_scene(fallback, now_monotonic_s=NOW_S)[top_left], DEGRADED_COLOUR) > 500
 
 
 # --- event banner ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import assert_never
 
 import numpy as np
 
@@ -330,6 +331,7 @@ class CameraPipeline:
                     recent_events=tuple(self._recent_events),
                     fps_in=self._reader.stats.fps_in,
                     analysed_up_to_monotonic_s=self._dealt_up_to_monotonic_s,
+                    analysis_note=_analysis_note(self._route.state),
                 )
             )
 
@@ -404,3 +406,16 @@ class CameraPipeline:
 def _gate_masks(candidate: Candidate) -> dict[str, Mask]:
     """The local gate's mask reading of each face in the frame the call was made for."""
     return {g.track_id: g.face.mask for g in candidate.gated if g.face.mask is not None}
+
+
+def _analysis_note(state: AnalysisState) -> str | None:
+    """What the overlay says while faces are analysed a lesser way than configured."""
+    match state.mode:
+        case AnalysisMode.CLOUD | AnalysisMode.LOCAL:
+            return None
+        case AnalysisMode.FALLBACK:
+            return f"on-device analysis (cloud: {state.reason})"
+        case AnalysisMode.NONE:
+            return f"no analysis (cloud: {state.reason})"
+        case _ as unreachable:
+            assert_never(unreachable)

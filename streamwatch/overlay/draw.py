@@ -117,7 +117,9 @@ def draw_scene(
         blur_boxes_in_place(image, (face.box_px for face in faces))
     for track, face in zip(scene.tracks, faces, strict=True):
         _draw_face(image, face, track_label(track), unit=unit, landmarks=options.show_landmarks)
-    status = draw_status(image, scene.frame.camera, scene.fps_in, unit=unit)
+    status = draw_status(
+        image, scene.frame.camera, scene.fps_in, unit=unit, analysis_note=scene.analysis_note
+    )
     newest_first = scene.recent_events[::-1]
     draw_event_list(image, newest_first[: options.max_events], top=status.bottom, unit=unit)
     if (reason := stale_reason(scene, now_monotonic_s, options.stale_after_s)) is not None:

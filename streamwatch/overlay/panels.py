@@ -16,6 +16,7 @@ import numpy as np
 from streamwatch.events.model import Event
 from streamwatch.overlay.style import (
     BGR,
+    DEGRADED_COLOUR,
     FONT,
     PANEL_COLOUR,
     STALE_COLOUR,
@@ -43,6 +44,10 @@ class Rect:
     def bottom(self) -> int:
         return self.top + self.height
 
+    @property
+    def right(self) -> int:
+        return self.left + self.width
+
 
 def event_line(event: Event) -> str:
     """One line of the recent events: local time, kind and subject."""
@@ -58,9 +63,25 @@ def banner_opacity(age_s: float, banner_s: float) -> float:
     return 1.0 if age_s <= solid_s else (banner_s - age_s) / (banner_s - solid_s)
 
 
-def draw_status(image: np.ndarray, camera: str, fps_in: float, *, unit: float) -> Rect:
+def draw_status(
+    image: np.ndarray, camera: str, fps_in: float, *, unit: float, analysis_note: str | None = None
+) -> Rect:
+    """The camera's status line; under it, in the warning colour, how faces are analysed when
+    that is not as configured (the on-device fallback). Returns the area both cover."""
     margin = _margin_px(unit)
-    return _panel(image, [f"{camera}  {fps_in:.1f} fps"], left=margin, top=margin, unit=unit)
+    status = _panel(image, [f"{camera}  {fps_in:.1f} fps"], left=margin, top=margin, unit=unit)
+    if analysis_note is None:
+        return status
+    note = _panel(
+        image,
+        [analysis_note],
+        left=margin,
+        top=status.bottom + margin // 2,
+        unit=unit,
+        background=DEGRADED_COLOUR,
+        alpha=1,
+    )
+    return Rect(margin, margin, max(status.right, note.right) - margin, note.bottom - margin)
 
 
 def draw_event_list(image: np.ndarray, events: Sequence[Event], *, top: int, unit: float) -> Rect:

@@ -19,3 +19,7 @@ class Scene:
     # faces in, or found nothing worth looking at (an idle camera is up to date). The tracks
     # lag the picture by frame.monotonic_s minus this. None: no frame dealt with yet.
     analysed_up_to_monotonic_s: float | None
+    # Set while faces are analysed a lesser way than configured: "on-device analysis (cloud:
+    # credits)" while the device answers for the cloud, "no analysis (cloud: auth)" with
+    # analyzer.fallback = "none". None: as configured.
+    analysis_note: str | None = None

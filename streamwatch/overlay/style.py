@@ -22,6 +22,7 @@ MASK_COLOURS: Final[Mapping[Mask | None, BGR]] = MappingProxyType(
 )
 LANDMARK_COLOUR: Final[BGR] = (255, 255, 0)  # cyan stands apart from every mask colour
 STALE_COLOUR: Final[BGR] = (0, 0, 180)
+DEGRADED_COLOUR: Final[BGR] = (0, 110, 190)  # amber-brown: working, a lesser way
 PANEL_COLOUR: Final[BGR] = (0, 0, 0)
 TEXT_COLOUR: Final[BGR] = (255, 255, 255)
 _NEUTRAL: Final[BGR] = (110, 110, 110)
@@ -37,6 +38,8 @@ EVENT_STYLES: Final[Mapping[str, tuple[str, BGR]]] = MappingProxyType(
         "face.low_quality": ("Face not clear enough", _NEUTRAL),
         "camera.offline": ("Camera offline", STALE_COLOUR),
         "camera.online": ("Camera online", MASK_COLOURS[Mask.WORN]),
+        "analyzer.degraded": ("Cloud not answering: on-device analysis", DEGRADED_COLOUR),
+        "analyzer.recovered": ("Cloud analysis back", MASK_COLOURS[Mask.WORN]),
     }
 )
 
