@@ -69,11 +69,6 @@ class AnalysisState:
     def degraded(self) -> bool:
         return self.reason is not None
 
-    @property
-    def analysing(self) -> bool:
-        """Whether calls get answers at all."""
-        return self.mode is not AnalysisMode.NONE
-
 
 @dataclass(frozen=True, slots=True)
 class Answer:
