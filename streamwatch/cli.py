@@ -140,12 +140,13 @@ def _run(args: argparse.Namespace) -> int:
     settings = load()
     if args.duration is not None and args.duration <= 0:
         raise CommandError("--duration must be a positive number of seconds")
+    from streamwatch.capture.health import CamerasGone
     from streamwatch.delivery import OutboxError, StateDirError
 
     try:
         reload_config = load if args.config is not None else None
         asyncio.run(run(settings, duration_s=args.duration, reload_config=reload_config))
-    except (StateDirError, OutboxError) as error:
+    except (StateDirError, OutboxError, CamerasGone) as error:
         raise CommandError(str(error)) from None
     return 0
 

@@ -8,7 +8,8 @@ Four tasks per camera:
   the budget, never past the frame's `max_age_s`, or the device when the cloud cannot:
   analysis/fallback.py) and attaches it to the tracks of that frame's time;
 - the live loop hands every frame with the current tracks to the overlay;
-- the health loop turns the camera's state into camera.offline / camera.online.
+- the health loop turns the camera's health (capture/health.py, the same as /healthz's) into
+  camera.offline / camera.online; a camera its reader gave up is announced at once, and ended.
 
 Every time-based rule runs on the frames' times and on `clock`: the machine's, or the media
 time of a recording replayed faster than real time (streamwatch.clock).
@@ -36,6 +37,7 @@ from streamwatch.analysis.fallback import (
 from streamwatch.analysis.model import Face, FaceAnalysis, Mask, Signature
 from streamwatch.budget.limiter import BudgetDenied
 from streamwatch.capture.frame import Frame
+from streamwatch.capture.health import camera_health
 from streamwatch.capture.latest import CameraClosed
 from streamwatch.capture.reader import CameraReader, CameraState
 from streamwatch.clock import SYSTEM_CLOCK, Clock, Hold
@@ -343,24 +345,30 @@ class CameraPipeline:
             stats = self._reader.stats
             if stats.state in (CameraState.FINISHED, CameraState.STOPPED):
                 return
-            age_s = stats.last_frame_age_s(now_s)
-            fresh = age_s is not None and age_s < stall_timeout_s
-            streaming = stats.state is CameraState.STREAMING and fresh
-            reason = stats.last_error
-            if stats.state is CameraState.STREAMING and not fresh:
-                # A read blocked past its time-out (a driver that ignores it): report it anyway.
-                reason = f"no frame for {age_s:.0f} s" if age_s is not None else "no frame yet"
+            health = camera_health(stats, now_s, stall_timeout_s)
+            now_wall_s = self._clock.wall_s()
+            state, reason = str(health.state), health.reason
+            if stats.given_up:
+                self._publish(
+                    self._health.gone(
+                        now_s=now_s, now_wall_s=now_wall_s, state=state, reason=reason
+                    )
+                )
+                # No frame will come: this ends the camera's tasks (announced first, so the
+                # announcement cannot be lost to the end).
+                self._latest.close()
+                return
             self._publish(
                 self._health.observe(
-                    streaming=streaming,
+                    streaming=health.healthy,
                     now_s=now_s,
-                    now_wall_s=self._clock.wall_s(),
-                    state=str(stats.state),
+                    now_wall_s=now_wall_s,
+                    state=state,
                     reason=reason,
                 )
             )
             deadlines = [self._health.next_check_s()]
-            if streaming and stats.last_frame_monotonic_s is not None:
+            if health.healthy and stats.last_frame_monotonic_s is not None:
                 deadlines.append(stats.last_frame_monotonic_s + stall_timeout_s)
             due = [d for d in deadlines if d is not None]
             with contextlib.suppress(TimeoutError):

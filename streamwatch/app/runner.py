@@ -25,7 +25,8 @@ from streamwatch.analysis.fallback import AnalysisRoute
 from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.budget.ledger import LEDGER_NAME, CallLedger
 from streamwatch.budget.limiter import CallBudget
-from streamwatch.capture.reader import CameraReader, CameraState
+from streamwatch.capture.health import CamerasGone, camera_health
+from streamwatch.capture.reader import CameraReader
 from streamwatch.capture.sources import VideoSource, open_source
 from streamwatch.clock import SYSTEM_CLOCK, MediaClock
 from streamwatch.config.model import AnalyzerSettings, CameraSettings, Settings
@@ -61,7 +62,8 @@ async def run(
     duration_s: float | None = None,
     reload_config: ConfigLoader | None = None,
 ) -> None:
-    """The daemon: until SIGINT/SIGTERM, `duration_s`, or every camera finished.
+    """The daemon: until SIGINT/SIGTERM, `duration_s`, or every camera ended (CamerasGone when
+    some were given up rather than finished).
 
     SIGHUP calls `reload_config`. When only cameras' settings changed, those cameras restart
     and everything else runs on. Any other change (a camera added or removed, another section)
@@ -301,8 +303,9 @@ class App:
 
     def status_line(self) -> str:
         """One line for `systemctl status`."""
+        now_s = self.clock.monotonic_s()
         streaming = sum(
-            reader.state in (CameraState.STREAMING, CameraState.FINISHED)
+            camera_health(reader.stats, now_s, reader.camera.stall_timeout_s).healthy
             for reader in self.readers.values()
         )
         pending = sum(self.dispatcher.pending(name) for name in self.dispatcher.counters)
@@ -320,7 +323,8 @@ class App:
         duration_s: float | None = None,
         also: list[Coroutine[Any, Any, None]] | None = None,
     ) -> None:
-        """Until `stop` is set, `duration_s` passed, or every camera finished (files).
+        """Until `stop` is set, `duration_s` passed, or every camera ended: files finished
+        (a normal end), or cameras given up (CamerasGone, once none is left running).
 
         `also`: more tasks to run alongside (the watchdog, the reloader), cancelled at the end.
         On the way out, analyses in flight get `status.stop_timeout_s` to finish, so their
@@ -337,12 +341,16 @@ class App:
             )
             raise _Stopped
 
+        cameras_ended = False
+
         async def stop_when_cameras_end() -> None:
+            nonlocal cameras_ended
             while True:
                 tasks = [c.task for c in self._cameras.values() if c.task is not None]
                 await asyncio.wait(tasks)
                 # A reload may have replaced a camera meanwhile: only stop when all are done.
                 if all(c.task is not None and c.task.done() for c in self._cameras.values()):
+                    cameras_ended = True
                     stop.set()
                     return
 
@@ -370,6 +378,11 @@ class App:
                     self._group = None
         for camera in self._cameras.values():
             camera.task = None
+        # Files that finished end a run as planned; cameras given up do not (systemd's
+        # Restart=on-failure needs a non-zero exit to try again).
+        given_up = [c.reader.stats for c in self._cameras.values() if c.reader.stats.given_up]
+        if cameras_ended and given_up:
+            raise CamerasGone(given_up)
 
 
 class _Stopped(Exception):

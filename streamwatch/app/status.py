@@ -4,16 +4,16 @@ Nothing here keeps its own count of anything: every figure is read from the part
 (the readers' CameraStats, the pipelines' counters, the budget, the cloud client's CallStats,
 the dispatcher and its outbox) when it is asked for, so the numbers cannot drift apart.
 
-Health is per part: every camera (streaming, or a file that finished), the analysis path (the
-cloud answering; or the device answering for it, "degraded"), every sink (not failing right
-now). /healthz answers 200 with "ok" when all of them are healthy, 200 with "degraded" when the
-box still does its job a lesser way (the on-device fallback), and 503 "failing" otherwise, with
-the details as JSON.
+Health is per part: every camera (streaming with a frame younger than its stall_timeout_s, or
+a file that finished: capture/health.py, the rule camera.offline follows too), the analysis
+path (the cloud answering; or the device answering for it, "degraded"), every sink (not
+failing right now). /healthz answers 200 with "ok" when all of them are healthy, 200 with
+"degraded" when the box still does its job a lesser way (the on-device fallback), and 503
+"failing" otherwise, with the details as JSON.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,14 +31,12 @@ from prometheus_client.core import (
 from streamwatch.analysis.client import CloudHealth, CloudState
 from streamwatch.analysis.fallback import AnalysisMode, FallbackReason
 from streamwatch.analysis.stats import CallStats
-from streamwatch.capture.reader import CameraState
+from streamwatch.capture.health import camera_health
 from streamwatch.config.model import StatusSettings
 from streamwatch.histogram import LatencyHistogram
 
 if TYPE_CHECKING:
     from streamwatch.app.runner import App
-
-HEALTHY_CAMERA_STATES = (CameraState.STREAMING, CameraState.FINISHED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +48,23 @@ class PartHealth:
 
 def health(app: App) -> dict[str, Any]:
     """Every part's health, and whether the whole is healthy."""
-    now_s = time.monotonic()
+    now_s = app.clock.monotonic_s()  # the clock of the frames' times (a replay's own)
     parts: dict[str, dict[str, PartHealth]] = {"cameras": {}, "analyzer": {}, "sinks": {}}
     for name, reader in app.readers.items():
         stats = reader.stats
+        camera = camera_health(stats, now_s, reader.camera.stall_timeout_s)
         age_s = stats.last_frame_age_s(now_s)
         parts["cameras"][name] = PartHealth(
-            stats.state in HEALTHY_CAMERA_STATES,
+            camera.healthy,
             {
                 "state": str(stats.state),
+                "reason": camera.reason,
                 "fps_in": round(stats.fps_in, 1),
                 "last_frame_age_s": None if age_s is None else round(age_s, 1),
                 "reconnects": stats.reconnects,
+                "failures": stats.failures,
+                "restarts": stats.restarts,
+                "given_up": stats.given_up,
                 "last_error": stats.last_error,
             },
         )
@@ -143,7 +146,7 @@ class AppCollector:
 
     def collect(self) -> Iterator[Metric]:
         app = self._app
-        now_s = time.monotonic()
+        now_s = app.clock.monotonic_s()
         frames = counter("streamwatch_camera_frames", "Frames read per camera.", ["camera"])
         dropped = counter(
             "streamwatch_camera_frames_dropped",
@@ -152,7 +155,19 @@ class AppCollector:
         )
         reconnects = counter("streamwatch_camera_reconnects", "Reconnects per camera.", ["camera"])
         up = gauge(
-            "streamwatch_camera_up", "1 when the camera streams (or a file finished).", ["camera"]
+            "streamwatch_camera_up",
+            "1 when the camera is healthy: streaming with a fresh frame, or a file finished.",
+            ["camera"],
+        )
+        restarts = counter(
+            "streamwatch_camera_reader_restarts",
+            "Reader threads that died and were started again.",
+            ["camera"],
+        )
+        failures = counter(
+            "streamwatch_camera_failures",
+            "Unexpected capture errors (not an unreachable or stalled camera).",
+            ["camera"],
         )
         age = gauge(
             "streamwatch_camera_last_frame_age_seconds", "Age of the newest frame.", ["camera"]
@@ -177,7 +192,10 @@ class AppCollector:
             frames.add_metric([name], stats.frames_read)
             dropped.add_metric([name], stats.frames_dropped)
             reconnects.add_metric([name], stats.reconnects)
-            up.add_metric([name], 1.0 if stats.state in HEALTHY_CAMERA_STATES else 0.0)
+            restarts.add_metric([name], stats.restarts)
+            failures.add_metric([name], stats.failures)
+            healthy = camera_health(stats, now_s, reader.camera.stall_timeout_s).healthy
+            up.add_metric([name], 1.0 if healthy else 0.0)
             frame_age_s = stats.last_frame_age_s(now_s)
             if frame_age_s is not None:
                 age.add_metric([name], frame_age_s)
@@ -202,7 +220,19 @@ class AppCollector:
                 fallbacks.add_metric([name, reason], c.fallbacks.get(reason, 0))
             for kind, value in c.events_by_type.items():
                 events.add_metric([name, kind], value)
-        yield from (frames, dropped, reconnects, up, age, gate, calls, fallbacks, events)
+        yield from (
+            frames,
+            dropped,
+            reconnects,
+            restarts,
+            failures,
+            up,
+            age,
+            gate,
+            calls,
+            fallbacks,
+            events,
+        )
 
         analyzer = analyzer_health(app)
         degraded = gauge(

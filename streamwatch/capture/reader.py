@@ -9,13 +9,23 @@ their media time and are handed over one by one (capture/stepped.py).
 The thread also owns the camera's state machine:
 
     connecting ──► streaming ──► stalled ──► reconnecting ──► connecting ──► …
-        └─────────(open failed)───────────────────┘
+        ├─────────(open failed)───────────────────┘
+        └─(any other exception)──► failed ──► connecting ──► …   (or failed for good)
 
 A stream is stalled when a read fails or times out (the read time-out is stall_timeout_s), or
 when the picture is frozen or its timestamps stop advancing. Reconnects back off exponentially
 with full jitter; while a stream's host does not even accept connections the wait is cut short
 as soon as it does (a TCP connect each second costs nothing), so a camera that comes back is
-streaming again within about a second, whatever the back-off had grown to.
+streaming again within about a second, whatever the back-off had grown to. An unreachable or
+stalled camera is retried forever: that is what cameras do.
+
+Anything else a source raises (a driver's or a decoder's bug) is unexpected: its kind is logged
+(never its message, which may quote the stream's URL), the camera is `failed` through the same
+back-off, and reopened. A reader thread that dies all the same is noticed by the reader's
+supervisor task on the event loop and started again (`restarts`). `max_failures` unexpected
+failures in a row — none of them followed by reconnect_reset_after_s of streaming — and the
+camera is given up: `failed` for good, its frames never end by themselves (the pipeline's
+health loop announces camera.offline, then ends the camera).
 """
 
 from __future__ import annotations
@@ -27,18 +37,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 
-import numpy as np
-
 from streamwatch.backoff import Backoff
+from streamwatch.capture.failures import Step, describe
 from streamwatch.capture.frame import Frame
 from streamwatch.capture.latest import LatestFrame
 from streamwatch.capture.sources import SourceError, VideoSource
+from streamwatch.capture.state import CameraState, CameraStats
 from streamwatch.capture.stepped import SteppedFrames
+from streamwatch.capture.stuck import StuckWatch
 from streamwatch.clock import MediaClock
 from streamwatch.config.model import CameraSettings
+
+__all__ = ["CameraReader", "CameraState", "CameraStats"]
 
 log = logging.getLogger("streamwatch.capture")
 
@@ -48,30 +60,12 @@ STALLED_READ_FRACTION = 0.95
 FPS_WINDOW_FRAMES = 30
 
 
-class CameraState(StrEnum):
-    CONNECTING = "connecting"
-    STREAMING = "streaming"
-    STALLED = "stalled"
-    RECONNECTING = "reconnecting"
-    FINISHED = "finished"  # a file that ended without `loop`
-    STOPPED = "stopped"
+class _Ended(StrEnum):
+    """How one connection ended."""
 
-
-@dataclass(frozen=True, slots=True)
-class CameraStats:
-    camera: str
-    state: CameraState
-    frames_read: int
-    frames_dropped: int  # read but replaced by a newer frame before the pipeline took them
-    reconnects: int
-    fps_in: float
-    last_frame_monotonic_s: float | None
-    last_error: str | None  # why the camera last stopped streaming (credentials redacted)
-
-    def last_frame_age_s(self, now_monotonic_s: float) -> float | None:
-        if self.last_frame_monotonic_s is None:
-            return None
-        return now_monotonic_s - self.last_frame_monotonic_s
+    STOPPED = "stopped"  # the reader was stopped
+    BROKE = "broke"  # the open failed, or the stream stalled: reconnect after a back-off
+    SOURCE_ENDED = "source_ended"  # a file reached its end
 
 
 class CameraReader:
@@ -97,11 +91,21 @@ class CameraReader:
         self._backoff = backoff or Backoff(camera.reconnect_initial_s, camera.reconnect_max_s)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._thread_ended = asyncio.Event()
         self._state = CameraState.CONNECTING
         self._frames_read = 0
         self._reconnects = 0
         self._frame_times_s: deque[float] = deque(maxlen=FPS_WINDOW_FRAMES)
         self._last_error: str | None = None
+        # Written by the reader thread, or by the supervisor once that thread is dead.
+        self._step = Step.OPEN
+        self._failures = 0
+        self._failures_in_row = 0
+        self._restarts = 0
+        self._given_up = False
+        self._ended = False  # the thread returned for good: file finished, or given up
+        self._death: str | None = None  # what ended a thread that died
         self._loop: asyncio.AbstractEventLoop | None = None
         self._state_changed = asyncio.Event()
         self._state_version = 0
@@ -124,6 +128,9 @@ class CameraReader:
             fps_in=(len(times) - 1) / span_s if span_s > 0 else 0.0,
             last_frame_monotonic_s=times[-1] if times else None,
             last_error=self._last_error,
+            failures=self._failures,
+            restarts=self._restarts,
+            given_up=self._given_up,
         )
 
     @property
@@ -150,14 +157,18 @@ class CameraReader:
             if self._media_clock is None
             else SteppedFrames(self._loop, self._media_clock)
         )
-        self._thread = threading.Thread(
-            target=self._run, name=f"capture-{self.camera.name}", daemon=True
+        self._start_thread(restarted=False)
+        self._supervisor = asyncio.create_task(
+            self._supervise(), name=f"supervise {self.camera.name}"
         )
-        self._thread.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._stop.set()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
         if self.latest is not None:
             self.latest.close()  # a stepped hand-over's reader may be waiting to put a frame
         if self._thread is not None:
@@ -171,37 +182,106 @@ class CameraReader:
                 )
         self._set_state(CameraState.STOPPED)
 
-    # Everything below runs in the reader thread.
+    def _start_thread(self, *, restarted: bool) -> None:
+        self._thread = threading.Thread(
+            target=self._run, args=(restarted,), name=f"capture-{self.camera.name}", daemon=True
+        )
+        self._thread.start()
 
-    def _run(self) -> None:
+    async def _supervise(self) -> None:
+        """Start the reader thread again when it died rather than returned.
+
+        The thread deals with every Exception itself; this is for what escapes anyway (a
+        BaseException from a source, a bug in the reader), so that no camera ever stops
+        without its state saying so.
+        """
+        while True:
+            await self._thread_ended.wait()
+            self._thread_ended.clear()
+            thread = self._thread
+            assert thread is not None
+            await asyncio.to_thread(thread.join)  # it told us from its last lines
+            if self._stop.is_set() or self._ended:
+                return
+            self._restarts += 1
+            reason = f"{self.source.description}: reader thread died: {self._death}"
+            if self._count_failure(reason):
+                return
+            self._start_thread(restarted=True)
+
+    # Everything below runs in the reader thread (or in the supervisor, once it is dead).
+
+    def _run(self, restarted: bool) -> None:
         assert self.latest is not None
         try:
-            while not self._stop.is_set():
-                self._set_state(CameraState.CONNECTING)
-                try:
-                    self.source.open()
-                except SourceError as error:
-                    self._fail(str(error))
-                else:
-                    ended = self._stream()
-                    self.source.close()
-                    if ended and self.source.finite:
-                        if not self.camera.loop:
-                            self._set_state(CameraState.FINISHED)
-                            return
-                        continue  # a looping file starts again at once
-                if not self._stop.is_set():
-                    self._wait_before_reconnecting()
+            self._ended = self._read(restarted)
+        except BaseException as error:
+            # Not an Exception (those `_read` deals with). Kept from threading's excepthook,
+            # which would print its message; the supervisor says what happened.
+            self._death = describe(error, self._step)
         finally:
-            self.source.close()
-            self.latest.close()
+            with contextlib.suppress(Exception):
+                self.source.close()
+            if self._state is CameraState.FINISHED:
+                self.latest.close()  # the pipeline ends once it dealt with the last frame
+            self._call_on_loop(self._thread_ended.set)
 
-    def _stream(self) -> bool:
-        """Read until the source ends or stalls (True) or the reader is stopped (False)."""
+    def _read(self, restarted: bool) -> bool:
+        """Connect, stream and reconnect until stopped (False) or ended for good (True): a
+        file that finished, or a camera given up."""
+        wait_as = CameraState.FAILED if restarted else None
+        while True:
+            try:
+                if wait_as is not None:
+                    self._wait_before_reconnecting(wait_as)
+                if self._stop.is_set():
+                    return False
+                ended = self._connection()
+            except Exception as error:
+                with contextlib.suppress(Exception):
+                    self.source.close()  # not held during the back-off
+                if self._count_failure(f"{self.source.description}: {describe(error, self._step)}"):
+                    return True
+                wait_as = CameraState.FAILED
+                continue
+            match ended:
+                case _Ended.STOPPED:
+                    return False
+                case _Ended.BROKE:
+                    wait_as = CameraState.RECONNECTING
+                case _Ended.SOURCE_ENDED:
+                    if not self.camera.loop:
+                        self._set_state(CameraState.FINISHED)
+                        return True
+                    wait_as = None  # a looping file starts again at once
+
+    def _connection(self) -> _Ended:
+        """One connection: open, stream until it ends, close."""
+        self._set_state(CameraState.CONNECTING)
+        self._step = Step.OPEN
+        try:
+            self.source.open()
+        except SourceError as error:
+            self._fail(str(error))
+            return _Ended.BROKE
+        opened_s = time.monotonic()
+        try:
+            self._step = Step.READ
+            ended = self._stream()
+        finally:
+            if time.monotonic() - opened_s >= self.camera.reconnect_reset_after_s:
+                # Streaming that long: what went wrong before it is forgotten.
+                self._backoff.reset()
+                self._failures_in_row = 0
+        self._step = Step.CLOSE
+        self.source.close()
+        return ended
+
+    def _stream(self) -> _Ended:
+        """Read until the source ends or stalls, or the reader is stopped."""
         assert self.latest is not None
-        started_s = time.monotonic()
-        next_due_s = started_s
-        watch = _StuckWatch(self.camera.stall_timeout_s, self.camera.frozen_after_s)
+        next_due_s = time.monotonic()
+        watch = StuckWatch(self.camera.stall_timeout_s, self.camera.frozen_after_s)
         while not self._stop.is_set():
             read_started_s = time.monotonic()
             image = self.source.read()
@@ -233,11 +313,13 @@ class CameraReader:
             if self.source.pace_fps and self._media_clock is None:
                 next_due_s = max(next_due_s + 1 / self.source.pace_fps, now_s - 1.0)
                 self._stop.wait(max(0.0, next_due_s - time.monotonic()))
-        if time.monotonic() - started_s >= self.camera.reconnect_reset_after_s:
-            self._backoff.reset()
-        return not self._stop.is_set()
+        if self._stop.is_set():
+            return _Ended.STOPPED
+        # A file's end, or its picture frozen: played again (loop) or finished, as at its end.
+        return _Ended.SOURCE_ENDED if self.source.finite else _Ended.BROKE
 
     def _fail(self, reason: str) -> None:
+        """An ordinary failure (the camera is unreachable or stalled): reconnect, forever."""
         if self._state is CameraState.STREAMING:
             self._set_state(CameraState.STALLED)
         if reason != self._last_error:
@@ -246,8 +328,38 @@ class CameraReader:
             )
         self._last_error = reason
 
-    def _wait_before_reconnecting(self) -> None:
-        self._set_state(CameraState.RECONNECTING)
+    def _count_failure(self, reason: str) -> bool:
+        """An unexpected failure: `failed`, counted, logged. True when it was one too many."""
+        self._failures += 1
+        self._failures_in_row += 1
+        self._last_error = reason
+        self._given_up = self._failures_in_row >= self.camera.max_failures
+        extra = {"camera": self.camera.name}
+        if self._given_up:
+            log.error(
+                "camera %s: %s; given up after %d unexpected failures in a row "
+                "(fix it, then reload or restart)",
+                self.camera.name,
+                reason,
+                self._failures_in_row,
+                extra=extra,
+            )
+        else:
+            log.warning(
+                "camera %s: %s (unexpected, %d of %d in a row before it is given up)",
+                self.camera.name,
+                reason,
+                self._failures_in_row,
+                self.camera.max_failures,
+                extra=extra,
+            )
+        # A change even when it was failed already: the new reason, or given up, is news.
+        self._set_state(CameraState.FAILED, always=True)
+        return self._given_up
+
+    def _wait_before_reconnecting(self, state: CameraState) -> None:
+        """Back off in `state` (reconnecting, or failed after an unexpected error)."""
+        self._set_state(state)
         self._reconnects += 1
         delay_s = self._backoff.next_delay_s()
         log.info(
@@ -258,6 +370,7 @@ class CameraReader:
         )
         deadline_s = time.monotonic() + delay_s
         # Nobody listening yet: look each second whether someone does, and go at once if so.
+        self._step = Step.PROBE
         watch_for_return = not self.source.reachable()
         while not self._stop.is_set() and (remaining_s := deadline_s - time.monotonic()) > 0:
             if self._stop.wait(
@@ -272,43 +385,14 @@ class CameraReader:
                 )
                 return
 
-    def _set_state(self, state: CameraState) -> None:
-        if state is self._state:
+    def _set_state(self, state: CameraState, *, always: bool = False) -> None:
+        if state is self._state and not always:
             return
         self._state = state
         self._state_version += 1
+        self._call_on_loop(self._state_changed.set)
+
+    def _call_on_loop(self, callback: Callable[[], object]) -> None:
         if self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                self._loop.call_soon_threadsafe(self._state_changed.set)
-
-
-class _StuckWatch:
-    """A stream that delivers frames but is stuck: frozen picture or frozen timestamps."""
-
-    def __init__(self, stall_timeout_s: float, frozen_after_s: float) -> None:
-        self._stall_timeout_s = stall_timeout_s
-        self._frozen_after_s = frozen_after_s
-        self._signature: bytes | None = None
-        self._same_picture_since_s: float | None = None
-        self._position_ms: float | None = None
-        self._same_position_since_s: float | None = None
-
-    def stuck(self, image: np.ndarray, position_ms: float | None, now_s: float) -> str | None:
-        # A sparse grid of pixels: a live picture's sensor noise changes some of them in
-        # every frame; a frozen encoder repeats them all. ~2 kB, a few microseconds.
-        signature = image[
-            :: max(1, image.shape[0] // 24), :: max(1, image.shape[1] // 32)
-        ].tobytes()
-        if signature == self._signature:
-            self._same_picture_since_s = self._same_picture_since_s or now_s
-            if now_s - self._same_picture_since_s >= self._frozen_after_s:
-                return f"picture frozen for {now_s - self._same_picture_since_s:.0f} s"
-        else:
-            self._signature, self._same_picture_since_s = signature, None
-        if position_ms is not None and position_ms == self._position_ms:
-            self._same_position_since_s = self._same_position_since_s or now_s
-            if now_s - self._same_position_since_s >= self._stall_timeout_s:
-                return f"timestamps stopped at {position_ms / 1000:.1f} s"
-        else:
-            self._position_ms, self._same_position_since_s = position_ms, None
-        return None
+                self._loop.call_soon_threadsafe(callback)

@@ -2,7 +2,8 @@
 
 A source spec in the config is one of: `demo`, `usb:N`, `/dev/videoN`, `rtsp://…` (or
 `rtsps://`, `http(s)://` streams) and a video file path. Each becomes a `VideoSource`: open,
-read the next picture, close. Sources are used from the camera's reader thread only.
+read the next picture, close. Sources are used from the camera's reader thread only; FFmpeg's
+options reach each open through capture/ffmpeg_options.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import cv2
 import numpy as np
 
+from streamwatch.capture.ffmpeg_options import STARTED_WITH, capture_options
 from streamwatch.config.model import CameraSettings
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
@@ -147,7 +149,9 @@ class FileSource(_OpenCVSource):
         self._realtime = camera.realtime
 
     def _create(self) -> cv2.VideoCapture:
-        return cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        # Not a stream camera's RTSP options, should one be opening meanwhile.
+        with capture_options(STARTED_WITH):
+            return cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
 
     def _opened(self, capture: cv2.VideoCapture) -> None:
         fps = capture.get(cv2.CAP_PROP_FPS)
@@ -183,28 +187,26 @@ class StreamSource(_OpenCVSource):
         super().__init__()
         self.url = url
         self.description = f"stream {redact(url)}"
-        self._transport = camera.rtsp_transport
+        # No stream analysis delay; the chosen transport (TCP survives lossy links, UDP has
+        # less latency).
+        self._options = f"rtsp_transport;{camera.rtsp_transport}|analyzeduration;0|probesize;32"
         self._timeout_ms = round(camera.stall_timeout_s * 1000)
         parts = urlsplit(url)
         self._address = (parts.hostname or "", parts.port or DEFAULT_PORTS[parts.scheme])
 
     def _create(self) -> cv2.VideoCapture:
-        # Read by OpenCV when the capture opens: no stream analysis delay, the chosen
-        # transport (TCP survives lossy links; UDP has less latency).
-        os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = (
-            f"rtsp_transport;{self._transport}|analyzeduration;0|probesize;32"
-        )
-        # Without the time-outs FFmpeg waits ~30 s on a hung camera.
-        return cv2.VideoCapture(
-            self.url,
-            cv2.CAP_FFMPEG,
-            [
-                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-                self._timeout_ms,
-                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-                self._timeout_ms,
-            ],
-        )
+        with capture_options(self._options):
+            # Without the time-outs FFmpeg waits ~30 s on a hung camera.
+            return cv2.VideoCapture(
+                self.url,
+                cv2.CAP_FFMPEG,
+                [
+                    cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                    self._timeout_ms,
+                    cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                    self._timeout_ms,
+                ],
+            )
 
     def reachable(self) -> bool:
         """Something accepts TCP connections at the stream's host and port."""

@@ -106,6 +106,11 @@ class CameraSettings(Section):
     reconnect_max_s: Annotated[float, Field(gt=0)] = 60.0
     # Streaming this long without a failure resets the back-off to reconnect_initial_s.
     reconnect_reset_after_s: Annotated[float, Field(gt=0)] = 30.0
+    # Unexpected errors in a row (an exception other than a failed open or read: a driver or
+    # decoder bug; a reader thread that died) before the camera is given up: `failed` for
+    # good, camera.offline. Streaming reconnect_reset_after_s without one starts the count
+    # again; an unreachable or stalled camera is never given up (it reconnects forever).
+    max_failures: Annotated[int, Field(ge=1)] = 5
     rules: RuleSettings = RuleSettings()
 
 

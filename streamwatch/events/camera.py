@@ -2,7 +2,8 @@
 
 A camera that hiccups (one failed read, a reconnect that works at once) is not worth waking
 anyone: `camera.offline` fires only once it has not streamed for `offline_after_s`, and
-`camera.online` only after an offline was announced.
+`camera.online` only after an offline was announced. A camera given up (capture/reader.py) is
+announced at once: nothing is left to wait for.
 """
 
 from __future__ import annotations
@@ -46,6 +47,20 @@ class CameraHealthRules:
             self._down_since_s, self._down_since_wall_s = now_s, now_wall_s
         if self._offline_announced or now_s - self._down_since_s < self.offline_after_s:
             return []
+        return self._offline(state, reason)
+
+    def gone(
+        self, *, now_s: float, now_wall_s: float, state: str, reason: str | None
+    ) -> list[Event]:
+        """The camera was given up: camera.offline now, not after the debounce (it will not
+        come back by itself), unless it was announced already."""
+        if self._offline_announced:
+            return []
+        if self._down_since_s is None:
+            self._down_since_s, self._down_since_wall_s = now_s, now_wall_s
+        return self._offline(state, reason)
+
+    def _offline(self, state: str, reason: str | None) -> list[Event]:
         self._offline_announced = True
         assert self._down_since_wall_s is not None
         return [
