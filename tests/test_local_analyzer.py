@@ -6,7 +6,9 @@ which draw masks on the portrait matplotlib ships (no media needed).
 
 from __future__ import annotations
 
+import asyncio
 import math
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -19,6 +21,7 @@ import pytest_asyncio
 
 from streamwatch.analysis.analyzer import AnalyzerError
 from streamwatch.analysis.local import LocalAnalyzer
+from streamwatch.analysis.local.detector import FaceDetector
 from streamwatch.analysis.local.landmarks import (
     CONTRACT_LANDMARK_COUNT,
     contract_landmarks,
@@ -279,3 +282,42 @@ async def test_bad_input_names_the_fix() -> None:
     with pytest.raises(ValueError, match="min_face_probability"):
         async with LocalAnalyzer(min_face_probability=1.5):
             pass
+
+
+async def test_a_cancelled_detection_keeps_the_network_until_its_thread_is_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # YuNet is not thread-safe. The first detection is held inside the network; the task
+    # awaiting it is cancelled (a camera stopped) and a second camera asks for a detection.
+    inside, most = 0, 0
+    counting = threading.Lock()
+    first_inside, second_inside, let_go = threading.Event(), threading.Event(), threading.Event()
+    real_detect = FaceDetector.detect
+
+    def instrumented(detector: FaceDetector, image: np.ndarray) -> list[Face]:
+        nonlocal inside, most
+        with counting:
+            inside += 1
+            most = max(most, inside)
+            (second_inside if first_inside.is_set() else first_inside).set()
+        try:
+            let_go.wait(timeout=10)
+            return real_detect(detector, image)
+        finally:
+            with counting:
+                inside -= 1
+
+    monkeypatch.setattr(FaceDetector, "detect", instrumented)
+    async with LocalAnalyzer() as local:
+        first = asyncio.create_task(local.detect(portrait()))
+        assert await asyncio.to_thread(first_inside.wait, 10)
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        second = asyncio.create_task(local.detect(portrait()))
+        # The second must wait for the first thread to leave: give it the chance not to.
+        entered_early = await asyncio.to_thread(second_inside.wait, 1.0)
+        let_go.set()
+        faces = (await second).faces
+    assert not entered_early and most == 1
+    assert len(faces) == 1

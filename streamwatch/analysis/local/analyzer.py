@@ -8,11 +8,17 @@ Two entry points share one detector:
   points, pupils, pose, smile, mask, qualities and the SFace signature (~20 ms a face on
   top of detection). Gender, age, beauty, hat and glasses stay None: no model small
   enough ships for them (README, "Dependencies").
+
+The networks are not thread-safe: every use of one holds its `threading.Lock`, taken in the
+thread that does the work. (An asyncio lock around `to_thread` would be released when the
+awaiting task is cancelled, while its thread still runs inside the network.) The rest of the
+work, and the other network, run meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -44,9 +50,9 @@ class LocalAnalyzer:
         self._detection_width_px = detection_width_px
         self._detector: FaceDetector | None = None
         self._signatures: SignatureModel | None = None
-        # The networks are not thread-safe; the lock serialises callers from several cameras
-        # while the work itself runs off the event loop.
-        self._lock = asyncio.Lock()
+        # Held by the thread inside each network (several cameras share them).
+        self._detector_lock = threading.Lock()
+        self._signature_lock = threading.Lock()
 
     async def __aenter__(self) -> LocalAnalyzer:
         quiet_opencv()
@@ -59,35 +65,41 @@ class LocalAnalyzer:
         self._signatures = None
 
     async def detect(self, image: np.ndarray) -> FaceAnalysis:
-        async with self._lock:
-            return await asyncio.to_thread(self.detect_sync, image)
+        return await asyncio.to_thread(self.detect_sync, image)
 
     async def analyze(self, image: np.ndarray) -> FaceAnalysis:
-        async with self._lock:
-            return await asyncio.to_thread(self.analyze_sync, image)
+        return await asyncio.to_thread(self.analyze_sync, image)
 
     async def signature(self, image: np.ndarray, face: Face) -> Signature | None:
-        async with self._lock:
-            return await asyncio.to_thread(self.signature_sync, image, face)
+        return await asyncio.to_thread(self.signature_sync, image, face)
 
     def detect_sync(self, image: np.ndarray) -> FaceAnalysis:
         """The face gate: boxes, probabilities, five points and the mask estimate."""
         detector, _ = self._models()
         _check_image(image)
-        return self._analysis(image, [_with_mask(f, image) for f in detector.detect(image)])
+        faces = [_with_mask(face, image) for face in self._detect(detector, image)]
+        return self._analysis(image, faces)
 
     def signature_sync(self, image: np.ndarray, face: Face) -> Signature | None:
         """The SFace signature of a face this analyzer detected (it needs the five points)."""
         _, signatures = self._models()
         if len(face.landmarks_px) != len(YUNET_POINTS):
             return None
-        return signatures.signature(aligned_chip(image, face.landmarks_px))
+        return self._embed(signatures, aligned_chip(image, face.landmarks_px))
 
     def analyze_sync(self, image: np.ndarray) -> FaceAnalysis:
         detector, signatures = self._models()
         _check_image(image)
-        faces = [self._describe(face, image, signatures) for face in detector.detect(image)]
+        faces = [self._describe(face, image, signatures) for face in self._detect(detector, image)]
         return self._analysis(image, faces)
+
+    def _detect(self, detector: FaceDetector, image: np.ndarray) -> list[Face]:
+        with self._detector_lock:
+            return detector.detect(image)
+
+    def _embed(self, signatures: SignatureModel, chip: np.ndarray) -> Signature:
+        with self._signature_lock:
+            return signatures.signature(chip)
 
     def _describe(self, face: Face, image: np.ndarray, signatures: SignatureModel) -> Face:
         points = face.landmarks_px
@@ -109,7 +121,7 @@ class LocalAnalyzer:
                 pose=pose,
                 lower_face_skin=None if mask is None else mask.lower_face_skin,
             ),
-            signature=signatures.signature(chip),
+            signature=self._embed(signatures, chip),
         )
 
     def _models(self) -> tuple[FaceDetector, SignatureModel]:
