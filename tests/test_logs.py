@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from streamwatch.app.logs import configure_logging, redact_settings_secrets
+from streamwatch.app.logs import RedactSecrets, configure_logging, redact_settings_secrets
 from streamwatch.config import parse_settings
 
 
@@ -51,3 +51,16 @@ def test_configured_secrets_are_replaced_in_every_record(monkeypatch: pytest.Mon
     text = stream.getvalue()
     assert "sk-live-0123456789" not in text and "p%40ss-word" not in text
     assert "p@ss-word" not in text and text.count("***") == 3
+
+
+def test_each_reload_replaces_the_secrets_in_one_filter(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SIGHUP loads the configuration again (a key rotated): still one filter, with the new key.
+    stream = io.StringIO()
+    handler = configure_logging("info", stream=stream)
+    for key in ("sk-live-first-000", "sk-live-second-11", "sk-live-third-222"):
+        monkeypatch.setenv("KEY", key)
+        settings = parse_settings('[analyzer]\nkind = "ailab"\napi_key = "${KEY}"\n')
+        redact_settings_secrets(handler, settings)
+    assert len([f for f in handler.filters if isinstance(f, RedactSecrets)]) == 1
+    logging.getLogger("streamwatch.test").error("key sk-live-third-222")
+    assert stream.getvalue().count("***") == 1 and "sk-live-third-222" not in stream.getvalue()

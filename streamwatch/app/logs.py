@@ -8,7 +8,8 @@ into the entry's priority.
 
 Every record passes a redaction filter that replaces the configured secrets (API key, webhook
 secrets, passwords in camera URLs) by `***` — a last line of defence behind code that never
-logs them in the first place.
+logs them in the first place. A reload's settings replace the secrets it redacts: one filter
+per handler, however often the configuration is loaded.
 """
 
 from __future__ import annotations
@@ -37,15 +38,21 @@ _SYSLOG_PRIORITY = {
 class RedactSecrets(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        # Longest first, so a secret containing another is replaced whole.
+        self.replace(secrets)
+
+    def replace(self, secrets: Iterable[str]) -> None:
+        """Redact these secrets from now on, instead of the previous ones."""
+        # Longest first, so a secret containing another is replaced whole. One assignment:
+        # reader threads log while the loop reloads.
         self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
+        secrets = self._secrets
+        if not secrets:
             return True
         message = record.getMessage()
         redacted = message
-        for secret in self._secrets:
+        for secret in secrets:
             redacted = redacted.replace(secret, "***")
         if redacted != message:
             record.msg, record.args = redacted, None
@@ -106,7 +113,13 @@ def configure_logging(level: str, *, stream: TextIO = sys.stderr) -> logging.Han
 
 
 def redact_settings_secrets(handler: logging.Handler, settings: Settings) -> None:
-    handler.addFilter(RedactSecrets(settings_secrets(settings)))
+    """Redact the settings' secrets from the handler's records (replacing earlier settings')."""
+    secrets = settings_secrets(settings)
+    for existing in handler.filters:
+        if isinstance(existing, RedactSecrets):
+            existing.replace(secrets)
+            return
+    handler.addFilter(RedactSecrets(secrets))
 
 
 def settings_secrets(settings: Settings) -> list[str]:
