@@ -5,6 +5,8 @@ analysis.model.Signature) here with the time it was last seen. A new track whose
 within `identity_max_distance` of one seen less than `forget_after_s` ago is that person
 coming back. Signatures are never sent anywhere; with `identity_file` set they are kept in a
 JSON file on this machine so that a restart does not make everyone new again.
+
+The search is one matrix product over every identity's signatures (tracking.signatures).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from streamwatch.analysis.model import Signature
 from streamwatch.config.model import TrackingSettings
+from streamwatch.tracking.signatures import SignatureIndex
 
 log = logging.getLogger("streamwatch.tracking")
 
@@ -35,9 +38,6 @@ class Identity:
         default_factory=lambda: deque(maxlen=SIGNATURES_PER_IDENTITY)
     )
 
-    def distance(self, signature: Signature) -> float:
-        return min(known.cosine_distance(signature) for known in self.signatures)
-
 
 @dataclass(frozen=True, slots=True)
 class Recognition:
@@ -52,6 +52,7 @@ class IdentityMemory:
         self._settings = settings
         self._path = path
         self._identities: dict[str, Identity] = {}
+        self._index = SignatureIndex(SIGNATURES_PER_IDENTITY)
         self._ids = itertools.count(1)
         if path is not None and path.exists():
             self._load(path)
@@ -74,26 +75,20 @@ class IdentityMemory:
         self._forget_before(now_s - self._settings.forget_after_s)
         match = None
         if signature is not None:
-            close = [
-                (identity.distance(signature), identity)
-                for identity in self._identities.values()
-                if identity.signatures
-                and identity.signatures[0].model == signature.model
-                and identity.identity_id not in exclude
-            ]
-            close = [(d, i) for d, i in close if d <= self._settings.identity_max_distance]
-            match = min(close, key=lambda pair: pair[0])[1] if close else None
+            nearest = self._index.nearest(signature, exclude=exclude)
+            if nearest is not None and nearest[1] <= self._settings.identity_max_distance:
+                match = self._identities[nearest[0]]
         if match is None:
             identity = Identity(f"id-{next(self._ids)}", now_s, track_id)
-            if signature is not None:
-                identity.signatures.append(signature)
             self._identities[identity.identity_id] = identity
+            if signature is not None:
+                self._remember(identity, signature)
             return Recognition(identity.identity_id, False, None, None)
         away_s = now_s - match.last_seen_s
         previous = match.last_track_id
         match.last_track_id, match.last_seen_s = track_id, now_s
         if signature is not None:
-            match.signatures.append(signature)
+            self._remember(match, signature)
         return Recognition(match.identity_id, True, previous, away_s)
 
     def seen(self, identity_id: str, signature: Signature | None, now_s: float) -> None:
@@ -103,7 +98,7 @@ class IdentityMemory:
             return
         identity.last_seen_s = max(identity.last_seen_s, now_s)
         if signature is not None and not identity.signatures:
-            identity.signatures.append(signature)
+            self._remember(identity, signature)
 
     def save(self) -> None:
         if self._path is None:
@@ -132,20 +127,28 @@ class IdentityMemory:
             document = json.loads(path.read_text())
             for entry in document["identities"]:
                 identity = Identity(
-                    entry["identity_id"], entry["last_seen_s"], entry["last_track_id"]
+                    entry["identity_id"],
+                    float(entry["last_seen_s"]),
+                    entry["last_track_id"],
                 )
-                for signature in entry["signatures"]:
-                    identity.signatures.append(
-                        Signature(tuple(signature["values"]), signature["model"])
-                    )
                 self._identities[identity.identity_id] = identity
+                for signature in entry["signatures"]:
+                    values = tuple(float(value) for value in signature["values"])
+                    self._remember(identity, Signature(values, str(signature["model"])))
         except (OSError, ValueError, KeyError, TypeError) as error:
             log.warning("identity memory %s unreadable (%s): starting empty", path, error)
+            for identity_id in self._identities:
+                self._index.remove(identity_id)
             self._identities.clear()
             return
         numbers = [int(i.removeprefix("id-")) for i in self._identities if i[3:].isdigit()]
         self._ids = itertools.count(max(numbers, default=0) + 1)
 
+    def _remember(self, identity: Identity, signature: Signature) -> None:
+        identity.signatures.append(signature)  # the deque and the index drop the same oldest
+        self._index.add(identity.identity_id, signature)
+
     def _forget_before(self, oldest_s: float) -> None:
         for identity_id in [i for i, v in self._identities.items() if v.last_seen_s < oldest_s]:
             del self._identities[identity_id]
+            self._index.remove(identity_id)
