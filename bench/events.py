@@ -24,10 +24,17 @@ from common import write_results
 
 from streamwatch.app.runner import App
 from streamwatch.config import Settings
+from streamwatch.events.kind import EventKind
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos"
 RESULTS = Path(__file__).parent / "results" / "events.json"
-KINDS = ("face.new", "face.returned", "face.left", "face.maskless", "face.mask_incorrect")
+KINDS = (
+    EventKind.FACE_NEW,
+    EventKind.FACE_RETURNED,
+    EventKind.FACE_LEFT,
+    EventKind.FACE_MASKLESS,
+    EventKind.FACE_MASK_INCORRECT,
+)
 
 # Per clip: what a person watching it expects (media README and truth files).
 EXPECTED: dict[str, dict[str, int]] = {

@@ -179,6 +179,21 @@ async def test_retained_state_is_what_a_late_subscriber_sees(tmp_path: Path) -> 
     }
 
 
+async def test_a_returning_face_counts_as_present_until_it_leaves(tmp_path: Path) -> None:
+    # Someone seen before comes back (face.returned, not face.new): they are in view too.
+    faces = "streamwatch/lobby.1/door/faces"
+    async with (
+        mosquitto(tmp_path) as broker,
+        _watching(broker, faces) as inbox,
+        dispatching(tmp_path / "outbox.db", [_sink(broker)]) as dispatcher,
+    ):
+        await inbox.wait_until(lambda: inbox.payloads(faces) == ["0"])  # on connecting
+        for kind, track in (("face.returned", 2), ("face.new", 3), ("face.left", 2)):
+            dispatcher.submit(_event(kind, "door", track))
+        await inbox.wait_until(lambda: len(inbox.payloads(faces)) == 4)
+    assert inbox.payloads(faces) == ["0", "1", "2", "1"]
+
+
 async def test_after_a_broker_restart_the_sink_reconnects_and_delivers_what_was_pending(
     tmp_path: Path,
 ) -> None:

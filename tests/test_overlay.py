@@ -10,6 +10,7 @@ import pytest
 
 from streamwatch.analysis.model import Box, Face, Mask
 from streamwatch.config.model import OverlaySettings
+from streamwatch.events.kind import EventKind
 from streamwatch.overlay.board import SceneBoard, Snapshot
 from streamwatch.overlay.draw import (
     MASK_COLOURS,
@@ -182,7 +183,7 @@ def test_the_newest_event_shows_as_a_banner_in_its_colour_that_fades() -> None:
     bottom = (slice(340, 360), slice(0, 640))
     event = make_event(kind="face.maskless", time_s=FRAME_TIME_S)
     scene = make_scene(events=(make_event(kind="face.new", time_s=FRAME_TIME_S - 1), event))
-    red = EVENT_STYLES["face.maskless"][1]
+    red = EVENT_STYLES[EventKind.FACE_MASKLESS][1]
     options = DrawOptions(banner_s=6.0)
 
     def banner_at(age_s: float) -> np.ndarray:

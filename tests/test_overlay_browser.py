@@ -27,6 +27,7 @@ import pytest
 from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.analysis.model import Box, Mask
 from streamwatch.config.model import OverlaySettings
+from streamwatch.events.kind import EventKind
 from streamwatch.events.model import Event
 from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.style import EVENT_STYLES, MASK_COLOURS
@@ -268,7 +269,7 @@ async def test_the_live_view_renders_the_stream_and_the_event_feed_in_chromium(
                 page = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
                 assert page is not None, "Chromium's screenshot did not decode as PNG"
                 banner = page[banner_rows, banner_columns]
-                if near(banner, EVENT_STYLES["face.maskless"][1]).mean() > 0.5:
+                if near(banner, EVENT_STYLES[EventKind.FACE_MASKLESS][1]).mean() > 0.5:
                     break
         camera.cancel()
 

@@ -13,7 +13,8 @@ import pytest
 from streamwatch.analysis.model import Box, Face, FaceAnalysis, Mask, Qualities, Signature
 from streamwatch.config import TrackingSettings
 from streamwatch.config.model import RuleSettings
-from streamwatch.events import Event, EventRules
+from streamwatch.events import Event
+from streamwatch.events.rules import EventRules
 from streamwatch.tracking import IdentityMemory, Tracker
 
 

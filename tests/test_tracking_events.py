@@ -7,7 +7,8 @@ import json
 from streamwatch.analysis.model import Box, Face, FaceAnalysis, Mask
 from streamwatch.config import TrackingSettings
 from streamwatch.config.model import RuleSettings
-from streamwatch.events import Event, EventRules
+from streamwatch.events import Event
+from streamwatch.events.rules import EventRules
 from streamwatch.tracking import Tracker
 
 

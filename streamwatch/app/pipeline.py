@@ -44,6 +44,7 @@ from streamwatch.clock import SYSTEM_CLOCK, Clock, Hold
 from streamwatch.config.model import SelectionSettings
 from streamwatch.delivery.dispatcher import Dispatcher
 from streamwatch.events.camera import CameraHealthRules
+from streamwatch.events.kind import EventKind
 from streamwatch.events.model import Event
 from streamwatch.events.rules import EventRules
 from streamwatch.overlay.board import SceneBoard
@@ -283,14 +284,14 @@ class CameraPipeline:
             return []
         data: dict[str, object] = {"camera": self.camera, "analyzer": self._route.name}
         if state.degraded:
-            kind = "analyzer.degraded"
+            kind = EventKind.ANALYZER_DEGRADED
             data |= {
                 "reason": str(state.reason),
                 "detail": state.detail,
                 "fallback": LOCAL_ANALYZER if state.mode is AnalysisMode.FALLBACK else None,
             }
         else:
-            kind = "analyzer.recovered"
+            kind = EventKind.ANALYZER_RECOVERED
             data |= {"after": str(previous.reason)}
         return [
             Event.create(kind, node=self._rules.node, camera=self.camera, subject=None, data=data)

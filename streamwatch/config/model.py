@@ -24,28 +24,15 @@ from streamwatch.config.sinks import (
     JsonLinesSinkSettings,
     SinkSettings,
 )
+from streamwatch.events.kind import EventKind
 
 DEFAULT_STATE_DIR = "/var/lib/streamwatch"
-
-
-EVENT_KINDS = (
-    "face.new",
-    "face.returned",
-    "face.left",
-    "face.maskless",
-    "face.mask_incorrect",
-    "face.low_quality",
-    "camera.offline",
-    "camera.online",
-    "analyzer.degraded",
-    "analyzer.recovered",
-)
 
 
 class RuleSettings(Section):
     """Which events a camera emits, and how sure it must be first."""
 
-    events: tuple[str, ...] = EVENT_KINDS
+    events: tuple[EventKind, ...] = tuple(EventKind)
     # A mask state is confirmed by k of the last n analyses of the face, or by one confident
     # answer (overall quality at least confident_quality, the API's recommended 85).
     mask_confirm_k: Annotated[int, Field(ge=1)] = 2
@@ -68,13 +55,18 @@ class RuleSettings(Section):
     crop: bool = False
     crop_max_bytes: Annotated[int, Field(ge=1000, le=1_000_000)] = 30_000
 
-    @field_validator("events")
+    @field_validator("events", mode="before")
     @classmethod
-    def _known_events(cls, events: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [e for e in events if e.removeprefix("streamwatch.") not in EVENT_KINDS]
+    def _known_events(cls, events: object) -> object:
+        """Kinds, with or without their "streamwatch." prefix (as the CloudEvents type)."""
+        if not isinstance(events, list | tuple):
+            return events  # pydantic says what is wrong with it
+        names = [e.removeprefix("streamwatch.") if isinstance(e, str) else e for e in events]
+        known = [kind.value for kind in EventKind]
+        unknown = [name for name in names if name not in known]
         if unknown:
-            raise ValueError(f"unknown event {unknown[0]!r}; known: {', '.join(EVENT_KINDS)}")
-        return tuple(e.removeprefix("streamwatch.") for e in events)
+            raise ValueError(f"unknown event {unknown[0]!r}; known: {', '.join(known)}")
+        return names
 
     @model_validator(mode="after")
     def _k_within_n(self) -> RuleSettings:

@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import assert_never
 
+from streamwatch.events.kind import EventKind
 from streamwatch.events.model import Event
 
 ONLINE = "online"
@@ -47,8 +49,10 @@ class CameraPresence:
     """What a camera sees now, as its events tell it.
 
     A camera counts as online until a camera.offline says otherwise (the pipeline announces
-    only changes, and a dead camera's camera.offline follows within offline_after_s). Applying
-    an event twice (a retried delivery) changes nothing.
+    only changes, and a dead camera's camera.offline follows within offline_after_s). A face
+    is in view from any event about it (face.new, face.returned, or a state when those are
+    silenced) until its face.left. Applying an event twice (a retried delivery) changes
+    nothing.
     """
 
     online: bool = True
@@ -58,21 +62,29 @@ class CameraPresence:
     def apply(self, event: Event) -> bool:
         """Update from one event; whether it concerned the state at all."""
         track = event.subject or ""
-        match event.kind:
-            case "face.new":
+        kind = event.kind
+        match kind:
+            case (
+                EventKind.FACE_NEW
+                | EventKind.FACE_RETURNED
+                | EventKind.FACE_MASK_INCORRECT
+                | EventKind.FACE_LOW_QUALITY
+            ):
                 self.faces.add(track)
-            case "face.maskless":
+            case EventKind.FACE_MASKLESS:
                 self.faces.add(track)
                 self.maskless.add(track)
-            case "face.left":
+            case EventKind.FACE_LEFT:
                 self.faces.discard(track)
                 self.maskless.discard(track)
-            case "camera.offline":
+            case EventKind.CAMERA_OFFLINE:
                 self.online = False
-            case "camera.online":
+            case EventKind.CAMERA_ONLINE:
                 self.online = True
-            case _:
+            case EventKind.ANALYZER_DEGRADED | EventKind.ANALYZER_RECOVERED:
                 return False
+            case _:
+                assert_never(kind)
         return True
 
     def retained(self, topics: Topics, camera: str) -> list[tuple[str, str]]:

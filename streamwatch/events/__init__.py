@@ -1,7 +1,10 @@
-"""Events: the event model and the rules that decide them."""
+"""Events: the event model and the rules that decide them.
 
-from streamwatch.events.camera import CameraHealthRules
+Only the model is re-exported here: the configuration names event kinds, and the rules need
+the configuration (import them from streamwatch.events.rules / .camera).
+"""
+
+from streamwatch.events.kind import EventKind
 from streamwatch.events.model import Event
-from streamwatch.events.rules import EventRules
 
-__all__ = ["CameraHealthRules", "Event", "EventRules"]
+__all__ = ["Event", "EventKind"]

@@ -8,6 +8,7 @@ announced at once: nothing is left to wait for.
 
 from __future__ import annotations
 
+from streamwatch.events.kind import EventKind
 from streamwatch.events.model import Event
 from streamwatch.events.payload import rfc3339
 
@@ -35,7 +36,7 @@ class CameraHealthRules:
                 assert self._down_since_s is not None
                 events.append(
                     self._event(
-                        "camera.online",
+                        EventKind.CAMERA_ONLINE,
                         offline_for_s=round(now_s - self._down_since_s, 2),
                         since=rfc3339(now_wall_s),
                     )
@@ -65,7 +66,10 @@ class CameraHealthRules:
         assert self._down_since_wall_s is not None
         return [
             self._event(
-                "camera.offline", state=state, reason=reason, since=rfc3339(self._down_since_wall_s)
+                EventKind.CAMERA_OFFLINE,
+                state=state,
+                reason=reason,
+                since=rfc3339(self._down_since_wall_s),
             )
         ]
 
@@ -75,7 +79,7 @@ class CameraHealthRules:
             return None
         return self._down_since_s + self.offline_after_s
 
-    def _event(self, kind: str, **data: object) -> Event:
+    def _event(self, kind: EventKind, **data: object) -> Event:
         return Event.create(
             kind,
             node=self.node,

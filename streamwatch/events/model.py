@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from streamwatch.events.kind import EventKind
+
 EVENT_TYPE_PREFIX = "streamwatch."
 
 
@@ -32,13 +34,14 @@ class Event:
         data: Mapping[str, Any],
         time: datetime | None = None,
     ) -> Event:
-        """A new event of `kind` ("face.new", …) with a fresh id."""
+        """A new event of `kind` with a fresh id. A plain string must name an EventKind
+        ("face.new", …): ValueError otherwise."""
         time = time or datetime.now(UTC)
         # Millisecond precision, as serialised: an event read back equals the one written.
         time = time.replace(microsecond=time.microsecond // 1000 * 1000)
         return cls(
             id=str(uuid.uuid4()),
-            type=EVENT_TYPE_PREFIX + kind,
+            type=EVENT_TYPE_PREFIX + EventKind(kind),
             source=f"streamwatch://{node}/{camera}",
             time=time,
             subject=subject,
@@ -46,9 +49,9 @@ class Event:
         )
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> EventKind:
         """The type without the "streamwatch." prefix: "face.new", "camera.offline", …"""
-        return self.type.removeprefix(EVENT_TYPE_PREFIX)
+        return EventKind(self.type.removeprefix(EVENT_TYPE_PREFIX))
 
     @property
     def camera(self) -> str:

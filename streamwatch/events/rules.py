@@ -25,6 +25,7 @@ import numpy as np
 from streamwatch.analysis.model import Mask, Qualities
 from streamwatch.config.model import RuleSettings, TrackingSettings
 from streamwatch.events.crop import crop_jpeg_base64
+from streamwatch.events.kind import EventKind
 from streamwatch.events.model import Event
 from streamwatch.events.payload import track_payload
 from streamwatch.tracking.identity import IdentityMemory
@@ -32,7 +33,10 @@ from streamwatch.tracking.track import Track
 from streamwatch.tracking.tracker import TrackUpdate
 
 UNANALYSED = "local-gate"  # the `analyzer` of an event decided from the local detection alone
-MASK_ALERTS = (("face.maskless", Mask.NONE), ("face.mask_incorrect", Mask.INCORRECT))
+MASK_ALERTS = (
+    (EventKind.FACE_MASKLESS, Mask.NONE),
+    (EventKind.FACE_MASK_INCORRECT, Mask.INCORRECT),
+)
 
 
 @dataclass
@@ -42,7 +46,7 @@ class _Face:
     identity_id: str | None = None
     visit_track_id: str | None = None  # the track that announced the visit this one belongs to
     masks: deque[Mask | None] = field(default_factory=deque)  # the last n answers' states
-    alerted_at_s: dict[str, float] = field(default_factory=dict)
+    alerted_at_s: dict[EventKind, float] = field(default_factory=dict)
     # The mask state the answers settled on (k of n, or one sure answer); no more calls
     # are needed for it until an answer says otherwise.
     settled: Mask | None = None
@@ -132,7 +136,7 @@ class EventRules:
             assert recognition.away_s is not None
             return [
                 self._event(
-                    "face.returned",
+                    EventKind.FACE_RETURNED,
                     track,
                     frame_timestamp_s,
                     analyzer,
@@ -141,7 +145,7 @@ class EventRules:
                     away_s=round(recognition.away_s, 1),
                 )
             ]
-        return [self._event("face.new", track, frame_timestamp_s, analyzer, image)]
+        return [self._event(EventKind.FACE_NEW, track, frame_timestamp_s, analyzer, image)]
 
     def _left(self, track: Track, analyzer: str) -> Event | None:
         face = self._faces.pop(track.track_id, None)
@@ -155,7 +159,12 @@ class EventRules:
             return None  # the visit goes on under another track
         self._in_view.pop(face.identity_id, None)
         return self._event(
-            "face.left", track, track.last_seen_s, analyzer, None, dwell_s=round(track.dwell_s, 2)
+            EventKind.FACE_LEFT,
+            track,
+            track.last_seen_s,
+            analyzer,
+            None,
+            dwell_s=round(track.dwell_s, 2),
         )
 
     def _states(
@@ -197,7 +206,7 @@ class EventRules:
                 face.low_quality_sent = True
                 events.append(
                     self._event(
-                        "face.low_quality",
+                        EventKind.FACE_LOW_QUALITY,
                         track,
                         frame_timestamp_s,
                         analyzer,
@@ -216,7 +225,7 @@ class EventRules:
 
     def _event(
         self,
-        kind: str,
+        kind: EventKind,
         track: Track,
         frame_timestamp_s: float,
         analyzer: str,

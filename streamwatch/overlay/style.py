@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Final
+from typing import Final, assert_never
 
 import cv2
 
 from streamwatch.analysis.model import Mask
+from streamwatch.events.kind import EventKind
 
 BGR = tuple[int, int, int]
 
@@ -27,20 +28,37 @@ PANEL_COLOUR: Final[BGR] = (0, 0, 0)
 TEXT_COLOUR: Final[BGR] = (255, 255, 255)
 _NEUTRAL: Final[BGR] = (110, 110, 110)
 
-# The banner's words and colour per event kind; other kinds show their kind on grey.
-EVENT_STYLES: Final[Mapping[str, tuple[str, BGR]]] = MappingProxyType(
-    {
-        "face.maskless": ("No mask", MASK_COLOURS[Mask.NONE]),
-        "face.mask_incorrect": ("Mask worn incorrectly", MASK_COLOURS[Mask.INCORRECT]),
-        "face.new": ("New face", (200, 120, 0)),  # blue: news, not a judgement
-        "face.returned": ("Face returned", (200, 120, 0)),
-        "face.left": ("Face left", _NEUTRAL),
-        "face.low_quality": ("Face not clear enough", _NEUTRAL),
-        "camera.offline": ("Camera offline", STALE_COLOUR),
-        "camera.online": ("Camera online", MASK_COLOURS[Mask.WORN]),
-        "analyzer.degraded": ("Cloud not answering: on-device analysis", DEGRADED_COLOUR),
-        "analyzer.recovered": ("Cloud analysis back", MASK_COLOURS[Mask.WORN]),
-    }
+
+def _event_style(kind: EventKind) -> tuple[str, BGR]:
+    """The banner's words and colour for an event of this kind."""
+    news = (200, 120, 0)  # blue: news, not a judgement
+    match kind:
+        case EventKind.FACE_MASKLESS:
+            return "No mask", MASK_COLOURS[Mask.NONE]
+        case EventKind.FACE_MASK_INCORRECT:
+            return "Mask worn incorrectly", MASK_COLOURS[Mask.INCORRECT]
+        case EventKind.FACE_NEW:
+            return "New face", news
+        case EventKind.FACE_RETURNED:
+            return "Face returned", news
+        case EventKind.FACE_LEFT:
+            return "Face left", _NEUTRAL
+        case EventKind.FACE_LOW_QUALITY:
+            return "Face not clear enough", _NEUTRAL
+        case EventKind.CAMERA_OFFLINE:
+            return "Camera offline", STALE_COLOUR
+        case EventKind.CAMERA_ONLINE:
+            return "Camera online", MASK_COLOURS[Mask.WORN]
+        case EventKind.ANALYZER_DEGRADED:
+            return "Cloud not answering: on-device analysis", DEGRADED_COLOUR
+        case EventKind.ANALYZER_RECOVERED:
+            return "Cloud analysis back", MASK_COLOURS[Mask.WORN]
+        case _:
+            assert_never(kind)
+
+
+EVENT_STYLES: Final[Mapping[EventKind, tuple[str, BGR]]] = MappingProxyType(
+    {kind: _event_style(kind) for kind in EventKind}
 )
 
 FONT: Final = cv2.FONT_HERSHEY_SIMPLEX
@@ -49,8 +67,8 @@ FONT: Final = cv2.FONT_HERSHEY_SIMPLEX
 _DESIGN_WIDTH_PX: Final = 640.0
 
 
-def event_style(kind: str) -> tuple[str, BGR]:
-    return EVENT_STYLES.get(kind, (kind, _NEUTRAL))
+def event_style(kind: EventKind) -> tuple[str, BGR]:
+    return EVENT_STYLES[kind]
 
 
 def unit_for(width_px: int) -> float:

@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 
 from streamwatch.analysis.model import Mask
 from streamwatch.app.reports import GateDecision
+from streamwatch.events.kind import EventKind
 from streamwatch.replay.collect import CallRecord, FrameRecord
 from streamwatch.replay.events import EventRecord
 from streamwatch.replay.truth import Visit
@@ -34,13 +35,13 @@ REASON_COLOURS = {
     "undecided": "#fe9929",
     "refresh": "#41ab5d",
 }
-EVENT_MARKERS = {
-    "face.new": ("^", "#08519c"),
-    "face.returned": ("^", "#6a51a3"),
-    "face.left": ("v", "#636363"),
-    "face.maskless": ("X", "#cb181d"),
-    "face.mask_incorrect": ("X", "#fd8d3c"),
-    "face.low_quality": ("s", "#969696"),
+EVENT_MARKERS: dict[str, tuple[str, str]] = {
+    EventKind.FACE_NEW: ("^", "#08519c"),
+    EventKind.FACE_RETURNED: ("^", "#6a51a3"),
+    EventKind.FACE_LEFT: ("v", "#636363"),
+    EventKind.FACE_MASKLESS: ("X", "#cb181d"),
+    EventKind.FACE_MASK_INCORRECT: ("X", "#fd8d3c"),
+    EventKind.FACE_LOW_QUALITY: ("s", "#969696"),
 }
 VISIT_COLOURS = {
     None: "#f0f0f0",
@@ -153,7 +154,7 @@ def _decisions(ax: Axes, frames: Sequence[FrameRecord], fps: float) -> None:
 
 def _sent_and_events(ax: Axes, calls: Sequence[CallRecord], events: Sequence[EventRecord]) -> None:
     """Frames sent (by the call's reason) on the top row; events below, one row per type."""
-    kinds = [kind for kind in EVENT_MARKERS if any(e.kind == kind for e in events)]
+    kinds: list[str] = [kind for kind in EVENT_MARKERS if any(e.kind == kind for e in events)]
     kinds += sorted({e.kind for e in events} - set(EVENT_MARKERS))
     labels = [*reversed(kinds), "frames sent"]
     top = len(labels) - 1

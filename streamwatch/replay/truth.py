@@ -35,12 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from streamwatch.analysis.model import Mask
+from streamwatch.events.kind import EventKind
 from streamwatch.replay.events import EventRecord
 from streamwatch.replay.recording import ReplayError
 
 TOLERANCE_S = 0.5
-ARRIVALS = ("face.new", "face.returned")
-MASK_ALERTS = {Mask.NONE: "face.maskless", Mask.INCORRECT: "face.mask_incorrect"}
+ARRIVALS = (EventKind.FACE_NEW, EventKind.FACE_RETURNED)
+MASK_ALERTS = {Mask.NONE: EventKind.FACE_MASKLESS, Mask.INCORRECT: EventKind.FACE_MASK_INCORRECT}
 _MASK_WORDS = {"none": Mask.NONE, "worn": Mask.WORN, "incorrect": Mask.INCORRECT}
 
 
