@@ -100,7 +100,18 @@ def three_tracks(image: np.ndarray, detected: tuple[Face, ...]) -> tuple[Track, 
             age=30 + index,
             mask=(Mask.NONE, Mask.WORN, Mask.INCORRECT)[index],
         )
-        tracks.append(Track(f"bench-{index}", "bench", described, 0.0, time.time(), 3, (40.0, 0.0)))
+        tracks.append(
+            Track(
+                f"bench-{index}",
+                "bench",
+                described,
+                0.0,
+                time.monotonic(),
+                time.time(),
+                3,
+                (40.0, 0.0),
+            )
+        )
     return tuple(tracks)
 
 

@@ -1,10 +1,16 @@
-"""The identity memory: the matrix search finds what comparing one by one finds."""
+"""The identity memory: the matrix search finds what comparing one by one finds, and the
+file keeps wall-clock times while the memory runs on the frames' monotonic clock."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from streamwatch.analysis.model import Signature
+from streamwatch.clock import MediaClock
+from streamwatch.config import TrackingSettings
+from streamwatch.tracking import IdentityMemory
 from streamwatch.tracking.signatures import SignatureIndex
 
 KEPT = 3  # signatures per identity in the index under test
@@ -50,3 +56,22 @@ def test_an_empty_or_foreign_index_finds_nobody() -> None:
     assert index.nearest(probe, exclude={"id-1"}) is None
     index.remove("id-1")
     assert index.nearest(probe) is None
+
+
+def test_the_file_keeps_wall_clock_times_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "identities.json"
+    face = _signature(np.ones(8))
+    settings = TrackingSettings(forget_after_s=600)
+    # First run: monotonic 50 s is wall clock 1 000 050 s.
+    first_clock = MediaClock(25, start_wall_s=1_000_000)
+    first_clock.advance_to(50.0)
+    first = IdentityMemory(settings, path, clock=first_clock)
+    first.recognise("door-1", face, now_s=50.0)
+    first.save()
+    # After a restart (a reboot: monotonic time starts again) 120 s of wall clock later.
+    second_clock = MediaClock(25, start_wall_s=1_000_170)
+    second = IdentityMemory(settings, path, clock=second_clock)
+    recognition = second.recognise("door-1", face, now_s=0.0)
+    assert recognition.returned and recognition.away_s == 120.0
+    # …and forgotten once forget_after_s has passed on the new monotonic clock.
+    assert not second.recognise("door-2", face, now_s=700.0).returned

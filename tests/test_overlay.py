@@ -82,7 +82,7 @@ def test_mask_colours_are_distinct() -> None:
 
 def test_label_names_the_track_and_its_known_attributes() -> None:
     assert track_label(make_track(Mask.NONE)) == "cam-1 34y F no glasses no mask"
-    unknown = Track("cam-2", "cam", Face(Box(0, 0, 10, 10), 0.9), 0.0, 0.0, 1)
+    unknown = Track("cam-2", "cam", Face(Box(0, 0, 10, 10), 0.9), 0.0, 0.0, 0.0, 1)
     assert track_label(unknown) == "cam-2"
 
 
@@ -115,19 +115,19 @@ def test_resize_to_width_keeps_the_aspect_ratio_and_copies() -> None:
 
 
 def test_a_box_moves_along_the_track_velocity_up_to_the_limit() -> None:
-    track = make_track(Mask.WORN, velocity_px_s=(100.0, -20.0), last_seen_s=FRAME_TIME_S - 0.5)
-    half_second = followed_face(track, FRAME_TIME_S, max_ahead_s=1.0)
+    track = make_track(Mask.WORN, velocity_px_s=(100.0, -20.0), last_seen_s=FRAME_MONOTONIC_S - 0.5)
+    half_second = followed_face(track, FRAME_MONOTONIC_S, max_ahead_s=1.0)
     assert (half_second.box_px.left, half_second.box_px.top) == (250.0, 90.0)
     assert half_second.landmarks_px[0].x == 290.0 and half_second.pupils_px is not None
     assert half_second.pupils_px[1].x == 330.0
-    late = followed_face(track, FRAME_TIME_S + 10, max_ahead_s=1.0)
+    late = followed_face(track, FRAME_MONOTONIC_S + 10, max_ahead_s=1.0)
     assert late.box_px.left == 300.0  # one second ahead at most: no drift across the picture
-    assert followed_face(track, FRAME_TIME_S, max_ahead_s=0.0) is track.face
-    assert followed_face(track, FRAME_TIME_S - 5, max_ahead_s=1.0) is track.face  # older frame
+    assert followed_face(track, FRAME_MONOTONIC_S, max_ahead_s=0.0) is track.face
+    assert followed_face(track, FRAME_MONOTONIC_S - 5, max_ahead_s=1.0) is track.face  # older frame
 
 
 def test_the_drawn_box_is_where_the_face_is_in_this_frame() -> None:
-    track = make_track(Mask.NONE, velocity_px_s=(100.0, 0.0), last_seen_s=FRAME_TIME_S - 0.5)
+    track = make_track(Mask.NONE, velocity_px_s=(100.0, 0.0), last_seen_s=FRAME_MONOTONIC_S - 0.5)
     image = draw_scene(make_scene(tracks=(track,)), now_monotonic_s=NOW_S)
     red = list(MASK_COLOURS[Mask.NONE])
     assert image[180, 250].tolist() == red  # the left edge, 50 px on from where it was seen

@@ -220,10 +220,10 @@ async def publish_frames(
 ) -> None:
     """A camera at 15 fps: a real picture, its face tracked without a mask, and `events`."""
     for sequence in itertools.count(1):
-        now_s = time.time()
-        track = make_track(Mask.NONE, box=face, camera="door", last_seen_s=now_s)
+        now_s, now_monotonic_s = time.time(), time.monotonic()
+        track = make_track(Mask.NONE, box=face, camera="door", last_seen_s=now_monotonic_s)
         frame = make_frame(
-            "door", sequence, image=picture.copy(), timestamp_s=now_s, monotonic_s=time.monotonic()
+            "door", sequence, image=picture.copy(), timestamp_s=now_s, monotonic_s=now_monotonic_s
         )
         board.publish(make_scene(frame, tracks=(track,), events=tuple(events)))
         await asyncio.sleep(1 / 15)  # the camera's pace, not a synchronisation

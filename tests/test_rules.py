@@ -14,8 +14,15 @@ from streamwatch.analysis.model import Box, Face, FaceAnalysis, Mask, Qualities,
 from streamwatch.config import TrackingSettings
 from streamwatch.config.model import RuleSettings
 from streamwatch.events import Event
+from streamwatch.events.crop import with_crops
 from streamwatch.events.rules import EventRules
-from streamwatch.tracking import IdentityMemory, Tracker
+from streamwatch.tracking import FrameTime, IdentityMemory, Tracker
+
+WALL_S = 1_700_000_000.0  # the wall clock at monotonic time 0 in these tests
+
+
+def _at(monotonic_s: float) -> FrameTime:
+    return FrameTime(monotonic_s, WALL_S + monotonic_s)
 
 
 def _signature(angle_deg: float) -> Signature:
@@ -60,24 +67,19 @@ class Camera:
         self,
         at_s: float,
         *faces: Face,
-        image: np.ndarray | None = None,
         gate_reads: Mask | None = None,
     ) -> list[str]:
         """`gate_reads`: what the local gate read on the same frame, for every face."""
         analysis = FaceAnalysis(faces=faces, image_width_px=640, image_height_px=480, analyzer="t")
-        update = self.tracker.attach(analysis, at_s)
+        update = self.tracker.attach(analysis, _at(at_s))
         gate_masks = None
         if gate_reads is not None:
             gate_masks = {track.track_id: gate_reads for track in update.analysed}
-        return _kinds(
-            self.rules.apply(
-                update, frame_timestamp_s=at_s, analyzer="t", image=image, gate_masks=gate_masks
-            )
-        )
+        return _kinds(self.rules.apply(update, at=_at(at_s), analyzer="t", gate_masks=gate_masks))
 
     def wait(self, at_s: float) -> list[str]:
         update = self.tracker.expire(at_s)
-        return _kinds(self.rules.apply(update, frame_timestamp_s=at_s, analyzer="t"))
+        return _kinds(self.rules.apply(update, at=_at(at_s), analyzer="t"))
 
 
 def _kinds(events: list[Event]) -> list[str]:
@@ -195,14 +197,13 @@ def test_the_crop_is_a_jpeg_of_the_face_under_its_byte_cap() -> None:
     rules = EventRules(
         node="n",
         camera="door",
-        rules=RuleSettings(crop=True, crop_max_bytes=5000),
+        rules=RuleSettings(),
         tracking=settings,
     )
     tracker = Tracker("door", settings)
     analysis = FaceAnalysis(faces=(_face(),), image_width_px=640, image_height_px=480, analyzer="t")
-    (event,) = rules.apply(
-        tracker.attach(analysis, 0.0), frame_timestamp_s=0.0, analyzer="t", image=image
-    )
+    events = rules.apply(tracker.attach(analysis, _at(0.0)), at=_at(0.0), analyzer="t")
+    (event,) = with_crops(events, image, max_bytes=5000)
     jpeg = base64.b64decode(event.data["crop_jpeg_base64"])
     assert len(jpeg) <= 5000
     crop = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)

@@ -11,8 +11,9 @@ Four tasks per camera:
 - the health loop turns the camera's health (capture/health.py, the same as /healthz's) into
   camera.offline / camera.online; a camera its reader gave up is announced at once, and ended.
 
-Every time-based rule runs on the frames' times and on `clock`: the machine's, or the media
-time of a recording replayed faster than real time (streamwatch.clock).
+Every time-based rule runs on the frames' monotonic times and on `clock`: the machine's, or
+the media time of a recording replayed faster than real time (streamwatch.clock); the frames'
+wall-clock times only go into event payloads. Face crops are encoded in a thread.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from streamwatch.clock import SYSTEM_CLOCK, Clock, Hold
 from streamwatch.config.model import SelectionSettings
 from streamwatch.delivery.dispatcher import Dispatcher
 from streamwatch.events.camera import CameraHealthRules
+from streamwatch.events.crop import with_crops
 from streamwatch.events.kind import EventKind
 from streamwatch.events.model import Event
 from streamwatch.events.rules import EventRules
@@ -52,6 +54,7 @@ from streamwatch.overlay.scene import Scene
 from streamwatch.selection.motion import MotionGate
 from streamwatch.selection.policy import CallPolicy, Candidate, GatedFace
 from streamwatch.selection.sharpness import SharpnessHistory, face_sharpness
+from streamwatch.tracking.track import FrameTime
 from streamwatch.tracking.tracker import Tracker, TrackUpdate
 
 from .reports import GateDecision, GateReport, PipelineCounters
@@ -176,12 +179,13 @@ class CameraPipeline:
     async def _gate(self, frame: Frame) -> GateReport:
         """Motion gate, face gate, call policy for one frame."""
         counters = self.counters
-        self._emit(self._tracker.expire(frame.timestamp_s), frame.timestamp_s)
+        at = _frame_time(frame)
+        await self._emit(self._tracker.expire(at.monotonic_s), at)
         changed = self._motion.changed(frame.image)
         quiet_before = self._previous_changed < self._selection.cut_changed / 3
         self._previous_changed = changed
         if changed >= self._selection.cut_changed and quiet_before and self._tracker.active:
-            self._emit(self._tracker.end_all(), frame.timestamp_s)
+            await self._emit(self._tracker.end_all(), at)
         if changed < self._selection.motion_min_changed and not self._tracker.active:
             counters.dropped_motion += 1
             return GateReport(frame, GateDecision.STILL, changed)
@@ -190,8 +194,8 @@ class CameraPipeline:
             return GateReport(frame, GateDecision.RATE, changed)
         self._next_detection_s = frame.monotonic_s + 1 / self._selection.detect_fps
         detections = await self._detect(frame.image)
-        update = self._tracker.observe(detections.faces, frame.timestamp_s)
-        self._emit(update, frame.timestamp_s)
+        update = self._tracker.observe(detections.faces, at)
+        await self._emit(update, at)
         if not detections.faces:
             counters.dropped_no_face += 1
             return GateReport(frame, GateDecision.NO_FACE, changed)
@@ -265,10 +269,10 @@ class CameraPipeline:
         analysis = await self._with_signatures(analysis, candidate)
         for observer in self.call_observers:
             observer(candidate, analysis)
-        update = self._tracker.attach(analysis, frame.timestamp_s)
-        self._emit(
+        update = self._tracker.attach(analysis, _frame_time(frame))
+        await self._emit(
             update,
-            frame.timestamp_s,
+            _frame_time(frame),
             analyzer=analysis.analyzer,
             image=frame.image,
             gate_masks=_gate_masks(candidate) if analysis.analyzer != LOCAL_ANALYZER else None,
@@ -376,27 +380,29 @@ class CameraPipeline:
                 async with self._clock.timeout_at(min(due)) if due else contextlib.nullcontext():
                     version = await self._reader.state_change(version)
 
-    def _emit(
+    async def _emit(
         self,
         update: TrackUpdate,
-        frame_timestamp_s: float,
+        at: FrameTime,
         analyzer: str = "",
         image: np.ndarray | None = None,
         gate_masks: dict[str, Mask] | None = None,
         degraded: FallbackReason | None = None,
     ) -> None:
+        """The update's events, with face crops of `image` when the camera wants them."""
         for track in update.left:
             self._policy.forget(track.track_id)
         events = self._rules.apply(
-            update,
-            frame_timestamp_s=frame_timestamp_s,
-            analyzer=analyzer or self._route.name,
-            image=image,
-            gate_masks=gate_masks,
+            update, at=at, analyzer=analyzer or self._route.name, gate_masks=gate_masks
         )
         if degraded is not None:
             # Decided on the device's answer because the cloud could not give one: say why.
             events = [replace(e, data={**e.data, "degraded": str(degraded)}) for e in events]
+        rules = self._reader.camera.rules
+        if events and image is not None and rules.crop:
+            events = await asyncio.to_thread(
+                with_crops, events, image, max_bytes=rules.crop_max_bytes
+            )
         self._publish(events)
 
     def _publish(self, events: list[Event]) -> None:
@@ -410,6 +416,10 @@ class CameraPipeline:
             self._recent_events.append(event)
             self._dispatcher.submit(event)
             self._board.publish_event(event)
+
+
+def _frame_time(frame: Frame) -> FrameTime:
+    return FrameTime(frame.monotonic_s, frame.timestamp_s)
 
 
 def _gate_masks(candidate: Candidate) -> dict[str, Mask]:

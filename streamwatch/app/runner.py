@@ -224,7 +224,9 @@ class App:
             max_age_s=settings.budget.max_age_s,
         )
         # One memory for every camera: a person walking from one to the next is not new.
-        self.identities = IdentityMemory(settings.tracking, self._identity_path(state_dir))
+        self.identities = IdentityMemory(
+            settings.tracking, self._identity_path(state_dir), clock=self.clock
+        )
         stack.callback(self.identities.save)
         for camera in settings.cameras:
             await self._start_camera(camera)

@@ -12,6 +12,10 @@
 - `face.low_quality`: an analysed face whose best picture quality (the worst of blur,
   lighting and noise) stays below the threshold.
 Faces outside the camera's zone or smaller than its `min_face_px` make no face events.
+
+The rules are pure and synchronous: no picture, no I/O. Every wait above is measured on the
+frames' monotonic time; the wall clock only appears in the payloads. The face crop an event
+may carry is added after them, off the event loop (events.crop.with_crops).
 """
 
 from __future__ import annotations
@@ -20,16 +24,13 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from streamwatch.analysis.model import Mask, Qualities
 from streamwatch.config.model import RuleSettings, TrackingSettings
-from streamwatch.events.crop import crop_jpeg_base64
 from streamwatch.events.kind import EventKind
 from streamwatch.events.model import Event
 from streamwatch.events.payload import track_payload
 from streamwatch.tracking.identity import IdentityMemory
-from streamwatch.tracking.track import Track
+from streamwatch.tracking.track import FrameTime, Track
 from streamwatch.tracking.tracker import TrackUpdate
 
 UNANALYSED = "local-gate"  # the `analyzer` of an event decided from the local detection alone
@@ -46,7 +47,7 @@ class _Face:
     identity_id: str | None = None
     visit_track_id: str | None = None  # the track that announced the visit this one belongs to
     masks: deque[Mask | None] = field(default_factory=deque)  # the last n answers' states
-    alerted_at_s: dict[EventKind, float] = field(default_factory=dict)
+    alerted_at_s: dict[EventKind, float] = field(default_factory=dict)  # monotonic
     # The mask state the answers settled on (k of n, or one sure answer); no more calls
     # are needed for it until an answer says otherwise.
     settled: Mask | None = None
@@ -71,7 +72,7 @@ class EventRules:
         self._identities = identities or IdentityMemory(tracking)
         self._faces: dict[str, _Face] = {}
         self._in_view: dict[str, set[str]] = {}  # identity id → its announced tracks in view
-        self._last_seen_s: dict[str, float] = {}  # track id → frame time it was last seen
+        self._last_seen_s: dict[str, float] = {}  # track id → when last seen (monotonic)
 
     def settled(self, track_id: str) -> bool:
         """Whether the face's mask state is decided (no more calls needed to confirm it)."""
@@ -82,12 +83,12 @@ class EventRules:
         self,
         update: TrackUpdate,
         *,
-        frame_timestamp_s: float,
+        at: FrameTime,
         analyzer: str,
-        image: np.ndarray | None = None,
         gate_masks: Mapping[str, Mask] | None = None,
     ) -> list[Event]:
-        """The events of one update, in the order things happened: left, new, then states.
+        """The events of one update of the frame taken `at`, in the order things happened:
+        left, new, then states.
 
         `gate_masks`: the local gate's mask reading of each analysed track in the analysed
         frame, when the analysis came from elsewhere (the cloud): a second opinion.
@@ -96,20 +97,18 @@ class EventRules:
         for track in (*update.new, *update.updated, *update.analysed):
             self._last_seen_s[track.track_id] = track.last_seen_s
         for track in update.analysed:
-            events += self._announce(track, frame_timestamp_s, analyzer, image)
+            events += self._announce(track, at, analyzer)
         for track in (*update.new, *update.updated):
-            waited_s = frame_timestamp_s - track.first_seen_s
+            waited_s = at.monotonic_s - track.first_seen_s
             if track.analyses == 0 and waited_s >= self._tracking.announce_unanalysed_after_s:
-                events += self._announce(track, frame_timestamp_s, UNANALYSED, None)
+                events += self._announce(track, at, UNANALYSED)
         for track in update.analysed:
             if track.track_id in self._faces:
                 gate_mask = (gate_masks or {}).get(track.track_id)
-                events += self._states(track, frame_timestamp_s, analyzer, image, gate_mask)
+                events += self._states(track, at, analyzer, gate_mask)
         return [event for event in events if event.kind in self._rules.events]
 
-    def _announce(
-        self, track: Track, frame_timestamp_s: float, analyzer: str, image: np.ndarray | None
-    ) -> list[Event]:
+    def _announce(self, track: Track, at: FrameTime, analyzer: str) -> list[Event]:
         if track.track_id in self._faces or not self._counts(track):
             return []
         face = self._faces[track.track_id] = _Face()
@@ -120,7 +119,7 @@ class EventRules:
             if any(self._last_seen_s.get(t, 0.0) >= track.first_seen_s for t in track_ids)
         }
         recognition = self._identities.recognise(
-            track.track_id, track.face.signature, frame_timestamp_s, exclude=beside
+            track.track_id, track.face.signature, at.monotonic_s, exclude=beside
         )
         face.identity_id = recognition.identity_id
         in_view = self._in_view.setdefault(recognition.identity_id, set())
@@ -138,14 +137,13 @@ class EventRules:
                 self._event(
                     EventKind.FACE_RETURNED,
                     track,
-                    frame_timestamp_s,
+                    at.wall_s,
                     analyzer,
-                    image,
                     previous_track_id=recognition.previous_track_id,
                     away_s=round(recognition.away_s, 1),
                 )
             ]
-        return [self._event(EventKind.FACE_NEW, track, frame_timestamp_s, analyzer, image)]
+        return [self._event(EventKind.FACE_NEW, track, at.wall_s, analyzer)]
 
     def _left(self, track: Track, analyzer: str) -> Event | None:
         face = self._faces.pop(track.track_id, None)
@@ -161,19 +159,13 @@ class EventRules:
         return self._event(
             EventKind.FACE_LEFT,
             track,
-            track.last_seen_s,
+            track.last_seen_wall_s,
             analyzer,
-            None,
             dwell_s=round(track.dwell_s, 2),
         )
 
     def _states(
-        self,
-        track: Track,
-        frame_timestamp_s: float,
-        analyzer: str,
-        image: np.ndarray | None,
-        gate_mask: Mask | None,
+        self, track: Track, at: FrameTime, analyzer: str, gate_mask: Mask | None
     ) -> list[Event]:
         face = self._faces[track.track_id]
         latest = track.face.mask
@@ -194,11 +186,11 @@ class EventRules:
                 face.masks.count(state) >= self._rules.mask_confirm_k
             )
             last_s = face.alerted_at_s.get(kind)
-            cooled = last_s is None or frame_timestamp_s - last_s >= self._rules.cooldown_s
+            cooled = last_s is None or at.monotonic_s - last_s >= self._rules.cooldown_s
             if confirmed and cooled:
-                face.alerted_at_s[kind] = frame_timestamp_s
+                face.alerted_at_s[kind] = at.monotonic_s
                 face.masks.clear()  # a repeat needs evidence gathered after this alert
-                events.append(self._event(kind, track, frame_timestamp_s, analyzer, image))
+                events.append(self._event(kind, track, at.wall_s, analyzer))
         picture = _picture_quality(track.face.qualities)
         if picture is not None:
             face.best_quality = max(face.best_quality or 0.0, picture)
@@ -208,9 +200,8 @@ class EventRules:
                     self._event(
                         EventKind.FACE_LOW_QUALITY,
                         track,
-                        frame_timestamp_s,
+                        at.wall_s,
                         analyzer,
-                        image,
                         picture_quality=round(picture, 1),
                     )
                 )
@@ -227,19 +218,14 @@ class EventRules:
         self,
         kind: EventKind,
         track: Track,
-        frame_timestamp_s: float,
+        frame_timestamp_s: float,  # wall clock, for the payload
         analyzer: str,
-        image: np.ndarray | None,
         **extra: object,
     ) -> Event:
         data = track_payload(track, frame_timestamp_s=frame_timestamp_s, analyzer=analyzer)
         face = self._faces.get(track.track_id)
         if face is not None and face.identity_id is not None:
             data["identity_id"] = face.identity_id
-        if self._rules.crop and image is not None:
-            data["crop_jpeg_base64"] = crop_jpeg_base64(
-                image, track.face.box_px, max_bytes=self._rules.crop_max_bytes
-            )
         return Event.create(
             kind, node=self.node, camera=self.camera, subject=track.track_id, data=data | extra
         )

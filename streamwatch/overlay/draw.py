@@ -109,7 +109,7 @@ def draw_scene(
     factor = image.shape[1] / source.shape[1]
     unit = unit_for(image.shape[1])
     faces = [
-        followed_face(track, scene.frame.timestamp_s, max_ahead_s=options.follow_max_s)
+        followed_face(track, scene.frame.monotonic_s, max_ahead_s=options.follow_max_s)
         for track in scene.tracks
     ]
     faces = [face.scaled(factor) for face in faces] if factor != 1.0 else faces

@@ -13,7 +13,7 @@ from streamwatch.tracking.track import Track
 
 
 def followed_face(track: Track, at_s: float, *, max_ahead_s: float) -> Face:
-    """The track's face where its velocity has taken it by `at_s` (frame clock, wall time)."""
+    """The track's face where its velocity has taken it by `at_s` (the frames' monotonic time)."""
     ahead_s = min(max(at_s - track.last_seen_s, 0.0), max_ahead_s)
     velocity_x_px_s, velocity_y_px_s = track.velocity_px_s
     if ahead_s == 0.0 or (velocity_x_px_s == 0.0 and velocity_y_px_s == 0.0):

@@ -1,7 +1,14 @@
 """Tracking: faces followed over time, and who they are."""
 
 from streamwatch.tracking.identity import IdentityMemory, Recognition
-from streamwatch.tracking.track import Track
+from streamwatch.tracking.track import FrameTime, Track
 from streamwatch.tracking.tracker import Tracker, TrackUpdate
 
-__all__ = ["IdentityMemory", "Recognition", "Track", "TrackUpdate", "Tracker"]
+__all__ = [
+    "FrameTime",
+    "IdentityMemory",
+    "Recognition",
+    "Track",
+    "TrackUpdate",
+    "Tracker",
+]

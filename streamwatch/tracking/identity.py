@@ -7,6 +7,9 @@ coming back. Signatures are never sent anywhere; with `identity_file` set they a
 JSON file on this machine so that a restart does not make everyone new again.
 
 The search is one matrix product over every identity's signatures (tracking.signatures).
+Times are monotonic (the frames' clock): a step of the wall clock neither forgets everyone
+nor keeps them forever. The file holds wall-clock times, the only ones a restart can use;
+they are converted on the way in and out.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamwatch.analysis.model import Signature
+from streamwatch.clock import SYSTEM_CLOCK, Clock
 from streamwatch.config.model import TrackingSettings
 from streamwatch.tracking.signatures import SignatureIndex
 
@@ -32,7 +36,7 @@ SIGNATURES_PER_IDENTITY = 5  # several views of a face match its next view bette
 @dataclass
 class Identity:
     identity_id: str
-    last_seen_s: float  # wall clock
+    last_seen_s: float  # monotonic (the frames' clock)
     last_track_id: str
     signatures: deque[Signature] = field(
         default_factory=lambda: deque(maxlen=SIGNATURES_PER_IDENTITY)
@@ -48,9 +52,13 @@ class Recognition:
 
 
 class IdentityMemory:
-    def __init__(self, settings: TrackingSettings, path: Path | None = None) -> None:
+    def __init__(
+        self, settings: TrackingSettings, path: Path | None = None, *, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        """`clock`: the frames' clock (a replay's media clock), to convert the file's times."""
         self._settings = settings
         self._path = path
+        self._clock = clock
         self._identities: dict[str, Identity] = {}
         self._index = SignatureIndex(SIGNATURES_PER_IDENTITY)
         self._ids = itertools.count(1)
@@ -71,6 +79,7 @@ class IdentityMemory:
         """Who this face is: a returning identity, or a new one remembered from now on.
 
         `exclude`: identities this face cannot be (they are in the same picture right now).
+        `now_s`: monotonic, the frame's.
         """
         self._forget_before(now_s - self._settings.forget_after_s)
         match = None
@@ -84,15 +93,16 @@ class IdentityMemory:
             if signature is not None:
                 self._remember(identity, signature)
             return Recognition(identity.identity_id, False, None, None)
-        away_s = now_s - match.last_seen_s
+        # Not below 0: a time read back from the file may lie ahead of a clock set back.
+        away_s = max(0.0, now_s - match.last_seen_s)
         previous = match.last_track_id
-        match.last_track_id, match.last_seen_s = track_id, now_s
+        match.last_track_id, match.last_seen_s = track_id, max(match.last_seen_s, now_s)
         if signature is not None:
             self._remember(match, signature)
         return Recognition(match.identity_id, True, previous, away_s)
 
     def seen(self, identity_id: str, signature: Signature | None, now_s: float) -> None:
-        """The identity is still in view (or just left) at now_s."""
+        """The identity is still in view (or just left) at now_s (monotonic)."""
         identity = self._identities.get(identity_id)
         if identity is None:
             return
@@ -103,11 +113,12 @@ class IdentityMemory:
     def save(self) -> None:
         if self._path is None:
             return
+        wall_minus_monotonic_s = self._clock.wall_s() - self._clock.monotonic_s()
         document = {
             "identities": [
                 {
                     "identity_id": i.identity_id,
-                    "last_seen_s": i.last_seen_s,
+                    "last_seen_s": i.last_seen_s + wall_minus_monotonic_s,  # wall clock
                     "last_track_id": i.last_track_id,
                     "signatures": [{"model": s.model, "values": s.values} for s in i.signatures],
                 }
@@ -123,12 +134,13 @@ class IdentityMemory:
         temporary.replace(self._path)
 
     def _load(self, path: Path) -> None:
+        wall_minus_monotonic_s = self._clock.wall_s() - self._clock.monotonic_s()
         try:
             document = json.loads(path.read_text())
             for entry in document["identities"]:
                 identity = Identity(
                     entry["identity_id"],
-                    float(entry["last_seen_s"]),
+                    float(entry["last_seen_s"]) - wall_minus_monotonic_s,
                     entry["last_track_id"],
                 )
                 self._identities[identity.identity_id] = identity

@@ -6,6 +6,8 @@ overlaps, or — for a face that moved further than its own overlap allows — w
 near for its size. Analyses (`attach`, from the cloud API or the local analyzer) describe the
 faces; they arrive late, for a frame that is already old, so each is matched against where
 the tracks were at that frame's time, never where they are now.
+
+Times are the frames' (`FrameTime`): every age and interval on their monotonic time.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from streamwatch.analysis.model import Box, Face, FaceAnalysis
 from streamwatch.config.model import TrackingSettings
-from streamwatch.tracking.track import Track
+from streamwatch.tracking.track import FrameTime, Track
 
 # A face whose centre moved less than this many box widths, at a similar size, is the same face.
 MAX_CENTRE_SHIFT_WIDTHS = 1.0
@@ -43,12 +45,12 @@ class TrackUpdate:
 
 @dataclass
 class _Path:
-    """Where a track was: (frame timestamp, box), oldest first."""
+    """Where a track was: (frame monotonic time, box), oldest first."""
 
     points: deque[tuple[float, Box]] = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))
 
-    def box_at(self, timestamp_s: float) -> Box:
-        return min(self.points, key=lambda point: abs(point[0] - timestamp_s))[1]
+    def box_at(self, monotonic_s: float) -> Box:
+        return min(self.points, key=lambda point: abs(point[0] - monotonic_s))[1]
 
 
 class Tracker:
@@ -63,26 +65,26 @@ class Tracker:
     def active(self) -> tuple[Track, ...]:
         return tuple(self._tracks.values())
 
-    def observe(self, faces: Sequence[Face], frame_timestamp_s: float) -> TrackUpdate:
+    def observe(self, faces: Sequence[Face], at: FrameTime) -> TrackUpdate:
         """Local detections of one frame: move the tracks, start new ones, end old ones."""
-        left = self._expire(frame_timestamp_s)
-        predicted = {tid: self._predict(t, frame_timestamp_s) for tid, t in self._tracks.items()}
+        left = self._expire(at.monotonic_s)
+        predicted = {tid: self._predict(t, at.monotonic_s) for tid, t in self._tracks.items()}
         pairs = _match(predicted, [face.box_px for face in faces], self._settings.min_iou)
         updated = []
         detections = {}
         for track_id, index in pairs:
-            updated.append(self._move(track_id, faces[index].box_px, frame_timestamp_s))
+            updated.append(self._move(track_id, faces[index].box_px, at))
             detections[track_id] = faces[index]
         new = []
         for index, face in enumerate(faces):
             if index not in {i for _, i in pairs}:
-                new.append(self._start(face, frame_timestamp_s, analyses=0))
+                new.append(self._start(face, at, analyses=0))
                 detections[new[-1].track_id] = face
         return TrackUpdate(tuple(new), tuple(updated), (), left, self.active, detections)
 
-    def attach(self, analysis: FaceAnalysis, frame_timestamp_s: float) -> TrackUpdate:
-        """An analysis of the frame taken at `frame_timestamp_s`: describe the tracks in it."""
-        then = {tid: self._paths[tid].box_at(frame_timestamp_s) for tid in self._tracks}
+    def attach(self, analysis: FaceAnalysis, at: FrameTime) -> TrackUpdate:
+        """An analysis of the frame taken `at`: describe the tracks in it."""
+        then = {tid: self._paths[tid].box_at(at.monotonic_s) for tid in self._tracks}
         pairs = _match(then, [face.box_px for face in analysis.faces], self._settings.min_iou)
         analysed = []
         for track_id, index in pairs:
@@ -90,21 +92,16 @@ class Tracker:
             # The analysis describes the face; the box stays the newest one seen, which may
             # be later than the analysed frame.
             face = analysis.faces[index]
-            newer = track.last_seen_s > frame_timestamp_s
+            newer = track.last_seen_s > at.monotonic_s
             current = replace(face, box_px=track.face.box_px) if newer else face
-            track = replace(
-                track,
-                face=current,
-                analyses=track.analyses + 1,
-                last_seen_s=max(track.last_seen_s, frame_timestamp_s),
-            )
+            track = _seen(replace(track, face=current, analyses=track.analyses + 1), at)
             self._tracks[track_id] = track
             if not newer:
-                self._paths[track_id].points.append((frame_timestamp_s, face.box_px))
+                self._paths[track_id].points.append((at.monotonic_s, face.box_px))
             analysed.append(track)
         # A face the analysis saw but the gate did not (smaller, or the gate is off).
         new = [
-            self._start(face, frame_timestamp_s, analyses=1)
+            self._start(face, at, analyses=1)
             for index, face in enumerate(analysis.faces)
             if index not in {i for _, i in pairs}
         ]
@@ -120,26 +117,27 @@ class Tracker:
         return TrackUpdate(left=gone)
 
     def expire(self, now_s: float) -> TrackUpdate:
-        """Tracks unseen for `left_after_s` at time now_s (frame clock) have left."""
+        """Tracks unseen for `left_after_s` at monotonic time now_s (frame clock) have left."""
         return TrackUpdate(left=self._expire(now_s), active=self.active)
 
-    def _start(self, face: Face, timestamp_s: float, *, analyses: int) -> Track:
+    def _start(self, face: Face, at: FrameTime, *, analyses: int) -> Track:
         track = Track(
             track_id=f"{self.camera}-{next(self._ids)}",
             camera=self.camera,
             face=face,
-            first_seen_s=timestamp_s,
-            last_seen_s=timestamp_s,
+            first_seen_s=at.monotonic_s,
+            last_seen_s=at.monotonic_s,
+            last_seen_wall_s=at.wall_s,
             analyses=analyses,
         )
         self._tracks[track.track_id] = track
         self._paths[track.track_id] = _Path()
-        self._paths[track.track_id].points.append((timestamp_s, face.box_px))
+        self._paths[track.track_id].points.append((at.monotonic_s, face.box_px))
         return track
 
-    def _move(self, track_id: str, box: Box, timestamp_s: float) -> Track:
+    def _move(self, track_id: str, box: Box, at: FrameTime) -> Track:
         track = self._tracks[track_id]
-        dt_s = timestamp_s - track.last_seen_s
+        dt_s = at.monotonic_s - track.last_seen_s
         velocity = track.velocity_px_s
         if dt_s > 0:
             (x0, y0), (x1, y1) = track.face.box_px.center, box.center
@@ -151,18 +149,13 @@ class Tracker:
         old = track.face.box_px
         # Landmarks and pupils travel with the box (resized boxes keep them at the centre).
         face = track.face.moved(box.center[0] - old.center[0], box.center[1] - old.center[1])
-        track = replace(
-            track,
-            face=replace(face, box_px=box),
-            last_seen_s=max(track.last_seen_s, timestamp_s),
-            velocity_px_s=velocity,
-        )
+        track = _seen(replace(track, face=replace(face, box_px=box), velocity_px_s=velocity), at)
         self._tracks[track_id] = track
-        self._paths[track_id].points.append((timestamp_s, box))
+        self._paths[track_id].points.append((at.monotonic_s, box))
         return track
 
-    def _predict(self, track: Track, timestamp_s: float) -> Box:
-        dt_s = max(0.0, timestamp_s - track.last_seen_s)
+    def _predict(self, track: Track, monotonic_s: float) -> Box:
+        dt_s = max(0.0, monotonic_s - track.last_seen_s)
         box = track.face.box_px
         vx, vy = track.velocity_px_s
         return Box(box.left + vx * dt_s, box.top + vy * dt_s, box.width, box.height)
@@ -177,6 +170,13 @@ class Tracker:
             del self._tracks[track.track_id]
             del self._paths[track.track_id]
         return tuple(gone)
+
+
+def _seen(track: Track, at: FrameTime) -> Track:
+    """The track, last seen `at` unless it was already seen later (a late analysis)."""
+    if at.monotonic_s < track.last_seen_s:
+        return track
+    return replace(track, last_seen_s=at.monotonic_s, last_seen_wall_s=at.wall_s)
 
 
 def _match(tracks: dict[str, Box], boxes: Sequence[Box], min_iou: float) -> list[tuple[str, int]]:

@@ -38,7 +38,7 @@ def make_track(
     box: Box | None = None,
     camera: str = "cam",
     velocity_px_s: tuple[float, float] = (0.0, 0.0),
-    last_seen_s: float = FRAME_TIME_S,
+    last_seen_s: float = FRAME_MONOTONIC_S,
 ) -> Track:
     face = Face(
         box_px=box or Box(200, 100, 120, 160),
@@ -54,8 +54,9 @@ def make_track(
         f"{camera}-1",
         camera,
         face,
-        first_seen_s=FRAME_TIME_S - 10,
+        first_seen_s=FRAME_MONOTONIC_S - 10,
         last_seen_s=last_seen_s,
+        last_seen_wall_s=FRAME_TIME_S + (last_seen_s - FRAME_MONOTONIC_S),
         analyses=3,
         velocity_px_s=velocity_px_s,
     )
