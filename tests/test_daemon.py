@@ -13,6 +13,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -224,6 +225,38 @@ async def test_sighup_adding_a_camera_rebuilds_every_part_in_the_same_process(
         values = await running.metrics()
         assert running.process.returncode is None  # rebuilt in place, not restarted
     assert values[frames("kept")] > 0
+
+
+async def test_a_rebuilding_sighup_says_the_faces_left_and_never_reuses_a_track_id(
+    tmp_path: Path,
+) -> None:
+    async with webhook_receiver() as receiver:
+        sink = f'[[sinks]]\nkind = "webhook"\nurl = "{receiver.url}"\n'
+        config = _config(tmp_path / "one.toml", [("door", "demo")], sink)
+
+        def door(*kinds: str) -> list[tuple[int, dict[str, Any]]]:
+            """(place in the order received, event) of the door camera's events of these kinds."""
+            wanted = {f"streamwatch.{kind}" for kind in kinds}
+            events = enumerate(r.event for r in receiver.received)
+            doors = [(n, e) for n, e in events if e["source"].endswith("/door")]
+            return [(n, e) for n, e in doors if e["type"] in wanted]
+
+        async with daemon(config) as running:
+            await receiver.wait_until(lambda: bool(door("face.new", "face.returned")), 60)
+            config.write_text(
+                config.read_text().replace(
+                    "[overlay]", '[[cameras]]\nname = "added"\nsource = "demo"\n\n[overlay]', 1
+                )
+            )
+            running.process.send_signal(signal.SIGHUP)
+            # The rebuilt door camera sees the demo visitor again, as someone new or back.
+            await receiver.wait_until(lambda: len(door("face.new", "face.returned")) >= 2, 60)
+    (_, first), (second_at, second) = door("face.new", "face.returned")[:2]
+    left = [(n, e) for n, e in door("face.left") if e["subject"] == first["subject"]]
+    # The old parts said the visitor left before the new ones saw them (not a minute later).
+    assert left and left[0][0] < second_at
+    assert left[0][1]["data"]["identity_id"] == first["data"]["identity_id"]
+    assert second["subject"] != first["subject"]  # a new track id, not "door-1" again
 
 
 async def test_metrics_move_and_a_dead_camera_fails_health(tmp_path: Path) -> None:

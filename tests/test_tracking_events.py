@@ -164,3 +164,4 @@ def test_a_wall_clock_step_neither_ends_the_visit_nor_freezes_the_departure() ->
     left = events[-1][1]
     assert left.data["dwell_s"] == 19.8
     assert left.data["frame_timestamp_s"] == WALL_S + 19.8  # the wall clock, in the payload
+    assert left.data["identity_id"] == events[0][1].data["identity_id"]

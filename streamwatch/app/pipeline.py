@@ -380,6 +380,12 @@ class CameraPipeline:
                 async with self._clock.timeout_at(min(due)) if due else contextlib.nullcontext():
                     version = await self._reader.state_change(version)
 
+    async def close_tracks(self) -> None:
+        """End every track now, with face.left for each announced visit: the camera stops
+        (a reload) and its faces are followed no more. Call it once `run` has ended."""
+        now = FrameTime(self._clock.monotonic_s(), self._clock.wall_s())
+        await self._emit(self._tracker.end_all(), now)
+
     async def _emit(
         self,
         update: TrackUpdate,

@@ -39,7 +39,7 @@ from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.web import serve_live_view
 from streamwatch.overlay.window import show_windows
 from streamwatch.tracking.identity import IdentityMemory
-from streamwatch.tracking.tracker import Tracker
+from streamwatch.tracking.tracker import Tracker, TrackNumbers
 
 from .pipeline import CameraPipeline
 from .status import serve_status
@@ -68,7 +68,8 @@ async def run(
     SIGHUP calls `reload_config`. When only cameras' settings changed, those cameras restart
     and everything else runs on. Any other change (a camera added or removed, another section)
     rebuilds every part in this process, as a restart would (events wait in the outbox, the
-    day's call count in its ledger), without systemd seeing the service stop.
+    day's call count in its ledger), without systemd seeing the service stop. Either way the
+    faces of a stopped camera get their face.left, and track ids are never reused.
     """
     stop = asyncio.Event()
     reload = asyncio.Event()
@@ -78,11 +79,12 @@ async def run(
         loop.add_signal_handler(signum, handler)
     notifier = Notifier()
     deadline_s = None if duration_s is None else loop.time() + duration_s
+    track_numbers = TrackNumbers()  # outlives every App of this process
     try:
         while True:
             rebuild_with: list[Settings] = []
             ended = asyncio.Event()  # this App's end: asked to stop, or to be rebuilt
-            async with App(settings) as app:
+            async with App(settings, track_numbers=track_numbers) as app:
                 notifier.ready(app.status_line())
                 also = [notifier.keep_alive(app.status_line), _forward(stop, ended)]
                 if reload_config is not None:
@@ -93,6 +95,7 @@ async def run(
                     notifier.stopping()
                     return
                 notifier.reloading()
+                await app.close_tracks()
             settings = rebuild_with[0]
     finally:
         for signum in handled:
@@ -151,17 +154,23 @@ class App:
         media_clock: MediaClock | None = None,
         sources: Callable[[CameraSettings], VideoSource] = open_source,
         state_dir: Path | None = None,
+        track_numbers: TrackNumbers | None = None,
     ) -> None:
-        """The keywords are for a replay (streamwatch.replay): `media_clock` runs the cameras
-        on a recording's own time, every frame, as fast as it decodes; `sources` opens them;
-        `state_dir` keeps the outbox apart from the daemon's."""
+        """`media_clock`, `sources` and `state_dir` are for a replay (streamwatch.replay):
+        `media_clock` runs the cameras on a recording's own time, every frame, as fast as it
+        decodes; `sources` opens them; `state_dir` keeps the outbox apart from the daemon's.
+        `track_numbers`: shared by the Apps of one process, so that no track id comes twice."""
         self.settings = settings
+        self._track_numbers = track_numbers or TrackNumbers()
         self.media_clock = media_clock
         self.clock = media_clock or SYSTEM_CLOCK
         self._sources = sources
         self._state_dir = state_dir
         self.board = SceneBoard([camera.name for camera in settings.cameras])
         self._cameras: dict[str, _Camera] = {}
+        # Held while a reload replaces cameras: meanwhile the camera a reload stopped is no
+        # sign that every camera finished.
+        self._reloading = asyncio.Lock()
         self._stack = AsyncExitStack()
         self._group: asyncio.TaskGroup | None = None
 
@@ -247,7 +256,9 @@ class App:
             detect=self.gate.detect,
             signature_of=self.gate.signature,
             route=self.route,
-            tracker=Tracker(camera.name, settings.tracking),
+            tracker=Tracker(
+                camera.name, settings.tracking, numbers=self._track_numbers.of(camera.name)
+            ),
             rules=EventRules(
                 node=settings.node,
                 camera=camera.name,
@@ -264,13 +275,22 @@ class App:
         if self._group is not None:
             entry.task = self._group.create_task(pipeline.run(), name=f"camera {camera.name}")
 
-    async def _stop_camera(self, name: str) -> None:
+    async def _stop_camera(self, name: str, *, close_tracks: bool = False) -> None:
+        """`close_tracks`: its faces get their face.left (a reload: the rest runs on)."""
         entry = self._cameras.pop(name)
         if entry.task is not None:
             entry.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await entry.task
+        if close_tracks:
+            await entry.pipeline.close_tracks()
         await entry.stack.aclose()
+
+    async def close_tracks(self) -> None:
+        """Every camera's faces get their face.left: this App is being replaced (a reload
+        that rebuilds every part). After `run` returned."""
+        for camera in self._cameras.values():
+            await camera.pipeline.close_tracks()
 
     def _identity_path(self, state_dir: Path) -> Path | None:
         name = self.settings.tracking.identity_file
@@ -296,10 +316,11 @@ class App:
         if beyond_cameras:
             log.info("SIGHUP: %s changed: restarting every part", ", ".join(beyond_cameras))
             return False
-        for name in [name for name in old if old[name] != new[name]]:
-            log.info("SIGHUP: camera %s changed: restarting it", name, extra={"camera": name})
-            await self._stop_camera(name)
-            await self._start_camera(new[name])
+        async with self._reloading:
+            for name in [name for name in old if old[name] != new[name]]:
+                log.info("SIGHUP: camera %s changed: restarting it", name, extra={"camera": name})
+                await self._stop_camera(name, close_tracks=True)
+                await self._start_camera(new[name])
         self.settings = settings
         return True
 
@@ -350,11 +371,12 @@ class App:
             while True:
                 tasks = [c.task for c in self._cameras.values() if c.task is not None]
                 await asyncio.wait(tasks)
-                # A reload may have replaced a camera meanwhile: only stop when all are done.
-                if all(c.task is not None and c.task.done() for c in self._cameras.values()):
-                    cameras_ended = True
-                    stop.set()
-                    return
+                # A reload may be replacing a camera: only stop when all are done.
+                async with self._reloading:
+                    if all(c.task is not None and c.task.done() for c in self._cameras.values()):
+                        cameras_ended = True
+                        stop.set()
+                        return
 
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(duration_s):

@@ -161,6 +161,7 @@ class EventRules:
             track,
             track.last_seen_wall_s,
             analyzer,
+            identity_id=face.identity_id,
             dwell_s=round(track.dwell_s, 2),
         )
 

@@ -7,7 +7,9 @@ near for its size. Analyses (`attach`, from the cloud API or the local analyzer)
 faces; they arrive late, for a frame that is already old, so each is matched against where
 the tracks were at that frame's time, never where they are now.
 
-Times are the frames' (`FrameTime`): every age and interval on their monotonic time.
+Times are the frames' (`FrameTime`): every age and interval on their monotonic time. Track
+numbers come from a `TrackNumbers` the caller may share, so that a camera restarted (a
+reload) goes on counting where its last tracker stopped: a track id never names two faces.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from streamwatch.analysis.model import Box, Face, FaceAnalysis
@@ -43,6 +45,17 @@ class TrackUpdate:
     detections: Mapping[str, Face] = field(default_factory=dict)
 
 
+class TrackNumbers:
+    """The numbers of each camera's tracks, never given twice: one per process, shared by
+    every tracker a camera gets."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, Iterator[int]] = {}
+
+    def of(self, camera: str) -> Iterator[int]:
+        return self._next.setdefault(camera, itertools.count(1))
+
+
 @dataclass
 class _Path:
     """Where a track was: (frame monotonic time, box), oldest first."""
@@ -54,12 +67,15 @@ class _Path:
 
 
 class Tracker:
-    def __init__(self, camera: str, settings: TrackingSettings) -> None:
+    def __init__(
+        self, camera: str, settings: TrackingSettings, *, numbers: Iterator[int] | None = None
+    ) -> None:
+        """`numbers`: where track numbers come from (TrackNumbers.of); default from 1."""
         self.camera = camera
         self._settings = settings
         self._tracks: dict[str, Track] = {}
         self._paths: dict[str, _Path] = {}
-        self._ids = itertools.count(1)
+        self._numbers = numbers if numbers is not None else itertools.count(1)
 
     @property
     def active(self) -> tuple[Track, ...]:
@@ -122,7 +138,7 @@ class Tracker:
 
     def _start(self, face: Face, at: FrameTime, *, analyses: int) -> Track:
         track = Track(
-            track_id=f"{self.camera}-{next(self._ids)}",
+            track_id=f"{self.camera}-{next(self._numbers)}",
             camera=self.camera,
             face=face,
             first_seen_s=at.monotonic_s,
