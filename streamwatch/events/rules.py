@@ -5,7 +5,8 @@
   `announce_unanalysed_after_s`). The identity memory decides which of the two: a face seen
   within `forget_after_s` returns. A track that is the same identity as one still in view
   (the tracker lost and refound it) is re-linked to that visit: no second event.
-- `face.left`: the last track of an announced visit ended; with the dwell time.
+- `face.left`: the last track of an announced visit ended (expired, cut, or closed with its
+  camera); with the identity and the dwell time.
 - `face.maskless` / `face.mask_incorrect`: confirmed by k of the last n analyses, by one
   confident answer, or by one answer the local gate's reading of the same frame agrees with
   (`mask_gate_confirms`); once per face, and again only after `cooldown_s` with new evidence.
