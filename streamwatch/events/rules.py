@@ -21,6 +21,7 @@ may carry is added after them, off the event loop (events.crop.with_crops).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -117,7 +118,7 @@ class EventRules:
         beside = {
             identity_id
             for identity_id, track_ids in self._in_view.items()
-            if any(self._last_seen_s.get(t, 0.0) >= track.first_seen_s for t in track_ids)
+            if any(self._last_seen_s.get(t, -math.inf) >= track.first_seen_s for t in track_ids)
         }
         recognition = self._identities.recognise(
             track.track_id, track.face.signature, at.monotonic_s, exclude=beside
