@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from streamwatch.analysis.fallback import AnalysisMode, AnalysisState, FallbackReason
 from streamwatch.analysis.model import Box, Face, Mask
 from streamwatch.config.model import OverlaySettings
 from streamwatch.events.kind import EventKind
@@ -165,7 +166,7 @@ def test_the_on_device_fallback_is_shown_under_the_status_line() -> None:
     scene = make_scene()
     as_configured = draw_scene(scene, now_monotonic_s=NOW_S)[top_left]
     assert pixels_of(as_configured, DEGRADED_COLOUR) == 0
-    fallback = replace(scene, analysis_note="on-device analysis (cloud: credits)")
+    fallback = replace(scene, analysis=AnalysisState(AnalysisMode.FALLBACK, FallbackReason.CREDITS))
     assert pixels_of(draw_scene(fallback, now_monotonic_s=NOW_S)[top_left], DEGRADED_COLOUR) > 500
 
 

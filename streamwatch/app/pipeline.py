@@ -24,29 +24,23 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import assert_never
 
 import numpy as np
 
 from streamwatch.analysis.analyzer import LOCAL_ANALYZER, AnalyzerError
-from streamwatch.analysis.fallback import (
-    AnalysisMode,
-    AnalysisRoute,
-    AnalysisState,
-    FallbackReason,
-)
+from streamwatch.analysis.fallback import AnalysisRoute, FallbackReason
 from streamwatch.analysis.model import Face, FaceAnalysis, Mask, Signature
 from streamwatch.budget.limiter import BudgetDenied
 from streamwatch.capture.frame import Frame
 from streamwatch.capture.health import camera_health
 from streamwatch.capture.latest import CameraClosed
 from streamwatch.capture.reader import CameraReader, CameraState
-from streamwatch.clock import SYSTEM_CLOCK, Clock, Hold
+from streamwatch.clock import SYSTEM_CLOCK, Clock
 from streamwatch.config.model import SelectionSettings
 from streamwatch.delivery.dispatcher import Dispatcher
+from streamwatch.events.analysis import AnalysisStateRules
 from streamwatch.events.camera import CameraHealthRules
 from streamwatch.events.crop import with_crops
-from streamwatch.events.kind import EventKind
 from streamwatch.events.model import Event
 from streamwatch.events.rules import EventRules
 from streamwatch.overlay.board import SceneBoard
@@ -57,6 +51,7 @@ from streamwatch.selection.sharpness import SharpnessHistory, face_sharpness
 from streamwatch.tracking.track import FrameTime
 from streamwatch.tracking.tracker import Tracker, TrackUpdate
 
+from .handover import CandidateSlot
 from .reports import GateDecision, GateReport, PipelineCounters
 
 log = logging.getLogger("streamwatch.app")
@@ -66,41 +61,6 @@ SignatureOf = Callable[[np.ndarray, Face], Awaitable[Signature | None]]
 # A face of the analysis and a face of the gate in the same frame are the same face when
 # their boxes overlap this much (different detectors draw somewhat different boxes).
 SAME_FACE_IOU = 0.3
-
-
-class _PendingCall:
-    """A one-slot hand-over of candidates: a newer one replaces one not yet taken.
-
-    From an offer until the call loop is `done` with every candidate it holds the clock: a
-    replay's clock does not move on while a call is to be made (the machine's ignores it).
-    """
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._candidate: Candidate | None = None
-        self._ready = asyncio.Event()
-        self._hold: Hold | None = None
-
-    def offer(self, candidate: Candidate) -> Candidate | None:
-        """Leave `candidate`; returns the one it replaced, if any."""
-        replaced, self._candidate = self._candidate, candidate
-        if self._hold is None:
-            self._hold = self._clock.hold()
-        self._ready.set()
-        return replaced
-
-    async def take(self) -> Candidate:
-        await self._ready.wait()
-        self._ready.clear()
-        assert self._candidate is not None
-        candidate, self._candidate = self._candidate, None
-        return candidate
-
-    def done(self) -> None:
-        """The call loop is through with the candidate it took."""
-        if self._candidate is None and self._hold is not None:
-            self._hold.release()
-            self._hold = None
 
 
 class CameraPipeline:
@@ -138,14 +98,16 @@ class CameraPipeline:
         self._detect = detect
         self._signature_of = signature_of
         self._clock = clock
-        self._pending = _PendingCall(clock)
+        self._pending = CandidateSlot(clock)
         self._no_call_in_flight = asyncio.Event()
         self._no_call_in_flight.set()
         self._finishing = False
         self._next_detection_s = 0.0
         self._previous_changed = 1.0
         self._route = route
-        self._analysis_state = route.state  # as this camera's calls last saw it
+        self._analysis_rules = AnalysisStateRules(
+            node=rules.node, camera=camera, analyzer=route.name, initial=route.state
+        )
         self._tracker = tracker
         self._rules = rules
         self._dispatcher = dispatcher
@@ -258,7 +220,7 @@ class CameraPipeline:
                 extra={"camera": self.camera, "request_id": error.request_id},
             )
             return
-        self._publish(self._analysis_state_events(answer.state))
+        self._publish(self._analysis_rules.observe(answer.state))
         if answer.fallback is not None:
             fallbacks = self.counters.fallbacks
             fallbacks[answer.fallback] = fallbacks.get(answer.fallback, 0) + 1
@@ -280,26 +242,6 @@ class CameraPipeline:
         )
         for track in update.analysed:
             self._policy.decided(track.track_id, self._rules.settled(track.track_id))
-
-    def _analysis_state_events(self, state: AnalysisState) -> list[Event]:
-        """analyzer.degraded / analyzer.recovered when this camera's calls see a new state."""
-        previous, self._analysis_state = self._analysis_state, state
-        if (state.mode, state.reason) == (previous.mode, previous.reason):
-            return []
-        data: dict[str, object] = {"camera": self.camera, "analyzer": self._route.name}
-        if state.degraded:
-            kind = EventKind.ANALYZER_DEGRADED
-            data |= {
-                "reason": str(state.reason),
-                "detail": state.detail,
-                "fallback": LOCAL_ANALYZER if state.mode is AnalysisMode.FALLBACK else None,
-            }
-        else:
-            kind = EventKind.ANALYZER_RECOVERED
-            data |= {"after": str(previous.reason)}
-        return [
-            Event.create(kind, node=self._rules.node, camera=self.camera, subject=None, data=data)
-        ]
 
     async def _with_signatures(self, analysis: FaceAnalysis, candidate: Candidate) -> FaceAnalysis:
         """The analysis with an appearance signature on each face that lacks one.
@@ -338,7 +280,7 @@ class CameraPipeline:
                     recent_events=tuple(self._recent_events),
                     fps_in=self._reader.stats.fps_in,
                     analysed_up_to_monotonic_s=self._dealt_up_to_monotonic_s,
-                    analysis_note=_analysis_note(self._route.state),
+                    analysis=self._route.state,
                 )
             )
 
@@ -431,16 +373,3 @@ def _frame_time(frame: Frame) -> FrameTime:
 def _gate_masks(candidate: Candidate) -> dict[str, Mask]:
     """The local gate's mask reading of each face in the frame the call was made for."""
     return {g.track_id: g.face.mask for g in candidate.gated if g.face.mask is not None}
-
-
-def _analysis_note(state: AnalysisState) -> str | None:
-    """What the overlay says while faces are analysed a lesser way than configured."""
-    match state.mode:
-        case AnalysisMode.CLOUD | AnalysisMode.LOCAL:
-            return None
-        case AnalysisMode.FALLBACK:
-            return f"on-device analysis (cloud: {state.reason})"
-        case AnalysisMode.NONE:
-            return f"no analysis (cloud: {state.reason})"
-        case _ as unreachable:
-            assert_never(unreachable)

@@ -20,6 +20,7 @@ from streamwatch.config.model import OverlaySettings
 from streamwatch.events.model import Event
 from streamwatch.overlay.follow import followed_face
 from streamwatch.overlay.panels import (
+    analysis_note,
     banner_opacity,
     draw_banner,
     draw_event_list,
@@ -118,7 +119,11 @@ def draw_scene(
     for track, face in zip(scene.tracks, faces, strict=True):
         _draw_face(image, face, track_label(track), unit=unit, landmarks=options.show_landmarks)
     status = draw_status(
-        image, scene.frame.camera, scene.fps_in, unit=unit, analysis_note=scene.analysis_note
+        image,
+        scene.frame.camera,
+        scene.fps_in,
+        unit=unit,
+        analysis_note=analysis_note(scene.analysis),
     )
     newest_first = scene.recent_events[::-1]
     draw_event_list(image, newest_first[: options.max_events], top=status.bottom, unit=unit)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, assert_never
 
 import cv2
 import numpy as np
 
+from streamwatch.analysis.fallback import AnalysisMode, AnalysisState
 from streamwatch.events.model import Event
 from streamwatch.overlay.style import (
     BGR,
@@ -61,6 +62,21 @@ def banner_opacity(age_s: float, banner_s: float) -> float:
         return 0.0  # a clock jump must not pin an event on screen: over a second early = off
     solid_s = banner_s * _BANNER_SOLID_SHARE
     return 1.0 if age_s <= solid_s else (banner_s - age_s) / (banner_s - solid_s)
+
+
+def analysis_note(state: AnalysisState | None) -> str | None:
+    """What the status panel adds while faces are analysed a lesser way than configured."""
+    if state is None:
+        return None
+    match state.mode:
+        case AnalysisMode.CLOUD | AnalysisMode.LOCAL:
+            return None
+        case AnalysisMode.FALLBACK:
+            return f"on-device analysis (cloud: {state.reason})"
+        case AnalysisMode.NONE:
+            return f"no analysis (cloud: {state.reason})"
+        case _ as unreachable:
+            assert_never(unreachable)
 
 
 def draw_status(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from streamwatch.analysis.fallback import AnalysisState
 from streamwatch.capture.frame import Frame
 from streamwatch.events.model import Event
 from streamwatch.tracking.track import Track
@@ -19,7 +20,6 @@ class Scene:
     # faces in, or found nothing worth looking at (an idle camera is up to date). The tracks
     # lag the picture by frame.monotonic_s minus this. None: no frame dealt with yet.
     analysed_up_to_monotonic_s: float | None
-    # Set while faces are analysed a lesser way than configured: "on-device analysis (cloud:
-    # credits)" while the device answers for the cloud, "no analysis (cloud: auth)" with
-    # analyzer.fallback = "none". None: as configured.
-    analysis_note: str | None = None
+    # How faces are analysed now (the cloud, the device answering for it, nobody); None:
+    # not known (tests, benchmarks).
+    analysis: AnalysisState | None = None
