@@ -1,11 +1,14 @@
 """Delivery through the outbox to real receivers: an aiohttp webhook receiver on 127.0.0.1 that
-is down, refuses, asks to wait; JSON-lines files with rotation; `streamwatch outbox retry`."""
+is down, refuses, asks to wait; JSON-lines files with rotation, on a slow disk; `streamwatch
+outbox retry`."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ from streamwatch.delivery.webhook import retry_after_s
 from streamwatch.events import Event
 
 from .support.dispatching import dispatching
+from .support.loop_lateness import loop_lateness
 from .support.ports import free_port
 from .support.webhook_receiver import webhook_receiver
 
@@ -56,6 +60,28 @@ def _rotated_ids(folder: Path, name: str, *, keep_files: int, max_bytes: int) ->
     assert sorted(path.name for path in folder.iterdir()) == sorted(names)
     assert all((folder / n).stat().st_size <= max_bytes for n in names)
     return [json.loads(line)["id"] for n in names for line in (folder / n).read_text().splitlines()]
+
+
+async def test_a_slow_disk_under_the_json_lines_sink_does_not_stall_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        time.sleep(0.3)  # a stand-in for an SD card in a bad mood
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    path = tmp_path / "events.jsonl"
+    events = [_event(n) for n in range(3)]
+    settings = JsonLinesSinkSettings(kind="jsonl", path=str(path))
+    async with JsonLinesSink(settings) as sink, loop_lateness() as lateness:
+        for event in events:
+            await sink.deliver(event)
+    assert [json.loads(line)["id"] for line in path.read_text().splitlines()] == [
+        e.id for e in events
+    ]
+    assert lateness.max_s < 0.2, lateness.samples_s
 
 
 async def test_webhook_is_signed_as_standard_webhooks_says() -> None:

@@ -3,6 +3,10 @@
 A file is rotated by size: once the next line would take it past `rotate_mb`, it is renamed to
 `<path>.1` (an existing `.1` to `.2`, …, the oldest beyond `keep_files` removed) and a new one
 is started, so a box that runs for years never fills its disk with events.
+
+Each line is synced to disk before the outbox forgets its event. Writing, rotating and syncing
+block (standard output too, when what reads it is slow), so they run on a thread of the sink's
+own, where the file is also opened and closed: the event loop never waits for the disk.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import BinaryIO, Self
 from streamwatch.config.sinks import JsonLinesSinkSettings
 from streamwatch.delivery.sinks import DeliveryError, type_filter
 from streamwatch.events.model import Event
+from streamwatch.serial_thread import SerialThread
 
 BYTES_PER_MB = 1_000_000
 
@@ -26,27 +31,40 @@ class JsonLinesSink:
         self.path = None if settings.path == "-" else Path(settings.path)
         self._rotate_bytes = int(settings.rotate_mb * BYTES_PER_MB)
         self._keep_files = settings.keep_files
-        self._file: BinaryIO | None = None
+        self._file: BinaryIO | None = None  # used on the thread only
+        self._thread = SerialThread(f"sink {self.name}")
 
     async def __aenter__(self) -> Self:
+        await self._thread.__aenter__()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        try:
+            await self._thread.run_to_end(self._close)  # after a write in flight, if any
+        finally:
+            await self._thread.__aexit__(*exc_info)
 
     async def deliver(self, event: Event) -> None:
-        # A few hundred bytes: cheaper to write here than to hop to a thread.
         line = event.to_json() + "\n"
         try:
             if self.path is None:
-                sys.stdout.write(line)
-                sys.stdout.flush()
+                await self._thread.run(self._print, line)
             else:
-                self._append(line.encode())
+                await self._thread.run(self._append, line.encode())
         except OSError as error:
             raise DeliveryError(f"{self.name}: {error.strerror}", retryable=True) from None
+
+    # On the sink's thread.
+
+    @staticmethod
+    def _print(line: str) -> None:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+    def _close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def _append(self, line: bytes) -> None:
         assert self.path is not None
