@@ -2,7 +2,10 @@
 
     python bench/delivery.py [--events N] [--rate HZ]
 
-(a) `Dispatcher.submit`: the synced SQLite commit the pipeline waits for, per event (p50/p95).
+(a) `Dispatcher.submit`: the synced SQLite commit the pipeline waits for, per event (p50/p95),
+    made on the outbox's own thread, while the sink's worker reads and acknowledges events on
+    that same thread; and the same commits with nothing else at work ("alone"), which is the
+    commit itself and the hop to the thread and back.
 (b) Throughput: N face events submitted at once, through the outbox to a real aiohttp
     receiver on 127.0.0.1 (signed, one request at a time, as the webhook sink sends them), in
     events/s; against the same POSTs sent straight by the sink with no outbox, in alternating
@@ -32,7 +35,7 @@ from common import write_results
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
 
 from streamwatch.config import WebhookSinkSettings
-from streamwatch.delivery import Dispatcher, Outbox, WebhookSink
+from streamwatch.delivery import Dispatcher, Outbox, OutboxThread, WebhookSink
 from streamwatch.events import Event
 from tests.support.webhook_receiver import webhook_receiver
 
@@ -89,18 +92,29 @@ async def outbox_rate(
     session: aiohttp.ClientSession, events: list[Event], path: Path, submit_s: list[float]
 ) -> float:
     """Events/s from the first submit to the last arrival; each submit's time into submit_s."""
-    async with webhook_receiver() as receiver:
-        with Outbox(path) as outbox:
-            async with Dispatcher(outbox, [signed(receiver.url, session)]) as dispatcher:
-                started = time.perf_counter()
-                for event in events:
-                    before = time.perf_counter()
-                    dispatcher.submit(event)
-                    submit_s.append(time.perf_counter() - before)
-                await receiver.wait_for(len(events), timeout_s=600)
-                rate = len(events) / (time.perf_counter() - started)
-            assert outbox.held() == 0, "the outbox kept delivered events"
+    async with webhook_receiver() as receiver, OutboxThread(path) as outbox:
+        async with Dispatcher(outbox, [signed(receiver.url, session)]) as dispatcher:
+            started = time.perf_counter()
+            for event in events:
+                before = time.perf_counter()
+                await dispatcher.submit(event)
+                submit_s.append(time.perf_counter() - before)
+            await receiver.wait_for(len(events), timeout_s=600)
+            rate = len(events) / (time.perf_counter() - started)
+        assert await outbox.call(Outbox.held) == 0, "the outbox kept delivered events"
     return rate
+
+
+async def commits_alone_s(events: list[Event], path: Path) -> list[float]:
+    """Each commit on the outbox's thread, with no sink at work meanwhile."""
+    samples_s = []
+    async with OutboxThread(path) as outbox:
+        await outbox.call(Outbox.attach, ["bench"])
+        for event in events:
+            before = time.perf_counter()
+            await outbox.call(Outbox.append, event)
+            samples_s.append(time.perf_counter() - before)
+    return samples_s
 
 
 async def latencies_s(
@@ -108,15 +122,14 @@ async def latencies_s(
 ) -> list[float]:
     """Submit → receiver's handler, for events submitted at a steady rate."""
     submitted_at: dict[str, float] = {}
-    async with webhook_receiver() as receiver:
-        with Outbox(path) as outbox:
-            async with Dispatcher(outbox, [signed(receiver.url, session)]) as dispatcher:
-                start_s = time.monotonic()
-                for n, event in enumerate(events):
-                    submitted_at[event.id] = time.monotonic()
-                    dispatcher.submit(event)
-                    await asyncio.sleep(max(0.0, start_s + (n + 1) / rate_hz - time.monotonic()))
-                await receiver.wait_for(len(events), timeout_s=600)
+    async with webhook_receiver() as receiver, OutboxThread(path) as outbox:
+        async with Dispatcher(outbox, [signed(receiver.url, session)]) as dispatcher:
+            start_s = time.monotonic()
+            for n, event in enumerate(events):
+                submitted_at[event.id] = time.monotonic()
+                await dispatcher.submit(event)
+                await asyncio.sleep(max(0.0, start_s + (n + 1) / rate_hz - time.monotonic()))
+            await receiver.wait_for(len(events), timeout_s=600)
         return [r.at_s - submitted_at[r.event["id"]] for r in receiver.received]
 
 
@@ -139,6 +152,7 @@ async def main() -> None:
                 direct.append(await direct_rate(session, events))
                 path = folder / f"round{round_index}.db"
                 through.append(await outbox_rate(session, events, path, submit_s))
+            alone_s = await commits_alone_s(events, folder / "alone.db")
             paced = [face_event(n) for n in range(args.latency_events)]
             latency_s = await latencies_s(session, paced, args.rate, folder / "latency.db")
     direct_median = statistics.median(direct)
@@ -153,6 +167,7 @@ async def main() -> None:
         "rounds": args.rounds,
         "event_json_bytes": len(face_event(0).to_json()),
         "submit_commit": percentiles_ms(submit_s),
+        "submit_commit_alone": percentiles_ms(alone_s),
         "webhook_direct_events_per_s": round(direct_median, 1),
         "outbox_to_webhook_events_per_s": round(through_median, 1),
         "outbox_over_direct_per_round": [round(r, 3) for r in ratios],
@@ -168,6 +183,8 @@ async def main() -> None:
     print(
         f"(a) submit (synced outbox commit): p50 {submit['p50_ms']} ms, p95 {submit['p95_ms']} ms"
     )
+    alone = result["submit_commit_alone"]
+    print(f"    the same commits alone: p50 {alone['p50_ms']} ms, p95 {alone['p95_ms']} ms")
     print(
         f"(b) {args.rounds} rounds of {args.events} events: through the outbox "
         f"{through_median:.0f}/s, straight POSTs {direct_median:.0f}/s (medians); ratio per "

@@ -20,6 +20,7 @@ from streamwatch.config import JsonLinesSinkSettings, WebhookSinkSettings
 from streamwatch.delivery import (
     DeliveryError,
     JsonLinesSink,
+    Outbox,
     WebhookSink,
 )
 from streamwatch.delivery.webhook import retry_after_s
@@ -140,7 +141,7 @@ async def test_receiver_down_then_up_gets_every_event_in_order_with_stable_ids(
         sink = WebhookSink(_webhook(url, secret=SECRET), session)
         async with dispatching(tmp_path / "outbox.db", [sink]) as dispatcher:
             for event in events:
-                dispatcher.submit(event)
+                await dispatcher.submit(event)
             # Down: nothing listens on the port; wait until it has been tried a few times.
             await asyncio.wait_for(
                 dispatcher.wait_until(lambda: dispatcher.counters[sink.name].retried >= 3), 10
@@ -152,7 +153,7 @@ async def test_receiver_down_then_up_gets_every_event_in_order_with_stable_ids(
                 await asyncio.wait_for(
                     dispatcher.wait_until(lambda: dispatcher.pending(sink.name) == 0), 10
                 )
-            assert dispatcher.outbox.held() == 0
+            assert await dispatcher.outbox.call(Outbox.held) == 0
     assert [r.event["id"] for r in received] == [e.id for e in events]
     for camera in ("door", "yard"):
         ids = [r.event["id"] for r in received if r.event["source"].endswith(camera)]
@@ -173,7 +174,7 @@ async def test_retry_after_is_honoured(tmp_path: Path) -> None:
         receiver.fail_headers = {"Retry-After": "1"}
         sink = WebhookSink(_webhook(receiver.url), session)
         async with dispatching(tmp_path / "outbox.db", [sink]) as dispatcher:
-            dispatcher.submit(_event(1))
+            await dispatcher.submit(_event(1))
             await receiver.wait_for(1)
     first, second = receiver.attempts
     # Back-off alone would have tried again within 0.02 s; the receiver asked for 1 s.
@@ -188,11 +189,11 @@ async def test_refused_event_is_a_dead_letter_and_outbox_retry_redrives_it(
         receiver.fail_statuses = [400]
         sink = WebhookSink(_webhook(receiver.url), session)
         async with dispatching(state_dir / "outbox.db", [sink]) as dispatcher:
-            dispatcher.submit(refused)
-            dispatcher.submit(later)
+            await dispatcher.submit(refused)
+            await dispatcher.submit(later)
             (first,) = await receiver.wait_for(1)
             assert first.event["id"] == later.id  # the sink moved on past the refused one
-            (letter,) = dispatcher.outbox.dead_letters()
+            (letter,) = await dispatcher.outbox.call(Outbox.dead_letters)
             assert (letter.event.id, letter.error) == (refused.id, f"{sink.name}: HTTP 400")
 
             listing = await _streamwatch("outbox", "list", config=_config(tmp_path, receiver.url))
@@ -204,7 +205,7 @@ async def test_refused_event_is_a_dead_letter_and_outbox_retry_redrives_it(
             # The running dispatcher notices within its poll interval: no restart needed.
             (_, again) = await receiver.wait_for(2)
             assert again.event["id"] == refused.id
-            assert dispatcher.outbox.dead_letters() == []
+            assert await dispatcher.outbox.call(Outbox.dead_letters) == []
         assert dispatcher.counters[sink.name].dead_lettered == 1
 
 
@@ -227,10 +228,14 @@ async def test_each_endpoint_gets_only_the_event_types_it_asked_for(tmp_path: Pa
         ]
         async with dispatching(tmp_path / "outbox.db", sinks) as dispatcher:
             for event in events:
-                dispatcher.submit(event)
+                await dispatcher.submit(event)
             await alerts.wait_for(1)
             await cameras.wait_for(2)
-            await asyncio.wait_for(dispatcher.wait_until(lambda: dispatcher.outbox.held() == 0), 10)
+            await asyncio.wait_for(
+                dispatcher.wait_until(lambda: all(dispatcher.pending(s.name) == 0 for s in sinks)),
+                10,
+            )
+            assert await dispatcher.outbox.call(Outbox.held) == 0
     assert [r.event["type"] for r in alerts.received] == ["streamwatch.face.maskless"]
     assert [r.event["type"] for r in cameras.received] == [
         "streamwatch.camera.offline",
@@ -246,7 +251,7 @@ async def test_what_was_not_delivered_by_a_stop_goes_out_after_the_restart(tmp_p
         sink = WebhookSink(_webhook(url), session)
         async with dispatching(tmp_path / "outbox.db", [sink], drain_timeout_s=0.2) as down:
             for event in events:
-                down.submit(event)
+                await down.submit(event)
         async with webhook_receiver(port=port) as receiver:
             sink = WebhookSink(_webhook(url), session)
             async with dispatching(tmp_path / "outbox.db", [sink]):

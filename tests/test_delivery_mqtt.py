@@ -112,7 +112,7 @@ async def test_events_state_and_discovery_on_the_documented_topics(tmp_path: Pat
                 _event("face.left", "door"),
             ]
             for event in events:
-                dispatcher.submit(event)
+                await dispatcher.submit(event)
             # face.left is the last event: its state follows its publication.
             await inbox.wait_until(
                 lambda: len(inbox.payloads("streamwatch/lobby.1/door/maskless")) == 4
@@ -162,9 +162,9 @@ async def test_retained_state_is_what_a_late_subscriber_sees(tmp_path: Path) -> 
     async with mosquitto(tmp_path) as broker:
         sink = _sink(broker)
         async with dispatching(tmp_path / "outbox.db", [sink]) as dispatcher:
-            dispatcher.submit(_event("face.new", "door", 1))
-            dispatcher.submit(_event("face.maskless", "door", 2))
-            dispatcher.submit(_event("camera.offline", "yard"))
+            await dispatcher.submit(_event("face.new", "door", 1))
+            await dispatcher.submit(_event("face.maskless", "door", 2))
+            await dispatcher.submit(_event("camera.offline", "yard"))
             await dispatcher.wait_until(lambda: dispatcher.counters[sink.name].delivered == 3)
             async with _watching(broker, "streamwatch/lobby.1/+/+") as late:
                 await late.wait_until(lambda: len(late.messages) == 6)
@@ -189,7 +189,7 @@ async def test_a_returning_face_counts_as_present_until_it_leaves(tmp_path: Path
     ):
         await inbox.wait_until(lambda: inbox.payloads(faces) == ["0"])  # on connecting
         for kind, track in (("face.returned", 2), ("face.new", 3), ("face.left", 2)):
-            dispatcher.submit(_event(kind, "door", track))
+            await dispatcher.submit(_event(kind, "door", track))
         await inbox.wait_until(lambda: len(inbox.payloads(faces)) == 4)
     assert inbox.payloads(faces) == ["0", "1", "2", "1"]
 
@@ -206,12 +206,12 @@ async def test_after_a_broker_restart_the_sink_reconnects_and_delivers_what_was_
         async with dispatching(tmp_path / "outbox.db", [sink]) as dispatcher:
             counters = dispatcher.counters[sink.name]
             events = [_event("face.new", "door", n) for n in range(5)]
-            dispatcher.submit(events[0])
+            await dispatcher.submit(events[0])
             await dispatcher.wait_until(lambda: counters.delivered == 1)
 
             await broker.stop()
             for event in events[1:]:
-                dispatcher.submit(event)
+                await dispatcher.submit(event)
             await dispatcher.wait_until(lambda: counters.retried >= 2)
             assert dispatcher.pending(sink.name) == 4
 

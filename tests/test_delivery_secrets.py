@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from streamwatch.config import MqttSinkSettings, Settings, WebhookSinkSettings
-from streamwatch.delivery import WebhookSink
+from streamwatch.delivery import Outbox, WebhookSink
 from streamwatch.delivery.admin import describe
 from streamwatch.delivery.mqtt import MqttSink
 from streamwatch.events import Event
@@ -46,16 +46,17 @@ async def test_webhook_secrets_are_in_no_log_error_or_listing(
                 async with dispatching(
                     tmp_path / "outbox.db", sinks, drain_timeout_s=0.1
                 ) as dispatcher:
-                    dispatcher.submit(_event(1))
-                    dispatcher.submit(_event(2))
+                    await dispatcher.submit(_event(1))
+                    await dispatcher.submit(_event(2))
                     await dispatcher.wait_until(
                         lambda: (
                             dispatcher.counters[sinks[0].name].delivered == 1
                             and dispatcher.counters[sinks[1].name].retried >= 2
                         )
                     )
-                    listing = describe(dispatcher.outbox, Settings(sinks=settings))
-                    refusals = [letter.error for letter in dispatcher.outbox.dead_letters()]
+                    listing = await dispatcher.outbox.call(describe, Settings(sinks=settings))
+                    letters = await dispatcher.outbox.call(Outbox.dead_letters)
+                    refusals = [letter.error for letter in letters]
     assert refusals == [f"{sinks[0].name}: HTTP 400"]
     # Everything logged but the test receiver's own access log, which shows what it was sent.
     logged = [r.getMessage() for r in caplog.records if r.name != "aiohttp.access"]
@@ -88,14 +89,14 @@ async def test_the_mqtt_password_is_used_and_never_shown(
         with caplog.at_level(logging.DEBUG):
             refused = sink("wrong-" + MQTT_PASSWORD)
             async with dispatching(tmp_path / "refused.db", [refused], drain_timeout_s=0.1) as d:
-                d.submit(_event(1))
+                await d.submit(_event(1))
                 await d.wait_until(lambda: d.counters[refused.name].retried >= 2)
             error = d.counters[refused.name].last_error
             assert error is not None and "Not authorized" in error
 
             accepted = sink(MQTT_PASSWORD)
             async with dispatching(tmp_path / "accepted.db", [accepted]) as d:
-                d.submit(_event(1))
+                await d.submit(_event(1))
                 await d.wait_until(lambda: d.counters[accepted.name].delivered == 1)
     assert MQTT_PASSWORD not in caplog.text
     assert MQTT_PASSWORD not in error

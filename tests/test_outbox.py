@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import shutil
 import sqlite3
 import tempfile
@@ -15,6 +16,7 @@ import pytest
 from streamwatch.config.model import DEFAULT_STATE_DIR
 from streamwatch.delivery import Outbox, OutboxError, StateDirError
 from streamwatch.delivery import state_dir as state_dir_module
+from streamwatch.delivery.sinks import type_filter
 from streamwatch.delivery.state_dir import locked, resolve_state_dir
 from streamwatch.events import Event
 
@@ -120,6 +122,51 @@ def test_purging_pending_events_gives_them_up_for_one_sink(tmp_path: Path) -> No
         assert len(_ids(outbox, "b")) == 4
         with pytest.raises(OutboxError, match="no sink 'c'"):
             outbox.purge_pending("c")
+
+
+def test_the_counts_kept_in_memory_are_the_files_through_any_mix_of_changes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.db"
+    filters = {
+        "all": type_filter([]),
+        "alerts": type_filter(["face.maskless"]),
+        "cameras": type_filter(["camera.*"]),
+    }
+    kinds = ["face.new", "face.maskless", "camera.offline"]
+    rng = random.Random(14)
+    done: dict[str, int] = dict.fromkeys(["dropped", "retried here", "retried there"], 0)
+    # `other`: the `streamwatch outbox` command, another connection to the same file.
+    with Outbox(path, max_events=20) as outbox, Outbox(path, max_events=20) as other:
+        outbox.attach(list(filters))
+        counts = outbox.keep_counts(filters)
+        for step in range(600):
+            sink = rng.choice(list(filters))
+            batch = outbox.pending(sink, limit=rng.randint(1, 6))
+            mine = [p for p in batch if p.is_for(sink) and filters[sink](p.event.type)]
+            letters = outbox.dead_letters()
+            match rng.choices(["append", "ack", "dead", "retry", "purge"], [8, 4, 2, 2, 1])[0]:
+                case "append":
+                    done["dropped"] -= outbox.counter("dropped_full")
+                    outbox.append(_event(step, kind=rng.choice(kinds)))
+                    done["dropped"] += outbox.counter("dropped_full")
+                case "ack" if batch:
+                    outbox.acknowledge(sink, batch[-1].seq)
+                case "dead" if mine:
+                    outbox.dead_letter(sink, mine[0], f"{sink}: HTTP 400")
+                case "retry" if letters:
+                    chosen = [rng.choice(letters).number]
+                    where = rng.choice(["here", "there"])
+                    (outbox if where == "here" else other).retry(chosen)
+                    done[f"retried {where}"] += 1
+                case "purge":
+                    rng.choice([outbox, other]).purge_pending(sink)
+            outbox.refresh_counts()  # the dispatcher does, every poll
+            assert {name: counts.pending(name) for name in filters} == {
+                name: outbox.pending_count(name, accepts) for name, accepts in filters.items()
+            }, f"step {step}"
+            assert counts.dropped_full == outbox.counter("dropped_full")
+    assert min(done.values()) > 5, done  # each kind of change was made
 
 
 def test_listing_a_missing_outbox_says_so(tmp_path: Path) -> None:

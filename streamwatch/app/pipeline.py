@@ -220,7 +220,7 @@ class CameraPipeline:
                 extra={"camera": self.camera, "request_id": error.request_id},
             )
             return
-        self._publish(self._analysis_rules.observe(answer.state))
+        await self._publish(self._analysis_rules.observe(answer.state))
         if answer.fallback is not None:
             fallbacks = self.counters.fallbacks
             fallbacks[answer.fallback] = fallbacks.get(answer.fallback, 0) + 1
@@ -296,7 +296,7 @@ class CameraPipeline:
             now_wall_s = self._clock.wall_s()
             state, reason = str(health.state), health.reason
             if stats.given_up:
-                self._publish(
+                await self._publish(
                     self._health.gone(
                         now_s=now_s, now_wall_s=now_wall_s, state=state, reason=reason
                     )
@@ -305,7 +305,7 @@ class CameraPipeline:
                 # announcement cannot be lost to the end).
                 self._latest.close()
                 return
-            self._publish(
+            await self._publish(
                 self._health.observe(
                     streaming=health.healthy,
                     now_s=now_s,
@@ -351,9 +351,9 @@ class CameraPipeline:
             events = await asyncio.to_thread(
                 with_crops, events, image, max_bytes=rules.crop_max_bytes
             )
-        self._publish(events)
+        await self._publish(events)
 
-    def _publish(self, events: list[Event]) -> None:
+    async def _publish(self, events: list[Event]) -> None:
         enabled = self._reader.camera.rules.events
         for event in events:
             if event.kind not in enabled:
@@ -362,7 +362,7 @@ class CameraPipeline:
             by_type = self.counters.events_by_type
             by_type[event.kind] = by_type.get(event.kind, 0) + 1
             self._recent_events.append(event)
-            self._dispatcher.submit(event)
+            await self._dispatcher.submit(event)  # on disk when it returns; never raises
             self._board.publish_event(event)
 
 

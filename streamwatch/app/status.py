@@ -2,14 +2,16 @@
 
 Nothing here keeps its own count of anything: every figure is read from the part that owns it
 (the readers' CameraStats, the pipelines' counters, the budget, the cloud client's CallStats,
-the dispatcher and its outbox) when it is asked for, so the numbers cannot drift apart.
+the dispatcher) when it is asked for, so the numbers cannot drift apart. None of it touches a
+file or waits: the outbox's counts are kept in memory by the dispatcher.
 
 Health is per part: every camera (streaming with a frame younger than its stall_timeout_s, or
 a file that finished: capture/health.py, the rule camera.offline follows too), the analysis
 path (the cloud answering; or the device answering for it, "degraded"), every sink (not
-failing right now). /healthz answers 200 with "ok" when all of them are healthy, 200 with
-"degraded" when the box still does its job a lesser way (the on-device fallback), and 503
-"failing" otherwise, with the details as JSON.
+failing right now), the outbox (its last commit made: otherwise new events are being lost).
+/healthz answers 200 with "ok" when all of them are healthy, 200 with "degraded" when the box
+still does its job a lesser way (the on-device fallback), and 503 "failing" otherwise, with
+the details as JSON.
 """
 
 from __future__ import annotations
@@ -49,7 +51,12 @@ class PartHealth:
 def health(app: App) -> dict[str, Any]:
     """Every part's health, and whether the whole is healthy."""
     now_s = app.clock.monotonic_s()  # the clock of the frames' times (a replay's own)
-    parts: dict[str, dict[str, PartHealth]] = {"cameras": {}, "analyzer": {}, "sinks": {}}
+    parts: dict[str, dict[str, PartHealth]] = {
+        "cameras": {},
+        "analyzer": {},
+        "sinks": {},
+        "outbox": {},
+    }
     for name, reader in app.readers.items():
         stats = reader.stats
         camera = camera_health(stats, now_s, reader.camera.stall_timeout_s)
@@ -80,6 +87,16 @@ def health(app: App) -> dict[str, Any]:
                 "last_error": counters.last_error,
             },
         )
+    writes = app.dispatcher.writes
+    parts["outbox"][str(app.dispatcher.outbox.path)] = PartHealth(
+        writes.healthy,
+        {
+            "write_errors": writes.errors,
+            "events_lost": writes.lost,
+            "dropped_full": app.dispatcher.dropped_full,
+            "last_error": writes.last_error,
+        },
+    )
     every = [part for group in parts.values() for part in group.values()]
     status = "ok"
     if not all(part.healthy for part in every):
@@ -299,7 +316,17 @@ class AppCollector:
         yield counter(
             "streamwatch_outbox_dropped_full",
             "Events dropped: the outbox was full.",
-            value=app.dispatcher.outbox.counter("dropped_full"),
+            value=app.dispatcher.dropped_full,
+        )
+        yield counter(
+            "streamwatch_outbox_write_errors",
+            "Attempts to commit an event to the outbox that failed.",
+            value=app.dispatcher.writes.errors,
+        )
+        yield counter(
+            "streamwatch_events_lost",
+            "Events lost: the outbox could not commit them, however often tried.",
+            value=app.dispatcher.writes.lost,
         )
 
 

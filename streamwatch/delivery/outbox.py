@@ -11,7 +11,15 @@ is counted in the file (`dropped_full`), logged, and shown by `streamwatch outbo
 
 Durability: an event's commit is synced to disk (synchronous=FULL) before `append` returns,
 so it survives a power cut. A cursor's commit is not synced (NORMAL): a power cut may undo the
-last ones, and those events go out again, which at-least-once delivery allows.
+last ones, and those events go out again, which at-least-once delivery allows. A transaction
+that fails, its COMMIT included, is rolled back: the next one starts clean.
+
+Every call blocks (an fsync, or up to `busy_timeout_s` behind another process's write): the
+running daemon uses its outbox only through `OutboxThread`, on a thread of its own; the
+`streamwatch outbox` command uses it directly. Pending counts per sink are kept in memory on
+request (`keep_counts`, streamwatch.delivery.pending_counts): each transaction counts what it
+changes, in the file as it is after any other process's commits (SQLite's data_version says
+when to count again).
 """
 
 from __future__ import annotations
@@ -21,12 +29,13 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from streamwatch.delivery.pending_counts import Accepts, CountChange, PendingCounts, count_pending
 from streamwatch.events.model import Event
 
 log = logging.getLogger("streamwatch.delivery")
@@ -80,12 +89,24 @@ class DeadLetter:
 class Outbox:
     """One outbox file, open between `__enter__` and `__exit__`, used from one thread."""
 
-    def __init__(self, path: Path, *, max_events: int = 100_000, create: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_events: int = 100_000,
+        create: bool = True,
+        busy_timeout_s: float = 5.0,
+    ) -> None:
+        """`busy_timeout_s`: how long a write waits for another connection's to end."""
         self.path = path
         self.max_events = max_events
+        self.busy_timeout_s = busy_timeout_s
         self._create = create
         self._db: sqlite3.Connection | None = None
         self._last_drop_log_s = -DROP_LOG_INTERVAL_S
+        self._counts: PendingCounts | None = None
+        self._data_version = -1  # of the file when last counted; changes with other writers
+        self._change = CountChange()  # of the transaction under way
 
     def __enter__(self) -> Outbox:
         if not self._create and not self.path.is_file():
@@ -93,7 +114,8 @@ class Outbox:
         with self._errors():
             db = sqlite3.connect(self.path, isolation_level=None)
             self._db = db
-            db.execute("PRAGMA busy_timeout = 5000")  # `streamwatch outbox` may write meanwhile
+            # `streamwatch outbox` may write meanwhile.
+            db.execute(f"PRAGMA busy_timeout = {round(self.busy_timeout_s * 1000)}")
             db.execute("PRAGMA journal_mode = WAL")
             db.executescript(_SCHEMA)
         return self
@@ -127,6 +149,27 @@ class Outbox:
         with self._transaction(durable=True) as db:
             seq = self._insert(db, event.id, event.type, None, event.to_json())
         return seq
+
+    def keep_counts(self, filters: Mapping[str, Accepts]) -> PendingCounts:
+        """Count each sink's pending events (`filters`: each sink's event-type filter) now,
+        and keep the counts exact from then on as this connection's transactions commit.
+        Another connection's changes come in with this connection's next transaction, or
+        with `refresh_counts`."""
+        self._counts = PendingCounts(filters)
+        with self._errors():
+            self._recount(self._counts)
+        return self._counts
+
+    def refresh_counts(self) -> None:
+        """Count again if another connection changed the file since the last count
+        (`streamwatch outbox retry` or `purge`): SQLite's data_version says so."""
+        if self._counts is None:
+            return
+        with self._errors():
+            (version,) = self._connection().execute("PRAGMA data_version").fetchone()
+            if version != self._data_version:
+                log.debug("outbox %s changed by another process: counting again", self.path)
+                self._recount(self._counts)
 
     def pending(self, sink: str, *, limit: int = 64) -> list[Pending]:
         """The next events after the sink's cursor, oldest first (some may not be for it)."""
@@ -165,17 +208,12 @@ class Outbox:
         """Events in the outbox (not yet delivered to every sink)."""
         return int(self._query("SELECT COUNT(*) FROM events")[0][0])
 
-    def pending_count(self, sink: str, accepts: Callable[[str], bool] | None = None) -> int:
-        """Events the sink has still to get; `accepts` applies its event-type filter."""
-        rows = self._query(
-            "SELECT type, target FROM events WHERE seq > (SELECT seq FROM cursors WHERE sink = ?)",
-            (sink,),
-        )
-        return sum(
-            1
-            for kind, target in rows
-            if target in (None, sink) and (accepts is None or accepts(kind))
-        )
+    def pending_count(self, sink: str, accepts: Accepts | None = None) -> int:
+        """Events the sink has still to get, counted in the file; `accepts` applies its
+        event-type filter. Reads every pending event's row: a running dispatcher asks
+        `keep_counts`' counts instead."""
+        with self._errors():
+            return count_pending(self._connection(), sink, accepts)
 
     def counter(self, name: str) -> int:
         rows = self._query("SELECT value FROM counters WHERE name = ?", (name,))
@@ -237,26 +275,42 @@ class Outbox:
             (event_id, kind, target, body),
         ).lastrowid
         assert seq is not None
-        dropped = db.execute("DELETE FROM events WHERE seq <= ?", (seq - self.max_events,)).rowcount
-        if dropped:
+        if self._counts is not None:
+            self._counts.added(self._change, kind, target)
+        dropped_rows = db.execute(
+            "DELETE FROM events WHERE seq <= ? RETURNING seq, type, target",
+            (seq - self.max_events,),
+        ).fetchall()
+        if dropped := len(dropped_rows):
             self._count(db, "dropped_full", dropped)
+            if self._counts is not None:
+                self._counts.dropped(self._change, db, dropped_rows)
             now_s = time.monotonic()
             if now_s - self._last_drop_log_s >= DROP_LOG_INTERVAL_S:
                 self._last_drop_log_s = now_s
                 log.warning(
                     "outbox full (%d events): dropping the oldest; %d dropped so far",
                     self.max_events,
-                    self.counter("dropped_full") + dropped,
+                    self.counter("dropped_full"),  # this transaction's drops included
                 )
         return seq
 
     def _advance(self, db: sqlite3.Connection, sink: str, seq: int) -> None:
+        if self._counts is not None:
+            self._counts.passed(self._change, db, sink, up_to=seq)
         db.execute("UPDATE cursors SET seq = MAX(seq, ?) WHERE sink = ?", (seq, sink))
         self._remove_delivered(db)
 
     @staticmethod
     def _remove_delivered(db: sqlite3.Connection) -> None:
         db.execute("DELETE FROM events WHERE seq <= (SELECT MIN(seq) FROM cursors)")
+
+    def _recount(self, counts: PendingCounts) -> None:
+        db = self._connection()
+        # Read first: a commit by another process while counting changes it again, and the
+        # next look counts again.
+        (self._data_version,) = db.execute("PRAGMA data_version").fetchone()
+        counts.recount(db, self.counter("dropped_full"))
 
     @staticmethod
     def _count(db: sqlite3.Connection, name: str, amount: int) -> None:
@@ -291,12 +345,22 @@ class Outbox:
         with self._errors():
             db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
             db.execute("BEGIN IMMEDIATE")
+            change = self._change = CountChange()
             try:
+                # Each change is counted from the file as it is now, others' commits included:
+                # an event another process queued and this one passes is in the count first.
+                self.refresh_counts()
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                # COMMIT itself may have failed (disk full): the connection must not stay in
+                # the transaction, or every later BEGIN would fail too.
+                with contextlib.suppress(sqlite3.Error):
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
+        if self._counts is not None:
+            self._counts.apply(change)
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:

@@ -12,6 +12,7 @@ import aiohttp
 from streamwatch.config.model import Settings
 from streamwatch.delivery.dispatcher import Dispatcher
 from streamwatch.delivery.outbox import FILE_NAME, Outbox
+from streamwatch.delivery.outbox_thread import OutboxThread
 from streamwatch.delivery.sinks import build_sink
 from streamwatch.delivery.state_dir import locked, resolve_state_dir
 
@@ -42,12 +43,13 @@ async def open_delivery(
         )
         for sink in settings.sinks
     ]
-    with locked(path.parent), Outbox(path, max_events=settings.outbox.max_events) as outbox:
-        log.info("outbox %s: %d events held", path, outbox.held())
-        async with Dispatcher(
-            outbox,
-            sinks,
-            retry_initial_s=settings.outbox.retry_initial_s,
-            retry_max_s=settings.outbox.retry_max_s,
-        ) as dispatcher:
-            yield dispatcher
+    with locked(path.parent):
+        async with OutboxThread(path, max_events=settings.outbox.max_events) as outbox:
+            log.info("outbox %s: %d events held", path, await outbox.call(Outbox.held))
+            async with Dispatcher(
+                outbox,
+                sinks,
+                retry_initial_s=settings.outbox.retry_initial_s,
+                retry_max_s=settings.outbox.retry_max_s,
+            ) as dispatcher:
+                yield dispatcher
