@@ -101,6 +101,25 @@ async def test_commits_failing_for_one_camera_lose_only_its_events_and_say_so(
     assert PRIVATE not in caplog.text
 
 
+async def test_an_event_that_cannot_be_written_at_all_is_lost_at_once_not_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A bug upstream: data that is not JSON. Trying again would not mend it.
+    broken = Event.create("face.new", node="test", camera="a", subject=None, data={"x": object()})
+    async with webhook_receiver() as receiver, aiohttp.ClientSession() as session:
+        sink = WebhookSink(_webhook(receiver.url), session)
+        async with dispatching(tmp_path / "outbox.db", [sink]) as dispatcher:
+            with caplog.at_level(logging.ERROR, "streamwatch.delivery"):
+                await dispatcher.submit(broken)
+            fine = _event(1, "a")
+            await dispatcher.submit(fine)
+            (received,) = await receiver.wait_for(1)
+    assert received.event["id"] == fine.id
+    assert (dispatcher.writes.lost, dispatcher.writes.errors) == (1, 1)
+    (line,) = [r.message for r in caplog.records if "LOST" in r.message]
+    assert broken.id in line and "TypeError" in line
+
+
 async def test_a_commit_behind_another_processs_write_lock_waits_off_the_loop(
     tmp_path: Path,
 ) -> None:
