@@ -153,7 +153,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    from streamwatch.capture.preflight import source_problems
     from streamwatch.capture.sources import redact
+
+    # Beyond the model: the files it names (a running daemon waits for them instead).
+    problems = source_problems(settings)
+    if problems:
+        raise ConfigError(str(args.config), problems)
 
     cameras = ", ".join(f"{c.name} ({redact(c.source)})" for c in settings.cameras)
     print(

@@ -25,9 +25,10 @@ from streamwatch.analysis.fallback import AnalysisRoute
 from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.budget.ledger import LEDGER_NAME, CallLedger
 from streamwatch.budget.limiter import CallBudget
+from streamwatch.capture.deferred import DeferredSource
 from streamwatch.capture.health import CamerasGone, camera_health
 from streamwatch.capture.reader import CameraReader
-from streamwatch.capture.sources import VideoSource, open_source
+from streamwatch.capture.sources import SourceError, VideoSource, open_source
 from streamwatch.clock import SYSTEM_CLOCK, MediaClock
 from streamwatch.config.model import AnalyzerSettings, CameraSettings, Settings
 from streamwatch.delivery.dispatcher import Dispatcher
@@ -69,7 +70,9 @@ async def run(
     and everything else runs on. Any other change (a camera added or removed, another section)
     rebuilds every part in this process, as a restart would (events wait in the outbox, the
     day's call count in its ledger), without systemd seeing the service stop. Either way the
-    faces of a stopped camera get their face.left, and track ids are never reused.
+    faces of a stopped camera get their face.left, and track ids are never reused. A rebuild
+    whose new parts cannot start (a port in use) is logged, and the previous configuration
+    runs again. A camera that cannot start is never a reason: it is `failed` on its own.
     """
     stop = asyncio.Event()
     reload = asyncio.Event()
@@ -80,11 +83,26 @@ async def run(
     notifier = Notifier()
     deadline_s = None if duration_s is None else loop.time() + duration_s
     track_numbers = TrackNumbers()  # outlives every App of this process
+    previous: Settings | None = None  # what ran before a rebuild: back to it if it cannot start
     try:
         while True:
             rebuild_with: list[Settings] = []
             ended = asyncio.Event()  # this App's end: asked to stop, or to be rebuilt
-            async with App(settings, track_numbers=track_numbers) as app:
+            async with AsyncExitStack() as stack:
+                try:
+                    app = await stack.enter_async_context(
+                        App(settings, track_numbers=track_numbers)
+                    )
+                except Exception as error:
+                    if previous is None:
+                        raise  # starting up: the caller says why, in one line
+                    # A bad edit must not stop a running daemon (a port in use, say).
+                    log.error(
+                        "SIGHUP: the new configuration cannot start (%s); back to the previous one",
+                        error,
+                    )
+                    settings, previous = previous, None
+                    continue
                 notifier.ready(app.status_line())
                 also = [notifier.keep_alive(app.status_line), _forward(stop, ended)]
                 if reload_config is not None:
@@ -96,7 +114,7 @@ async def run(
                     return
                 notifier.reloading()
                 await app.close_tracks()
-            settings = rebuild_with[0]
+            settings, previous = rebuild_with[0], settings
     finally:
         for signum in handled:
             loop.remove_signal_handler(signum)
@@ -244,7 +262,7 @@ class App:
         settings = self.settings
         stack = AsyncExitStack()
         reader = await stack.enter_async_context(
-            CameraReader(camera, self._sources(camera), media_clock=self.media_clock)
+            CameraReader(camera, self._source(camera), media_clock=self.media_clock)
         )
         pipeline = CameraPipeline(
             camera=camera.name,
@@ -274,6 +292,14 @@ class App:
         entry = self._cameras[camera.name] = _Camera(camera, stack, reader, pipeline)
         if self._group is not None:
             entry.task = self._group.create_task(pipeline.run(), name=f"camera {camera.name}")
+
+    def _source(self, camera: CameraSettings) -> VideoSource:
+        """The camera's source. One that cannot be made now (a file that does not exist) is a
+        camera `failed` until it can, never an App (or a reload) that cannot start."""
+        try:
+            return self._sources(camera)
+        except SourceError:
+            return DeferredSource(camera, self._sources)
 
     async def _stop_camera(self, name: str, *, close_tracks: bool = False) -> None:
         """`close_tracks`: its faces get their face.left (a reload: the rest runs on)."""

@@ -10,6 +10,7 @@ The thread also owns the camera's state machine:
 
     connecting ──► streaming ──► stalled ──► reconnecting ──► connecting ──► …
         ├─────────(open failed)───────────────────┘
+        ├─(source not there: a missing file)──► failed ──► connecting ──► …
         └─(any other exception)──► failed ──► connecting ──► …   (or failed for good)
 
 A stream is stalled when a read fails or times out (the read time-out is stall_timeout_s), or
@@ -26,6 +27,14 @@ supervisor task on the event loop and started again (`restarts`). `max_failures`
 failures in a row — none of them followed by reconnect_reset_after_s of streaming — and the
 camera is given up: `failed` for good, its frames never end by themselves (the pipeline's
 health loop announces camera.offline, then ends the camera).
+
+A source that is not there (capture/deferred.py: a video file that does not exist) is `failed`
+too, with the reason, through the same back-off; it is not an unexpected error, so it is never
+given up: the camera starts once the file is there.
+
+A looping file that reaches its end is opened again without passing through `connecting`:
+the restart is how a loop plays, not a loss of the picture, and /healthz must not flap at each
+loop. Should the reopen hang or fail, the frame age or the new state says so as for any camera.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from streamwatch.backoff import Backoff
+from streamwatch.capture.deferred import SourceMissing
 from streamwatch.capture.failures import Step, describe
 from streamwatch.capture.frame import Frame
 from streamwatch.capture.latest import LatestFrame
@@ -65,6 +75,7 @@ class _Ended(StrEnum):
 
     STOPPED = "stopped"  # the reader was stopped
     BROKE = "broke"  # the open failed, or the stream stalled: reconnect after a back-off
+    MISSING = "missing"  # the source is not there (a missing file): failed, retried the same way
     SOURCE_ENDED = "source_ended"  # a file reached its end
 
 
@@ -230,37 +241,48 @@ class CameraReader:
         """Connect, stream and reconnect until stopped (False) or ended for good (True): a
         file that finished, or a camera given up."""
         wait_as = CameraState.FAILED if restarted else None
+        looping = False  # a looping file opened again at its end
         while True:
             try:
                 if wait_as is not None:
                     self._wait_before_reconnecting(wait_as)
                 if self._stop.is_set():
                     return False
-                ended = self._connection()
+                ended = self._connection(looping=looping)
             except Exception as error:
                 with contextlib.suppress(Exception):
                     self.source.close()  # not held during the back-off
                 if self._count_failure(f"{self.source.description}: {describe(error, self._step)}"):
                     return True
-                wait_as = CameraState.FAILED
+                wait_as, looping = CameraState.FAILED, False
                 continue
+            looping = False
             match ended:
                 case _Ended.STOPPED:
                     return False
                 case _Ended.BROKE:
                     wait_as = CameraState.RECONNECTING
+                case _Ended.MISSING:
+                    wait_as = CameraState.FAILED
                 case _Ended.SOURCE_ENDED:
                     if not self.camera.loop:
                         self._set_state(CameraState.FINISHED)
                         return True
-                    wait_as = None  # a looping file starts again at once
+                    wait_as, looping = None, True  # a looping file starts again at once
 
-    def _connection(self) -> _Ended:
-        """One connection: open, stream until it ends, close."""
-        self._set_state(CameraState.CONNECTING)
+    def _connection(self, *, looping: bool = False) -> _Ended:
+        """One connection: open, stream until it ends, close.
+
+        `looping`: a looping file starting again, in the state it ended in (streaming).
+        """
+        if not looping:
+            self._set_state(CameraState.CONNECTING)
         self._step = Step.OPEN
         try:
             self.source.open()
+        except SourceMissing as error:
+            self._fail(str(error))
+            return _Ended.MISSING
         except SourceError as error:
             self._fail(str(error))
             return _Ended.BROKE

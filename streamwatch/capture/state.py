@@ -11,7 +11,9 @@ class CameraState(StrEnum):
     STREAMING = "streaming"
     STALLED = "stalled"
     RECONNECTING = "reconnecting"
-    FAILED = "failed"  # an unexpected error: backing off, or given up (CameraStats.given_up)
+    # An unexpected error (backing off, or given up: CameraStats.given_up), or a source that is
+    # not there (a missing file: retried until it is).
+    FAILED = "failed"
     FINISHED = "finished"  # a file that ended without `loop`
     STOPPED = "stopped"
 
