@@ -142,11 +142,12 @@ def _run(args: argparse.Namespace) -> int:
         raise CommandError("--duration must be a positive number of seconds")
     from streamwatch.capture.health import CamerasGone
     from streamwatch.delivery import OutboxError, StateDirError
+    from streamwatch.serving import CannotServe
 
     try:
         reload_config = load if args.config is not None else None
         asyncio.run(run(settings, duration_s=args.duration, reload_config=reload_config))
-    except (StateDirError, OutboxError, CamerasGone) as error:
+    except (StateDirError, OutboxError, CamerasGone, CannotServe) as error:
         raise CommandError(str(error)) from None
     return 0
 

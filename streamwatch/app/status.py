@@ -12,6 +12,10 @@ failing right now), the outbox (its last commit made: otherwise new events are b
 /healthz answers 200 with "ok" when all of them are healthy, 200 with "degraded" when the box
 still does its job a lesser way (the on-device fallback), and 503 "failing" otherwise, with
 the details as JSON.
+
+Bound to loopback by default. Its camera errors name hosts and files, so another address needs
+`status.token` (config/model.py), which every request must then carry: as
+`Authorization: Bearer <token>` (what Prometheus sends) or `?token=<token>` (overlay/auth.py).
 """
 
 from __future__ import annotations
@@ -36,9 +40,13 @@ from streamwatch.analysis.stats import CallStats
 from streamwatch.capture.health import camera_health
 from streamwatch.config.model import StatusSettings
 from streamwatch.histogram import LatencyHistogram
+from streamwatch.overlay.auth import TokenGate
+from streamwatch.serving import start_site
 
 if TYPE_CHECKING:
     from streamwatch.app.runner import App
+
+STATUS_COOKIE_NAME = "streamwatch_status_session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,7 +366,8 @@ def histogram(
     return family
 
 
-def build_status_app(app: App) -> web.Application:
+def build_status_app(app: App, settings: StatusSettings | None = None) -> web.Application:
+    """The status server; with `settings.token`, every request needs it (overlay/auth.py)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(AppCollector(app))
 
@@ -371,7 +380,16 @@ def build_status_app(app: App) -> web.Application:
             body=generate_latest(registry), content_type="text/plain", charset="utf-8"
         )
 
-    status_app = web.Application()
+    middlewares = []
+    if settings is not None and settings.token is not None:
+        gate = TokenGate(
+            settings.token.get_secret_value(),
+            guards="status server",
+            key="status.token",
+            cookie_name=STATUS_COOKIE_NAME,
+        )
+        middlewares.append(gate.middleware)
+    status_app = web.Application(middlewares=middlewares)
     status_app.router.add_get("/healthz", healthz)
     status_app.router.add_get("/metrics", metrics)
     return status_app
@@ -379,13 +397,15 @@ def build_status_app(app: App) -> web.Application:
 
 @asynccontextmanager
 async def serve_status(app: App, settings: StatusSettings) -> AsyncIterator[str]:
-    """Serve /healthz and /metrics; yields the base URL (the bound port when port is 0)."""
-    runner = web.AppRunner(build_status_app(app), access_log=None)
+    """Serve /healthz and /metrics; yields the base URL (the bound port when port is 0).
+    CannotServe when the address cannot be bound."""
+    runner = web.AppRunner(build_status_app(app, settings), access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.host, settings.port)
-        await site.start()
-        host, port = runner.addresses[0][:2]
+        port = await start_site(
+            runner, settings.host, settings.port, server="status", keys="status.host, status.port"
+        )
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host
         yield f"http://{host}:{port}/"
     finally:
         await runner.cleanup()

@@ -242,6 +242,9 @@ class OverlaySettings(SecretFiles):
     # is not loopback. A browser opens any page once with ?token=…; a cookie does the rest.
     token: SecretStr | None = None
     stream_fps: Annotated[float, Field(gt=0, le=60)] = 10.0
+    # MJPEG streams (/grid.mjpg, /stream/…) served at once; the next viewer gets 503 until
+    # one leaves. Each costs an encode share and its socket's buffers, even one that never reads.
+    max_viewers: Annotated[int, Field(ge=1, le=1000)] = 10
     stream_width_px: Annotated[int, Field(ge=64, le=3840)] = 960
     jpeg_quality: Annotated[int, Field(ge=10, le=100)] = 80
     window: bool = False  # also show a native cv2 window
@@ -258,18 +261,32 @@ class OverlaySettings(SecretFiles):
     @field_validator("token")
     @classmethod
     def _long_token(cls, token: SecretStr | None) -> SecretStr | None:
-        if token is not None and len(token.get_secret_value()) < 16:
-            raise ValueError("must be at least 16 characters, e.g. from `openssl rand -hex 16`")
-        return token
+        return _long_enough(token)
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> OverlaySettings:
         if self.web and self.token is None and not is_loopback_host(self.web_host):
-            raise ValueError(
-                f'web_host = "{self.web_host}" is reachable from other machines: set token '
-                '(or token_file) too, or bind to "127.0.0.1"'
-            )
+            raise ValueError(_needs_token("web_host", self.web_host))
         return self
+
+
+MIN_TOKEN_CHARS = 16
+
+
+def _long_enough(token: SecretStr | None) -> SecretStr | None:
+    if token is not None and len(token.get_secret_value()) < MIN_TOKEN_CHARS:
+        raise ValueError(
+            f"must be at least {MIN_TOKEN_CHARS} characters, e.g. from `openssl rand -hex 16`"
+        )
+    return token
+
+
+def _needs_token(host_key: str, host: str) -> str:
+    """The rule of the live view and the status server: loopback, or a token."""
+    return (
+        f'{host_key} = "{host}" is reachable from other machines: set token (or token_file) '
+        'too, or bind to "127.0.0.1"'
+    )
 
 
 def _demo_camera() -> list[CameraSettings]:
@@ -280,14 +297,32 @@ def _stdout_sink() -> list[SinkSettings]:
     return [JsonLinesSinkSettings(kind="jsonl", path="-")]
 
 
-class StatusSettings(Section):
+class StatusSettings(SecretFiles):
+    secret_fields = ("token",)
+
     # /healthz and /metrics (Prometheus) on their own port, so a headless box without the
-    # live view is still watched. Loopback by default; no secret is ever in them.
+    # live view is still watched. Loopback by default; no secret is ever in them, but their
+    # camera errors name hosts and files: any other address needs a token, as the live view.
     enabled: bool = True
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 9108
+    # Required by every request when set (or token_file = "/path"), as
+    # `Authorization: Bearer <token>` (Prometheus: `authorization: {credentials: …}`) or
+    # `?token=<token>`; always set when host is not loopback.
+    token: SecretStr | None = None
     # SIGTERM: calls in flight get this long to finish (their events are kept), then stop.
     stop_timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+    @field_validator("token")
+    @classmethod
+    def _long_token(cls, token: SecretStr | None) -> SecretStr | None:
+        return _long_enough(token)
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> StatusSettings:
+        if self.enabled and self.token is None and not is_loopback_host(self.host):
+            raise ValueError(_needs_token("host", self.host))
+        return self
 
 
 class Settings(Section):

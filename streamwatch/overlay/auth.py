@@ -1,4 +1,5 @@
-"""Who may see the live view: this machine only, or whoever holds the token.
+"""Who may see the live view (and the status server): this machine only, or whoever holds the
+token.
 
 A browser cannot put a header on an `<img>` (the MJPEG stream) or an `EventSource` (the event
 feed), so besides `Authorization: Bearer <token>` the token is accepted once in the query
@@ -32,11 +33,25 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class TokenGate:
     """aiohttp middleware: 401 for every request without the token (or its cookie)."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        guards: str = "live view",
+        key: str = "overlay.token",
+        cookie_name: str = COOKIE_NAME,
+    ) -> None:
+        """`guards` and `key` name what the token opens and its setting, in the 401's text;
+        `cookie_name` differs per server (a browser's cookies ignore the port)."""
         if not token:
-            raise ValueError("the live view's token must not be empty")
+            raise ValueError(f"the {guards}'s token must not be empty")
         self._token = token.encode("utf-8")
+        self._refusal = (
+            f"This {guards} needs its token ({key}): open it once as …?token=<token>, "
+            "or send 'Authorization: Bearer <token>'.\n"
+        )
         self._cookie = hmac.new(self._token, _COOKIE_CONTEXT, hashlib.sha256).hexdigest()
+        self._cookie_name = cookie_name
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -45,10 +60,7 @@ class TokenGate:
         query_token = request.query.get(QUERY_PARAMETER)
         if query_token is None or not self._matches(query_token):
             raise web.HTTPUnauthorized(
-                text=(
-                    "This live view needs its token (overlay.token): open it once as "
-                    "…?token=<token>, or send 'Authorization: Bearer <token>'.\n"
-                ),
+                text=self._refusal,
                 headers={"WWW-Authenticate": 'Bearer realm="streamwatch"'},
             )
         if request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
@@ -62,11 +74,13 @@ class TokenGate:
         if kept:
             location += "?" + urlencode(kept)
         redirect = web.HTTPSeeOther(location, headers={"Cache-Control": "no-store"})
-        redirect.set_cookie(COOKIE_NAME, self._cookie, path="/", httponly=True, samesite="Strict")
+        redirect.set_cookie(
+            self._cookie_name, self._cookie, path="/", httponly=True, samesite="Strict"
+        )
         return redirect
 
     def _has_cookie(self, request: web.Request) -> bool:
-        cookie = request.cookies.get(COOKIE_NAME)
+        cookie = request.cookies.get(self._cookie_name)
         return cookie is not None and hmac.compare_digest(cookie.encode(), self._cookie.encode())
 
     def _has_bearer(self, request: web.Request) -> bool:

@@ -14,7 +14,9 @@ Bound to loopback, anyone on this machine may look. With a token (required for a
 address) every route answers 401 without it; see `auth`.
 
 Streams run until the client leaves or the server shuts down: on_shutdown sets `stopping`,
-which every open stream also waits on, so shutdown never waits for viewers to go away.
+which every open stream also waits on, so shutdown never waits for viewers to go away. At most
+`overlay.max_viewers` MJPEG streams run at once (a viewer that never reads still holds its
+socket's buffers); the next one gets 503 with a Retry-After until one leaves.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from streamwatch.overlay.draw import REDRAW_AFTER_S, DrawOptions
 from streamwatch.overlay.grid import render_view
 from streamwatch.overlay.pages import Pages
 from streamwatch.overlay.shared_jpeg import EncodedFrame, SharedJpeg, encode_jpeg
+from streamwatch.serving import start_site
 
 T = TypeVar("T")
 
@@ -45,6 +48,8 @@ SSE_KEEPALIVE_S: Final = 15.0
 SSE_RETRY_MS: Final = 1000
 # Generous: streams end on the shutdown signal, this only bounds a misbehaving handler.
 SHUTDOWN_TIMEOUT_S: Final = 5.0
+# A viewer turned away (overlay.max_viewers) may ask again this much later.
+VIEWER_RETRY_AFTER_S: Final = 5
 
 _NO_STORE: Final = {"Cache-Control": "no-store"}
 # The pages use nothing but their own files: a kiosk may be offline, and the view shows faces.
@@ -68,6 +73,7 @@ class _LiveView:
         self._frame_interval_s = 1.0 / settings.stream_fps
         # One shared encoder per (cameras, landmarks) someone has asked for.
         self._views: dict[tuple[tuple[str, ...], bool], SharedJpeg] = {}
+        self._viewers = 0  # MJPEG streams being served, at most settings.max_viewers
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self.index)
@@ -125,6 +131,21 @@ class _LiveView:
         )
 
     async def _stream(self, request: web.Request, view: SharedJpeg) -> web.StreamResponse:
+        if self._viewers >= self._settings.max_viewers:
+            raise web.HTTPServiceUnavailable(
+                text=(
+                    f"This live view already serves {self._viewers} streams, its most "
+                    "(overlay.max_viewers): close one, or raise overlay.max_viewers.\n"
+                ),
+                headers={**_NO_STORE, "Retry-After": str(VIEWER_RETRY_AFTER_S)},
+            )
+        self._viewers += 1
+        try:
+            return await self._serve_stream(request, view)
+        finally:
+            self._viewers -= 1
+
+    async def _serve_stream(self, request: web.Request, view: SharedJpeg) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={
                 **_NO_STORE,
@@ -287,7 +308,8 @@ class LiveViewServer:
 async def serve_live_view(
     board: SceneBoard, settings: OverlaySettings
 ) -> AsyncIterator[LiveViewServer]:
-    """Serve the live view on settings.web_host:settings.web_port while the block runs."""
+    """Serve the live view on settings.web_host:settings.web_port while the block runs;
+    CannotServe when that address cannot be bound."""
     runner = web.AppRunner(
         build_live_view(board, settings),
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
@@ -296,9 +318,13 @@ async def serve_live_view(
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.web_host, settings.web_port)
-        await site.start()
-        port = int(runner.addresses[0][1])
+        port = await start_site(
+            runner,
+            settings.web_host,
+            settings.web_port,
+            server="live view",
+            keys="overlay.web_host, overlay.web_port",
+        )
         yield LiveViewServer(settings.web_host, port, needs_token=settings.token is not None)
     finally:
         await runner.cleanup()
