@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streamwatch import __version__
 from streamwatch.analysis.model import FaceAnalysis
@@ -18,7 +19,16 @@ from streamwatch.config import ConfigError, Settings, load_settings
 from streamwatch.errors import CommandError
 from streamwatch.replay.command import add_replay_parser
 
+if TYPE_CHECKING:
+    import numpy as np
+
 EXIT_USAGE = 2
+# What a shell reports for a program killed by SIGPIPE (128 + 13): `… | head` stopped reading.
+EXIT_BROKEN_PIPE = 141
+# `analyze`: the largest image read (bytes) and decoded (pixels, read from its header first:
+# a few hundred bytes may claim gigapixels). 100 MP is beyond any camera streamwatch watches.
+MAX_ANALYZE_BYTES = 200_000_000
+MAX_ANALYZE_PIXELS = 100_000_000
 DEFAULT_EMULATOR_KEY_ENV = "STREAMWATCH_EMULATOR_KEY"
 
 
@@ -28,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.log_handler = configure_logging(args.log_level, stream=sys.stderr)
     try:
         result: int = args.handler(args)
+        sys.stdout.flush()  # a reader that left (`| head`) shows here, not in the exit's flush
         return result
     except ConfigError as error:
         print(error, file=sys.stderr)
@@ -37,6 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of the output left (`streamwatch outbox list | head`): nobody is there to
+        # tell. Point stdout at /dev/null so the interpreter's last flush is quiet too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -229,17 +247,11 @@ def _outbox(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    import cv2
-
     from streamwatch.analysis.analyzer import AnalyzerError
     from streamwatch.analysis.wire import to_data
     from streamwatch.app.runner import build_analyzer
 
-    if not args.image.is_file():
-        raise CommandError(f"{args.image}: no such file")
-    image = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
-    if image is None:
-        raise CommandError(f"{args.image}: not an image OpenCV can read (JPEG, PNG, BMP, …)")
+    image = _read_image(args.image)
     settings = _settings(args.config)
 
     async def analyze() -> FaceAnalysis:
@@ -255,6 +267,39 @@ def _analyze(args: argparse.Namespace) -> int:
     else:
         print(_face_table(analysis))
     return 0
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """The BGR picture of an image file, its size checked on its header before decoding."""
+    import cv2
+    import numpy as np
+
+    from streamwatch.analysis.image_header import header_size_px
+
+    try:
+        if path.stat().st_size > MAX_ANALYZE_BYTES:
+            raise CommandError(f"{path}: larger than {MAX_ANALYZE_BYTES // 1_000_000} MB")
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        raise CommandError(f"{path}: no such file") from None
+    except OSError as error:
+        raise CommandError(f"{path}: cannot read it: {error.strerror}") from None
+    declared = header_size_px(data)
+    if declared is None:
+        raise CommandError(f"{path}: not a JPEG, PNG or BMP image")
+    width_px, height_px = declared
+    if width_px * height_px > MAX_ANALYZE_PIXELS:
+        raise CommandError(
+            f"{path}: its header claims {width_px}x{height_px} px, more than the "
+            f"{MAX_ANALYZE_PIXELS // 1_000_000} megapixels streamwatch decodes"
+        )
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        image = None
+    if image is None:
+        raise CommandError(f"{path}: its image data cannot be decoded (cut short or corrupt)")
+    return image
 
 
 def _face_table(analysis: FaceAnalysis) -> str:

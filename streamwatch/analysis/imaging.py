@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from streamwatch.analysis.analyzer import AnalyzerError
+from streamwatch.analysis.image_header import header_size_px
 
 # "Larger than 32x32 and smaller than 4096x4096": both bounds are exclusive.
 MIN_SIDE_EXCLUSIVE_PX = 32
@@ -121,10 +122,19 @@ def decode_upload(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES) -> np.ndarra
         raise ImageRuleError(f"image is {len(data)} bytes; at most {max_bytes} allowed")
     if not data.startswith(_SIGNATURES):
         raise ImageRuleError("not a JPG/JPEG, PNG or BMP image")
+    declared = header_size_px(data)
+    if declared is None:
+        raise ImageRuleError("image header could not be read")
+    # The size rules on the header's word first: a small upload may claim a huge picture.
+    _check_upload_sides(*declared)
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ImageRuleError("image data could not be decoded")
-    height_px, width_px = int(image.shape[0]), int(image.shape[1])
+    _check_upload_sides(int(image.shape[1]), int(image.shape[0]))
+    return image
+
+
+def _check_upload_sides(width_px: int, height_px: int) -> None:
     if min(width_px, height_px) <= MIN_SIDE_EXCLUSIVE_PX:
         raise ImageRuleError(
             f"image is {width_px}x{height_px} px; it must be larger than "
@@ -135,7 +145,6 @@ def decode_upload(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES) -> np.ndarra
             f"image is {width_px}x{height_px} px; it must be smaller than "
             f"{MAX_SIDE_EXCLUSIVE_PX}x{MAX_SIDE_EXCLUSIVE_PX}"
         )
-    return image
 
 
 def _require_min_side(width_px: int, height_px: int, what: str) -> None:

@@ -1,4 +1,5 @@
-"""What every settings section shares: unknown keys are errors, and secrets may be files."""
+"""What every settings section shares: unknown keys are errors, numbers are finite, and secrets
+may be files."""
 
 from __future__ import annotations
 
@@ -7,16 +8,33 @@ from typing import Any, ClassVar
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     ValidationInfo,
     model_validator,
 )
 
 
+def _tuples_of_arrays(value: Any) -> Any:
+    """TOML arrays (lists), nested ones too, as the tuples a strict tuple field takes."""
+    if isinstance(value, list):
+        return tuple(_tuples_of_arrays(item) for item in value)
+    return value
+
+
+# `Annotated[tuple[…], FromArrays]`: a tuple field that a TOML array fills, its items still strict.
+FromArrays = BeforeValidator(_tuples_of_arrays)
+
+
 class Section(BaseModel):
     # Unknown keys are errors (a misspelt key must never be silently ignored); values are
     # immutable once loaded.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No `inf` or `nan` in any float: an infinite back-off or time-out is never meant. (A file
+    # is also read strictly, config/loader.py: `"yes"` for a boolean or `8080.0` for a port is
+    # refused, not converted. Strict there, not here: pydantic's mypy plugin would type every
+    # constructor strictly too, and `api_key="…"` from code is fine.) A tuple field that a
+    # TOML array fills is annotated `FromArrays`, so that strict reading takes the array.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SecretFiles(Section):

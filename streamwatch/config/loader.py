@@ -1,4 +1,5 @@
-"""TOML file → Settings, with errors that name the file, the key path and the fix."""
+"""TOML file → Settings, read strictly, with errors that name the file, the key path and the
+fix."""
 
 from __future__ import annotations
 
@@ -32,6 +33,14 @@ def load_settings(path: str | Path) -> Settings:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(str(path), [f"cannot read the file: {error.strerror}"]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            str(path),
+            [
+                f"not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start}): "
+                "TOML files are UTF-8; save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+            ],
+        ) from None
     return parse_settings(text, source=str(path), base_dir=path.parent)
 
 
@@ -47,7 +56,12 @@ def parse_settings(
     if problems:
         raise ConfigError(source, problems)
     try:
-        return Settings.model_validate(expanded, context={"base_dir": base_dir or Path.cwd()})
+        # Strict: TOML has real booleans, integers and floats, so `"yes"` for a boolean, `8080.0`
+        # for a port or `"5"` for a number is a mistake to point out, not a value to guess at
+        # (an integer is still a float: `stall_timeout_s = 5`).
+        return Settings.model_validate(
+            expanded, strict=True, context={"base_dir": base_dir or Path.cwd()}
+        )
     except ValidationError as error:
         raise ConfigError(source, [_describe(e) for e in error.errors()]) from None
 
@@ -87,7 +101,19 @@ def _describe(error: Any) -> str:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] not in ("value_error", "missing"):
         message += f" (got {error['input']!r})"
-    return f"{where}: {message}"
+    advice = _FIXES.get(error["type"])
+    return f"{where}: {message}" + (f"; {advice}" if advice else "")
+
+
+# What to write instead, for the types a file is read strictly as (parse_settings).
+_FIXES = {
+    "finite_number": "inf and nan are not allowed: write a number such as 30.0",
+    "bool_type": "write true or false, without quotes",
+    "int_type": "write a whole number without a decimal point or quotes, e.g. 8080",
+    "int_from_float": "write a whole number without a decimal point, e.g. 8080",
+    "float_type": "write a number without quotes, e.g. 2.5",
+    "string_type": 'write it in quotes, e.g. "…"',
+}
 
 
 def _walk(loc: tuple[str | int, ...]) -> tuple[type[BaseModel] | None, tuple[str | int, ...]]:

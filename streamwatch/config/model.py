@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from streamwatch.config.base import SecretFiles, Section
+from streamwatch.config.base import FromArrays, SecretFiles, Section
 from streamwatch.config.sinks import (
     JsonLinesSinkSettings,
     SinkSettings,
@@ -50,7 +50,7 @@ class RuleSettings(Section):
     # Only faces at least this big (px), and with their centre inside this polygon of frame
     # pixels ([[x, y], …]; empty: the whole picture), make face events.
     min_face_px: Annotated[int, Field(ge=0)] = 0
-    zone: tuple[tuple[float, float], ...] = ()
+    zone: Annotated[tuple[tuple[float, float], ...], FromArrays] = ()
     # Attach the face's crop to face events as base64 JPEG of at most crop_max_bytes.
     crop: bool = False
     crop_max_bytes: Annotated[int, Field(ge=1000, le=1_000_000)] = 30_000
@@ -66,7 +66,7 @@ class RuleSettings(Section):
         unknown = [name for name in names if name not in known]
         if unknown:
             raise ValueError(f"unknown event {unknown[0]!r}; known: {', '.join(known)}")
-        return names
+        return tuple(EventKind(name) for name in names)
 
     @model_validator(mode="after")
     def _k_within_n(self) -> RuleSettings:
