@@ -18,13 +18,13 @@ from pathlib import Path
 import aiohttp
 
 from streamwatch.app.runner import App
-from streamwatch.capture import CameraState
+from streamwatch.capture import CameraState, VideoSource, open_source
 from streamwatch.capture.health import camera_health
-from streamwatch.config import Settings
+from streamwatch.config import CameraSettings, Settings
 
 from .support.clips import noise_clip
 from .support.ports import free_port
-from .test_capture_supervision import _next_event
+from .test_capture_supervision import SECRET, _next_event
 from .test_daemon import _config, _until, daemon
 
 
@@ -69,6 +69,33 @@ async def test_a_missing_file_is_a_failed_camera_and_the_others_run_on(tmp_path:
     assert report["cameras"]["door"]["healthy"] is False
     assert str(clip) in report["cameras"]["door"]["reason"]
     assert report["cameras"]["yard"]["healthy"] is True
+
+
+async def test_a_source_that_raises_while_made_is_a_camera_given_up_not_an_app_that_dies() -> None:
+    # As urlsplit's "Invalid IPv6 URL" for a password holding "[": not a SourceError.
+    def sources(camera: CameraSettings) -> VideoSource:
+        if camera.name == "door":
+            raise ValueError(f"Invalid IPv6 URL in rtsp://viewer:{SECRET}@cam/x")
+        return open_source(camera)
+
+    settings = _settings(Path("/unused"), free_port())
+    settings = settings.model_copy(
+        update={"cameras": [c.model_copy(update={"max_failures": 2}) for c in settings.cameras]}
+    )
+    async with App(settings, sources=sources) as app, app.board.subscribe_events() as events:
+        stop = asyncio.Event()
+        run = asyncio.create_task(app.run(stop))
+        offline = await _next_event(events, "camera.offline", "door")
+        yard = app.readers["yard"]
+        assert yard.latest is not None
+        await asyncio.wait_for(yard.latest.watch(), timeout=10)
+        assert not run.done()
+        stop.set()
+        await asyncio.wait_for(run, timeout=10)
+        door = app.readers["door"].stats
+    assert door.given_up and door.failures == 2
+    assert "camera door's source: ValueError in " in str(offline.data["reason"])
+    assert SECRET not in str(offline.data) and SECRET not in str(door.last_error)
 
 
 async def test_the_camera_starts_by_itself_once_the_file_is_there(tmp_path: Path) -> None:

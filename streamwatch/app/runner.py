@@ -28,7 +28,7 @@ from streamwatch.budget.limiter import CallBudget
 from streamwatch.capture.deferred import DeferredSource
 from streamwatch.capture.health import CamerasGone, camera_health
 from streamwatch.capture.reader import CameraReader
-from streamwatch.capture.sources import SourceError, VideoSource, open_source
+from streamwatch.capture.sources import VideoSource, open_source
 from streamwatch.clock import SYSTEM_CLOCK, MediaClock
 from streamwatch.config.model import AnalyzerSettings, CameraSettings, Settings
 from streamwatch.delivery.dispatcher import Dispatcher
@@ -295,10 +295,12 @@ class App:
 
     def _source(self, camera: CameraSettings) -> VideoSource:
         """The camera's source. One that cannot be made now (a file that does not exist) is a
-        camera `failed` until it can, never an App (or a reload) that cannot start."""
+        camera `failed` until it can, never an App (or a reload) that cannot start. Anything
+        else making it raises is the reader's to deal with, as any unexpected error: the
+        camera `failed`, its kind logged (never its message), given up after max_failures."""
         try:
             return self._sources(camera)
-        except SourceError:
+        except Exception:
             return DeferredSource(camera, self._sources)
 
     async def _stop_camera(self, name: str, *, close_tracks: bool = False) -> None:

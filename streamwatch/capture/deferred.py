@@ -7,7 +7,9 @@ view and the status server with it. Such a camera gets a `DeferredSource` instea
 asks for the source again and, until it can be made, fails with `SourceMissing`, which the
 reader shows as `failed` with the reason (camera.offline, /healthz 503 for that camera) and
 tries again on its back-off. It is never given up: asking costs a `stat`, and the camera starts
-by itself once the file is there (within about a second: `reachable` asks too).
+by itself once the file is there (within about a second: `reachable` asks too). Any other
+exception making the source raises is passed on to the reader, which deals with it as with any
+unexpected error: `failed`, its kind logged (never its message), given up after max_failures.
 
 `streamwatch check` reports the same problem before anything runs (capture/preflight.py).
 """
