@@ -20,10 +20,13 @@ from pydantic import (
 )
 
 from streamwatch.config.base import FromArrays, SecretFiles, Section
+from streamwatch.config.history import HistorySettings
+from streamwatch.config.messages import OverlayMessages
 from streamwatch.config.sinks import (
     JsonLinesSinkSettings,
     SinkSettings,
 )
+from streamwatch.events.crop import shows_a_face
 from streamwatch.events.kind import EventKind
 
 DEFAULT_STATE_DIR = "/var/lib/streamwatch"
@@ -221,6 +224,10 @@ class OutboxSettings(Section):
     retry_max_s: Annotated[float, Field(gt=0)] = 60.0
 
 
+# What the kiosk page can play, by file suffix.
+SOUND_TYPES = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".wav": "audio/wav"}
+
+
 def is_loopback_host(host: str) -> bool:
     """True for an address only this machine can reach ("127.0.0.1", "::1", "localhost")."""
     if host.lower() == "localhost":
@@ -256,7 +263,50 @@ class OverlaySettings(SecretFiles):
     stale_after_s: Annotated[float, Field(gt=0)] = 5.0
     # Boxes move along the track's velocity between detections, at most this far ahead.
     follow_max_s: Annotated[float, Field(ge=0)] = 1.0
-    blur_faces: bool = False  # privacy: pixelate every tracked face in the picture
+    blur_faces: bool = False  # privacy: pixelate every tracked face (and stored snapshots)
+    # Alarms: an event of these kinds stays on the screens until acknowledged, or until its
+    # face left alarm_hold_s ago; never replaced by a later, lesser one (the first kind here
+    # is the most severe).
+    alarm_events: tuple[EventKind, ...] = (EventKind.FACE_MASKLESS, EventKind.FACE_MASK_INCORRECT)
+    alarm_hold_s: Annotated[float, Field(ge=0)] = 10.0
+    # The kiosk page on a new alarm: "off", "tone" (a short beep), or an audio file to play.
+    alarm_sound: str = "off"
+    # The key (a KeyboardEvent.key: "Enter", "a", "F9") that acknowledges on the kiosk page;
+    # "" for none.
+    ack_key: Annotated[str, Field(pattern=r"^([A-Za-z0-9]{1,20}| )?$")] = "Enter"
+    time_format: Literal["24h", "12h"] = "24h"  # every time shown, pictures and pages alike
+    # The native window shows the operator's picture, or the visitor's (message drawn in).
+    window_view: Literal["operator", "visitor"] = "operator"
+    messages: OverlayMessages = OverlayMessages()
+
+    @field_validator("alarm_events", mode="before")
+    @classmethod
+    def _alarm_kinds(cls, events: object) -> object:
+        if not isinstance(events, list | tuple):
+            return events
+        names = [e.removeprefix("streamwatch.") if isinstance(e, str) else e for e in events]
+        faces = [kind.value for kind in EventKind if shows_a_face(kind)]
+        wrong = [name for name in names if name not in faces]
+        if wrong:
+            raise ValueError(
+                f"{wrong[0]!r} is not about a face in the picture; alarms can be: "
+                + ", ".join(faces)
+            )
+        return tuple(EventKind(name) for name in names)
+
+    @field_validator("alarm_sound")
+    @classmethod
+    def _sound_file(cls, sound: str, info: ValidationInfo) -> str:
+        if sound in ("off", "tone"):
+            return sound
+        path = Path((info.context or {}).get("base_dir", ".")) / sound
+        if path.suffix.lower() not in SOUND_TYPES:
+            raise ValueError(
+                f'"off", "tone", or an audio file ({", ".join(SOUND_TYPES)}); got {sound!r}'
+            )
+        if not path.is_file():
+            raise ValueError(f"no audio file at {path} (relative paths: to the config file)")
+        return str(path.resolve())
 
     @field_validator("token")
     @classmethod
@@ -340,6 +390,7 @@ class Settings(Section):
     tracking: TrackingSettings = TrackingSettings()
     sinks: list[SinkSettings] = Field(default_factory=_stdout_sink)
     outbox: OutboxSettings = OutboxSettings()
+    history: HistorySettings = HistorySettings()
     overlay: OverlaySettings = OverlaySettings()
     status: StatusSettings = StatusSettings()
 

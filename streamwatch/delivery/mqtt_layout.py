@@ -81,7 +81,11 @@ class CameraPresence:
                 self.online = False
             case EventKind.CAMERA_ONLINE:
                 self.online = True
-            case EventKind.ANALYZER_DEGRADED | EventKind.ANALYZER_RECOVERED:
+            case (
+                EventKind.ANALYZER_DEGRADED
+                | EventKind.ANALYZER_RECOVERED
+                | EventKind.ALERT_ACKNOWLEDGED
+            ):
                 return False
             case _:
                 assert_never(kind)

@@ -63,7 +63,7 @@ def with_crops(events: Sequence[Event], image: np.ndarray, *, max_bytes: int) ->
 
 def shows_a_face(kind: EventKind) -> bool:
     """Whether an event of this kind is about a face in the picture it was decided on: not
-    a departure, and not the camera's or the analyzer's state."""
+    a departure, not the camera's or the analyzer's state, not a person's acknowledgement."""
     match kind:
         case (
             EventKind.FACE_NEW
@@ -79,6 +79,7 @@ def shows_a_face(kind: EventKind) -> bool:
             | EventKind.CAMERA_ONLINE
             | EventKind.ANALYZER_DEGRADED
             | EventKind.ANALYZER_RECOVERED
+            | EventKind.ALERT_ACKNOWLEDGED
         ):
             return False
         case _:

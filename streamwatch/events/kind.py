@@ -21,3 +21,5 @@ class EventKind(StrEnum):
     CAMERA_ONLINE = "camera.online"
     ANALYZER_DEGRADED = "analyzer.degraded"
     ANALYZER_RECOVERED = "analyzer.recovered"
+    # Someone acknowledged an alert (the kiosk's button or key, the API, MQTT): data.alert_id.
+    ALERT_ACKNOWLEDGED = "alert.acknowledged"

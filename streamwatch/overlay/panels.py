@@ -1,20 +1,23 @@
-"""Text on the picture: the status line, the recent events, the stale badge and the banner.
+"""Text on the picture: the status line, the recent events, the stale badge, the banner, the
+alarm and the visitor's message.
 
 Each function draws in place on an image the caller made for drawing on, and returns the
-rectangle it covered, so the caller can stack the next panel under it.
+rectangle it covered, so the caller can stack the next panel under it (and keep the face
+labels out of it: overlay.layers).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Final, assert_never
+from datetime import datetime
+from typing import Final, Literal, assert_never
 
 import cv2
 import numpy as np
 
 from streamwatch.analysis.fallback import AnalysisMode, AnalysisState
 from streamwatch.events.model import Event
+from streamwatch.overlay.canvas import Rect
 from streamwatch.overlay.style import (
     BGR,
     DEGRADED_COLOUR,
@@ -34,25 +37,21 @@ _PANEL_ALPHA: Final = 0.55
 _BANNER_SOLID_SHARE: Final = 0.5
 
 
-@dataclass(frozen=True, slots=True)
-class Rect:
-    left: int
-    top: int
-    width: int
-    height: int
-
-    @property
-    def bottom(self) -> int:
-        return self.top + self.height
-
-    @property
-    def right(self) -> int:
-        return self.left + self.width
+TimeFormat = Literal["24h", "12h"]
 
 
-def event_line(event: Event) -> str:
+def clock_text(moment: datetime, time_format: TimeFormat = "24h") -> str:
+    """The local time of day as every picture and page shows it ("13:34:06", "01:34:06 PM");
+    the pages' script formats the same way (static/live.js, clockText)."""
+    local = moment.astimezone()
+    if time_format == "12h":
+        return local.strftime("%I:%M:%S ") + ("AM" if local.hour < 12 else "PM")
+    return local.strftime("%H:%M:%S")
+
+
+def event_line(event: Event, time_format: TimeFormat = "24h") -> str:
     """One line of the recent events: local time, kind and subject."""
-    clock = event.time.astimezone().strftime("%H:%M:%S")
+    clock = clock_text(event.time, time_format)
     return " ".join(part for part in (clock, event.kind, event.subject) if part)
 
 
@@ -100,12 +99,19 @@ def draw_status(
     return Rect(margin, margin, max(status.right, note.right) - margin, note.bottom - margin)
 
 
-def draw_event_list(image: np.ndarray, events: Sequence[Event], *, top: int, unit: float) -> Rect:
+def draw_event_list(
+    image: np.ndarray,
+    events: Sequence[Event],
+    *,
+    top: int,
+    unit: float,
+    time_format: TimeFormat = "24h",
+) -> Rect:
     """The events (newest first) as a list under `top`."""
     margin = _margin_px(unit)
     if not events:
         return Rect(margin, top, 0, 0)
-    lines = [event_line(event) for event in events]
+    lines = [event_line(event, time_format) for event in events]
     return _panel(image, lines, left=margin, top=top + margin, unit=unit, scale=0.85)
 
 
@@ -120,10 +126,52 @@ def draw_banner(image: np.ndarray, event: Event, *, opacity: float, unit: float)
     """The event across the bottom of the picture, in its kind's colour, `opacity` visible."""
     words, colour = event_style(event.kind)
     text = "  ".join(part for part in (words, event.subject) if part)
-    scale = 1.6
-    text_w, text_h, line_h = _measure([text], unit, scale)
+    return draw_bar(image, text, colour, opacity=opacity, unit=unit)
+
+
+def draw_alarm(
+    image: np.ndarray, alert: Event, *, others: int, unit: float, time_format: TimeFormat
+) -> Rect:
+    """An active alarm: a frame in its colour round the picture, and a bar at the bottom that
+    stays until the alarm ends ("ALARM 13:34:06 No mask demo-2 (+1)")."""
+    words, colour = event_style(alert.kind)
+    border = max(3, round(5 * unit))
+    height_px, width_px = image.shape[:2]
+    for rows, columns in (
+        (slice(0, border), slice(None)),
+        (slice(height_px - border, None), slice(None)),
+        (slice(None), slice(0, border)),
+        (slice(None), slice(width_px - border, None)),
+    ):
+        image[rows, columns] = colour
+    more = f"(+{others})" if others else ""
+    parts = ("ALARM", clock_text(alert.time, time_format), words, alert.subject, more)
+    return draw_bar(image, "  ".join(p for p in parts if p), colour, opacity=1.0, unit=unit)
+
+
+def draw_message(image: np.ndarray, text: str, colour: BGR, *, unit: float) -> Rect:
+    """The visitor's message, large, across the bottom, in its state's colour. OpenCV's font
+    has ASCII only: a message in another script reads well on the kiosk page, not here."""
+    return draw_bar(image, text, colour, opacity=1.0, unit=unit, scale=2.6)
+
+
+def draw_bar(
+    image: np.ndarray,
+    text: str,
+    colour: BGR,
+    *,
+    opacity: float,
+    unit: float,
+    scale: float = 1.6,
+) -> Rect:
+    """Centred text on a band of `colour` across the bottom of the picture, the text made
+    smaller when it would not fit across."""
     pad = round(6 * unit)
     height_px, width_px = image.shape[:2]
+    text_w, text_h, line_h = _measure([text], unit, scale)
+    if text_w > width_px - 2 * pad:
+        scale *= max(width_px - 2 * pad, 1) / text_w
+        text_w, text_h, line_h = _measure([text], unit, scale)
     rect = Rect(0, max(height_px - line_h - 2 * pad, 0), width_px, min(line_h + 2 * pad, height_px))
     if opacity <= 0:
         return Rect(0, rect.top, 0, 0)

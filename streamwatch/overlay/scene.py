@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from streamwatch.analysis.fallback import AnalysisState
 from streamwatch.capture.frame import Frame
 from streamwatch.events.model import Event
+from streamwatch.overlay.alarm import Alarm
 from streamwatch.tracking.track import Track
 
 
@@ -23,3 +24,11 @@ class Scene:
     # How faces are analysed now (the cloud, the device answering for it, nobody); None:
     # not known (tests, benchmarks).
     analysis: AnalysisState | None = None
+    # The camera's active alarms, the one to show first (overlay.alarm); the scene board fills
+    # them in as it hands the scene out, the pipeline never does.
+    alarms: tuple[Alarm, ...] = ()
+
+    @property
+    def alarm(self) -> Alarm | None:
+        """The alarm the screens show: the most severe active one, the newest among equals."""
+        return self.alarms[0] if self.alarms else None

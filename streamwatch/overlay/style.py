@@ -10,6 +10,7 @@ import cv2
 
 from streamwatch.analysis.model import Mask
 from streamwatch.events.kind import EventKind
+from streamwatch.overlay.visitor import VisitorState
 
 BGR = tuple[int, int, int]
 
@@ -27,6 +28,17 @@ DEGRADED_COLOUR: Final[BGR] = (0, 110, 190)  # amber-brown: working, a lesser wa
 PANEL_COLOUR: Final[BGR] = (0, 0, 0)
 TEXT_COLOUR: Final[BGR] = (255, 255, 255)
 _NEUTRAL: Final[BGR] = (110, 110, 110)
+# The visitor's message panel, one colour per state; the kiosk page's CSS (static/live.css,
+# .visitor.<state>) uses the same colours. Each has a contrast of at least 4.5:1 (WCAG AA)
+# with its text colour (readable_on), tested in Chromium.
+VISITOR_COLOURS: Final[Mapping[VisitorState, BGR]] = MappingProxyType(
+    {
+        VisitorState.IDLE: (59, 93, 11),  # #0b5d3b, deep green: welcome
+        VisitorState.MASKLESS: (32, 0, 176),  # #b00020, red
+        VisitorState.MASK_INCORRECT: (0, 176, 255),  # #ffb000, amber
+        VisitorState.ALERT: (143, 61, 26),  # #1a3d8f, blue
+    }
+)
 
 
 def _event_style(kind: EventKind) -> tuple[str, BGR]:
@@ -53,6 +65,8 @@ def _event_style(kind: EventKind) -> tuple[str, BGR]:
             return "Cloud not answering: on-device analysis", DEGRADED_COLOUR
         case EventKind.ANALYZER_RECOVERED:
             return "Cloud analysis back", MASK_COLOURS[Mask.WORN]
+        case EventKind.ALERT_ACKNOWLEDGED:
+            return "Alert acknowledged", _NEUTRAL
         case _:
             assert_never(kind)
 
