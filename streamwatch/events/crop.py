@@ -23,6 +23,12 @@ QUALITIES = (85, 70, 55, 40)
 
 def crop_jpeg_base64(image: np.ndarray, box: Box, *, max_bytes: int) -> str | None:
     """The face with a margin as base64 JPEG of at most max_bytes (None if it cannot fit)."""
+    jpeg = crop_jpeg(image, box, max_bytes=max_bytes)
+    return None if jpeg is None else base64.b64encode(jpeg).decode("ascii")
+
+
+def crop_jpeg(image: np.ndarray, box: Box, *, max_bytes: int) -> bytes | None:
+    """The face with a margin as JPEG of at most max_bytes (None if it cannot fit)."""
     left, top, width, height = box.as_ints()
     margin_x, margin_y = round(width * MARGIN), round(height * MARGIN)
     crop = image[
@@ -36,7 +42,7 @@ def crop_jpeg_base64(image: np.ndarray, box: Box, *, max_bytes: int) -> str | No
         for quality in QUALITIES:
             ok, encoded = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])
             if ok and len(encoded) <= max_bytes:
-                return base64.b64encode(encoded.tobytes()).decode("ascii")
+                return encoded.tobytes()
         crop = cv2.resize(
             crop, (crop.shape[1] // 2, crop.shape[0] // 2), interpolation=cv2.INTER_AREA
         )
@@ -48,17 +54,20 @@ def with_crops(events: Sequence[Event], image: np.ndarray, *, max_bytes: int) ->
     payload gives); the others as they are."""
     cropped = []
     for event in events:
-        face = event.data.get("face")
-        if shows_a_face(event.kind) and isinstance(face, dict) and "box_px" in face:
-            box = face["box_px"]
-            crop = crop_jpeg_base64(
-                image,
-                Box(box["left"], box["top"], box["width"], box["height"]),
-                max_bytes=max_bytes,
-            )
+        if (box := face_box(event)) is not None:
+            crop = crop_jpeg_base64(image, box, max_bytes=max_bytes)
             event = replace(event, data={**event.data, "crop_jpeg_base64": crop})
         cropped.append(event)
     return cropped
+
+
+def face_box(event: Event) -> Box | None:
+    """The box of the face an event is about, in the pixels of the frame it was decided on."""
+    face = event.data.get("face")
+    if not shows_a_face(event.kind) or not isinstance(face, dict) or "box_px" not in face:
+        return None
+    box = face["box_px"]
+    return Box(box["left"], box["top"], box["width"], box["height"])
 
 
 def shows_a_face(kind: EventKind) -> bool:

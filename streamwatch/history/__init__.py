@@ -1,0 +1,15 @@
+"""history: the event store on this machine (what happened, and the pictures of alarms)."""
+
+from streamwatch.history.service import History, open_history
+from streamwatch.history.sink import HistorySink
+from streamwatch.history.store import DropReason, EventQuery, HistoryError, Picture
+
+__all__ = [
+    "DropReason",
+    "EventQuery",
+    "History",
+    "HistoryError",
+    "HistorySink",
+    "Picture",
+    "open_history",
+]
