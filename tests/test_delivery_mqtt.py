@@ -19,7 +19,9 @@ import aiomqtt
 from streamwatch.config import MqttSinkSettings
 from streamwatch.delivery.mqtt import MqttSink
 from streamwatch.events import Event
+from streamwatch.events.ack import AckRequest
 
+from .support.desk import desk
 from .support.dispatching import dispatching
 from .support.mosquitto import Broker, mosquitto
 
@@ -251,3 +253,46 @@ async def test_a_killed_streamwatch_is_announced_offline_by_its_last_will(tmp_pa
 def _text(message: aiomqtt.Message) -> str:
     payload = message.payload
     return payload.decode() if isinstance(payload, bytes | bytearray) else str(payload)
+
+
+async def test_an_ack_on_the_cameras_topic_acknowledges_its_alert(tmp_path: Path) -> None:
+    acks: asyncio.Queue[AckRequest] = asyncio.Queue()
+    settings = MqttSinkSettings(kind="mqtt", host="127.0.0.1", port=1, timeout_s=1.0)
+    async with mosquitto(tmp_path) as broker, _watching(broker, "streamwatch/#") as inbox:
+        sink = MqttSink(
+            settings.model_copy(update={"port": broker.port}),
+            node="test",  # the desk's node
+            cameras=CAMERAS,
+            reconnect_initial_s=0.05,
+            acks=acks,
+        )
+        async with desk(tmp_path, cameras=CAMERAS, sinks=[sink], acks=acks) as guard:
+            serving = asyncio.create_task(guard.acknowledger.serve_inbox())
+            alerts = [_alert("door", 1), _alert("door", 2), _alert("yard", 3)]
+            for alert in alerts:
+                await guard.emit(alert)
+            await inbox.wait_until(lambda: len(inbox.event_ids()) == 3)  # subscribed by now
+            async with aiomqtt.Client(broker.host, broker.port) as button:
+                # One alert by its id, then every other alarm of the door ("*"), as a
+                # Home Assistant button would; a camera this node does not have: nothing.
+                await button.publish("streamwatch/test/door/ack", alerts[0].id, qos=1)
+                await button.publish("streamwatch/test/roof/ack", "*", qos=1)
+                await button.publish("streamwatch/test/door/ack", '{"by": "ha"}', qos=1)
+            await inbox.wait_until(lambda: len(_acknowledged(inbox)) == 2)
+            serving.cancel()
+            assert guard.board.alarms("door") == ()
+            assert [a.alert for a in guard.board.alarms("yard")] == [alerts[2]]
+    first, second = _acknowledged(inbox)
+    assert first["data"]["alert_id"] == alerts[0].id and first["data"]["via"] == "mqtt"
+    assert second["data"]["alert_id"] == alerts[1].id and second["data"]["by"] == "ha"
+
+
+def _alert(camera: str, track: int) -> Event:
+    return Event.create(
+        "face.maskless", node="test", camera=camera, subject=f"{camera}-{track}", data={}
+    )
+
+
+def _acknowledged(inbox: Inbox) -> list[dict[str, Any]]:
+    documents = [json.loads(_text(m)) for m in inbox.messages if m.topic.value.endswith("/events")]
+    return [d for d in documents if d["type"] == "streamwatch.alert.acknowledged"]

@@ -205,4 +205,3 @@ async def test_the_sink_hands_every_event_from_the_outbox_to_the_store(tmp_path:
                 await dispatcher.submit(each)
             await dispatcher.wait_until(lambda: dispatcher.pending("history") == 0)
         assert ids(await history.query(EventQuery())) == [e.id for e in reversed(events)]
-

@@ -305,4 +305,4 @@ async def test_a_kiosk_page_comes_back_by_itself_after_a_restart(
                 # Back: the feed reconnects, the page reopens its stream, a picture comes.
                 reopened = await devtools.evaluate(session, "window.streamReopened")
         camera.cancel()
-    assert "/stream/door.mjpg?reopened=" in reopened
+    assert "/stream/door.mjpg?view=visitor&reopened=" in reopened

@@ -81,11 +81,11 @@ async def test_pages_link_the_grid_each_camera_and_the_kiosks(
     assert 'src="../stream/door.mjpg?landmarks=0"' in page and 'id="landmarks"' in page
     async with http.get(live_view.url + "kiosk/door") as response:
         kiosk = await response.text()
-    assert 'class="kiosk"' in kiosk and 'src="../stream/door.mjpg"' in kiosk
+    assert 'class="kiosk"' in kiosk and 'src="../stream/door.mjpg?view=visitor"' in kiosk
     assert "<input" not in kiosk and "<a " not in kiosk  # nothing to click
     async with http.get(live_view.url + "kiosk") as response:
-        assert 'src="./grid.mjpg"' in await response.text()
-    async with http.get(live_view.url + "static/live.js") as response:
+        assert 'src="./grid.mjpg?view=visitor"' in await response.text()
+    async with http.get(live_view.url + "static/common.js") as response:
         assert response.status == 200 and "EventSource" in await response.text()
 
 

@@ -13,7 +13,8 @@ Four tasks per camera:
 
 Every time-based rule runs on the frames' monotonic times and on `clock`: the machine's, or
 the media time of a recording replayed faster than real time (streamwatch.clock); the frames'
-wall-clock times only go into event payloads. Face crops are encoded in a thread.
+wall-clock times only go into event payloads. Face crops are encoded in a thread; an alarm's
+pictures (the history's evidence) are kept on the history's thread before its event goes out.
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 import numpy as np
 
 from streamwatch.analysis.analyzer import LOCAL_ANALYZER, AnalyzerError
 from streamwatch.analysis.fallback import AnalysisRoute, FallbackReason
-from streamwatch.analysis.model import Face, FaceAnalysis, Mask, Signature
+from streamwatch.analysis.model import Box, Face, FaceAnalysis, Mask, Signature
 from streamwatch.budget.limiter import BudgetDenied
 from streamwatch.capture.frame import Frame
 from streamwatch.capture.health import camera_health
@@ -57,6 +59,14 @@ from .reports import GateDecision, GateReport, PipelineCounters
 log = logging.getLogger("streamwatch.app")
 
 FaceDetector = Callable[[np.ndarray], Awaitable[FaceAnalysis]]
+
+
+class Evidence(Protocol):
+    async def keep_pictures(
+        self, events: Sequence[Event], image: np.ndarray, faces: Sequence[Box]
+    ) -> None: ...
+
+
 SignatureOf = Callable[[np.ndarray, Face], Awaitable[Signature | None]]
 # A face of the analysis and a face of the gate in the same frame are the same face when
 # their boxes overlap this much (different detectors draw somewhat different boxes).
@@ -80,7 +90,9 @@ class CameraPipeline:
         board: SceneBoard,
         recent_events: int = 5,
         clock: Clock = SYSTEM_CLOCK,
+        evidence: Evidence | None = None,
     ) -> None:
+        """`evidence`: keeps the pictures of alarms (the history), None: not kept."""
         assert reader.latest is not None, "the reader must be started (async with)"
         self.camera = camera
         self.counters = PipelineCounters()
@@ -112,6 +124,7 @@ class CameraPipeline:
         self._rules = rules
         self._dispatcher = dispatcher
         self._board = board
+        self._evidence = evidence
         self._recent_events: deque[Event] = deque(maxlen=recent_events)
         # Capture time of the newest frame the gate loop has dealt with (for the overlay).
         self._dealt_up_to_monotonic_s = clock.monotonic_s()
@@ -351,6 +364,10 @@ class CameraPipeline:
             events = await asyncio.to_thread(
                 with_crops, events, image, max_bytes=rules.crop_max_bytes
             )
+        if events and image is not None and self._evidence is not None:
+            # Before the events go out: a page that shows an alarm finds its picture.
+            faces = [t.face.box_px for t in (*update.analysed, *update.new, *update.updated)]
+            await self._evidence.keep_pictures(events, image, faces)
         await self._publish(events)
 
     async def _publish(self, events: list[Event]) -> None:

@@ -34,14 +34,19 @@ from streamwatch.config.model import AnalyzerSettings, CameraSettings, Settings
 from streamwatch.delivery.dispatcher import Dispatcher
 from streamwatch.delivery.service import open_delivery
 from streamwatch.delivery.state_dir import resolve_state_dir
+from streamwatch.events.ack import AckRequest
 from streamwatch.events.camera import CameraHealthRules
+from streamwatch.events.kind import EventKind
 from streamwatch.events.rules import EventRules
+from streamwatch.history import HistorySink, open_history
+from streamwatch.overlay.alarm import Alarms
 from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.web import serve_live_view
 from streamwatch.overlay.window import show_windows
 from streamwatch.tracking.identity import IdentityMemory
 from streamwatch.tracking.tracker import Tracker, TrackNumbers
 
+from .acknowledge import INBOX_SIZE, Acknowledger
 from .pipeline import CameraPipeline
 from .status import serve_status
 from .systemd import Notifier
@@ -161,8 +166,8 @@ class _Camera:
 class App:
     """Every part of one configuration, running between `__aenter__` and `__aexit__`.
 
-    `readers`, `pipelines`, `analyzer`, `route`, `budget`, `dispatcher` and `board` are there to be
-    looked at (live view, health, metrics, tests); nothing outside changes them.
+    `readers`, `pipelines`, `analyzer`, `route`, `budget`, `dispatcher`, `history` and `board` are
+    there to be looked at (live view, health, metrics, tests); nothing outside changes them.
     """
 
     def __init__(
@@ -184,7 +189,12 @@ class App:
         self.clock = media_clock or SYSTEM_CLOCK
         self._sources = sources
         self._state_dir = state_dir
-        self.board = SceneBoard([camera.name for camera in settings.cameras])
+        overlay = settings.overlay
+        self.board = SceneBoard(
+            [camera.name for camera in settings.cameras],
+            alarms=Alarms(overlay.alarm_events, hold_s=overlay.alarm_hold_s),
+            clock=self.clock,
+        )
         self._cameras: dict[str, _Camera] = {}
         # Held while a reload replaces cameras: meanwhile the camera a reload stopped is no
         # sign that every camera finished.
@@ -228,16 +238,47 @@ class App:
             self.gate = await stack.enter_async_context(
                 LocalAnalyzer(min_face_probability=settings.analyzer.min_face_probability)
             )
+        state_dir = self._state_dir or resolve_state_dir(settings.state_dir)
+        # Opened before the outbox and closed after it: the outbox drains into it on the way out.
+        self.history = await stack.enter_async_context(
+            open_history(
+                settings.history,
+                state_dir,
+                alarm_kinds=settings.overlay.alarm_events,
+                blur_faces=settings.overlay.blur_faces,
+            )
+        )
+        acks: asyncio.Queue[AckRequest] = asyncio.Queue(INBOX_SIZE)
         self.dispatcher: Dispatcher = await stack.enter_async_context(
-            open_delivery(settings, session, state_dir=self._state_dir)
+            open_delivery(
+                settings,
+                session,
+                state_dir=state_dir,
+                more_sinks=[HistorySink(self.history)] if self.history else [],
+                acks=acks,
+            )
+        )
+        self.acknowledger = Acknowledger(
+            node=settings.node,
+            board=self.board,
+            dispatcher=self.dispatcher,
+            history=self.history,
+            emits=self._emits_acknowledgements,
+            inbox=acks,
         )
         if settings.overlay.web:
-            url = await stack.enter_async_context(serve_live_view(self.board, settings.overlay))
+            url = await stack.enter_async_context(
+                serve_live_view(
+                    self.board,
+                    settings.overlay,
+                    history=self.history,
+                    acknowledge=self.acknowledger.acknowledge,
+                )
+            )
             log.info("live view at %s", url)
         if settings.status.enabled:
             status_url = await stack.enter_async_context(serve_status(self, settings.status))
             log.info("health at %shealthz, metrics at %smetrics", status_url, status_url)
-        state_dir = self._state_dir or resolve_state_dir(settings.state_dir)
         ledger = CallLedger(state_dir / LEDGER_NAME)
         self.budget = await stack.enter_async_context(
             CallBudget(settings.budget, clock=self.clock, ledger=ledger)
@@ -288,6 +329,7 @@ class App:
             board=self.board,
             recent_events=settings.overlay.recent_events,
             clock=self.clock,
+            evidence=self.history,
         )
         entry = self._cameras[camera.name] = _Camera(camera, stack, reader, pipeline)
         if self._group is not None:
@@ -319,6 +361,11 @@ class App:
         that rebuilds every part). After `run` returned."""
         for camera in self._cameras.values():
             await camera.pipeline.close_tracks()
+
+    def _emits_acknowledgements(self, camera: str) -> bool:
+        """Whether the camera's rules let its alert.acknowledged events out."""
+        cameras = {c.name: c for c in self.settings.cameras}
+        return camera in cameras and EventKind.ALERT_ACKNOWLEDGED in cameras[camera].rules.events
 
     def _identity_path(self, state_dir: Path) -> Path | None:
         name = self.settings.tracking.identity_file
@@ -417,6 +464,7 @@ class App:
                             )
                         group.create_task(stop_when_cameras_end())
                         group.create_task(end_when_asked())
+                        group.create_task(self.acknowledger.serve_inbox(), name="acks")
                         for coroutine in also or []:
                             group.create_task(coroutine)
                         if self.settings.overlay.window:

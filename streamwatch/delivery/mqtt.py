@@ -10,6 +10,11 @@ it fails as retryable and the dispatcher keeps the event.
 Only events made since the sink started change the per-camera state: an event of an earlier
 run, still in the outbox, is delivered on the events topic, but the faces it counted left with
 that run's tracker.
+
+Given an inbox for them, the sink also listens on each camera's `ack` topic (QoS 1) and leaves
+the acknowledgements asked for there (events.ack.AckRequest) in the inbox; the app makes them
+into `alert.acknowledged` events. Whoever may publish to the broker may acknowledge: give the
+broker's users rights accordingly.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from streamwatch.config.sinks import MqttSinkSettings
 from streamwatch.delivery.homeassistant import birth_topic, discovery_messages
 from streamwatch.delivery.mqtt_layout import OFFLINE, ONLINE, CameraPresence, Topics
 from streamwatch.delivery.sinks import DeliveryError, type_filter
+from streamwatch.events.ack import AckRequest
 from streamwatch.events.model import Event
 
 log = logging.getLogger("streamwatch.delivery")
@@ -45,6 +51,7 @@ class MqttSink:
         cameras: Sequence[str],
         reconnect_initial_s: float = 1.0,
         reconnect_max_s: float = 60.0,
+        acks: asyncio.Queue[AckRequest] | None = None,
     ) -> None:
         self.name = settings.sink_name
         self.topics = Topics(settings.topic_prefix, node)
@@ -58,6 +65,7 @@ class MqttSink:
         self._connected = asyncio.Event()
         self._last_error = "not connected yet"
         self._keeper: asyncio.Task[None] | None = None
+        self._acks = acks
 
     def accepts(self, event_type: str) -> bool:
         return True  # the per-camera state follows every event; `event_types` filters publishing
@@ -149,12 +157,29 @@ class MqttSink:
             await self._publish(client, topic, payload, retain=True)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
-        """Until the connection drops (MqttError); announce again when Home Assistant starts."""
+        """Until the connection drops (MqttError); announce again when Home Assistant starts,
+        and pass on the acknowledgements asked for."""
         if self._settings.discovery:
             await client.subscribe(birth_topic(self._settings.discovery_prefix))
+        if self._acks is not None:
+            await client.subscribe(self.topics.acks, qos=QOS_AT_LEAST_ONCE)
         async for message in client.messages:
-            if message.payload == ONLINE.encode():
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            topic = str(message.topic)
+            if self._acks is not None and topic.endswith("/ack"):
+                self._pass_on(self.topics.ack_request(topic, payload, self._cameras), topic)
+            elif payload == ONLINE.encode():
                 await self._announce(client)
+
+    def _pass_on(self, request: AckRequest | None, topic: str) -> None:
+        assert self._acks is not None
+        if request is None:
+            log.warning("%s: ignored a message on %s that asks for nothing known", self.name, topic)
+            return
+        try:
+            self._acks.put_nowait(request)
+        except asyncio.QueueFull:
+            log.warning("%s: too many acknowledgements at once: one ignored", self.name)
 
     async def _publish(
         self, client: aiomqtt.Client, topic: str, payload: str, *, retain: bool

@@ -5,18 +5,25 @@
 <prefix>/<node>/<camera>/status    "online" / "offline" (retained)
 <prefix>/<node>/<camera>/faces     faces in view now, an integer (retained)
 <prefix>/<node>/<camera>/maskless  faces in view now without a mask, an integer (retained)
+<prefix>/<node>/<camera>/ack       subscribed: acknowledge an alert of the camera (its id, or
+                                   {"alert_id": …, "by": …}), or all of its alarms ("" or "*")
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import assert_never
+from typing import Final, assert_never
 
+from streamwatch.events.ack import AckRequest, AckVia
 from streamwatch.events.kind import EventKind
 from streamwatch.events.model import Event
 
 ONLINE = "online"
 OFFLINE = "offline"
+ACK = "ack"
+_ALL: Final = ("", "*", "all")
+_MAX_ID_CHARS: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,40 @@ class Topics:
 
     def maskless(self, camera: str) -> str:
         return self._camera(camera, "maskless")
+
+    @property
+    def acks(self) -> str:
+        """The filter of every camera's command topic."""
+        return self._camera("+", ACK)
+
+    def ack_request(self, topic: str, payload: bytes, cameras: list[str]) -> AckRequest | None:
+        """What a message on a camera's ack topic asks for; None for another topic, an
+        unknown camera, or a payload that is not text."""
+        head, _, camera = topic.removesuffix(f"/{ACK}").rpartition("/")
+        if (
+            head != f"{self.prefix}/{self.node}"
+            or camera not in cameras
+            or not topic.endswith(f"/{ACK}")
+        ):
+            return None
+        try:
+            text = payload.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            return None
+        by = ""
+        if text.startswith("{"):
+            try:
+                document = json.loads(text)
+            except ValueError:
+                return None
+            if not isinstance(document, dict):
+                return None
+            text, by = str(document.get("alert_id") or ""), str(document.get("by") or "")
+        if text in _ALL:
+            return AckRequest(AckVia.MQTT, camera=camera, by=by)
+        if len(text) > _MAX_ID_CHARS or not text.isprintable():
+            return None
+        return AckRequest(AckVia.MQTT, alert_id=text, camera=camera, by=by)
 
     def _camera(self, camera: str, leaf: str) -> str:
         return f"{self.prefix}/{self.node}/{camera}/{leaf}"

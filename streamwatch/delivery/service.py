@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -13,8 +14,9 @@ from streamwatch.config.model import Settings
 from streamwatch.delivery.dispatcher import Dispatcher
 from streamwatch.delivery.outbox import FILE_NAME, Outbox
 from streamwatch.delivery.outbox_thread import OutboxThread
-from streamwatch.delivery.sinks import build_sink
+from streamwatch.delivery.sinks import Sink, build_sink
 from streamwatch.delivery.state_dir import locked, resolve_state_dir
+from streamwatch.events.ack import AckRequest
 
 log = logging.getLogger("streamwatch.delivery")
 
@@ -25,11 +27,18 @@ def outbox_path(settings: Settings) -> Path:
 
 @contextlib.asynccontextmanager
 async def open_delivery(
-    settings: Settings, session: aiohttp.ClientSession, *, state_dir: Path | None = None
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    *,
+    state_dir: Path | None = None,
+    more_sinks: Sequence[Sink] = (),
+    acks: asyncio.Queue[AckRequest] | None = None,
 ) -> AsyncIterator[Dispatcher]:
     """The running dispatcher of `settings`, holding its state directory for this process.
 
-    `state_dir` replaces the settings' (a replay keeps its outbox apart from the daemon's).
+    `state_dir` replaces the settings' (a replay keeps its outbox apart from the daemon's);
+    `more_sinks` are sinks the config does not list (the history); `acks` is where the MQTT
+    sinks leave the acknowledgements asked for on their command topics.
     """
     path = outbox_path(settings) if state_dir is None else state_dir / FILE_NAME
     cameras = [camera.name for camera in settings.cameras]
@@ -40,9 +49,11 @@ async def open_delivery(
             node=settings.node,
             cameras=cameras,
             retry=settings.outbox,
+            acks=acks,
         )
         for sink in settings.sinks
     ]
+    sinks += more_sinks
     with locked(path.parent):
         async with OutboxThread(path, max_events=settings.outbox.max_events) as outbox:
             log.info("outbox %s: %d events held", path, await outbox.call(Outbox.held))

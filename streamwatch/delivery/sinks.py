@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
 from typing import Protocol, Self
@@ -15,6 +16,7 @@ from streamwatch.config.sinks import (
     SinkSettings,
     WebhookSinkSettings,
 )
+from streamwatch.events.ack import AckRequest
 from streamwatch.events.model import EVENT_TYPE_PREFIX, Event
 
 
@@ -67,7 +69,9 @@ def build_sink(
     node: str,
     cameras: Sequence[str],
     retry: OutboxSettings,
+    acks: asyncio.Queue[AckRequest] | None = None,
 ) -> Sink:
+    """`acks`: where an MQTT sink leaves the acknowledgements asked for on its topics."""
     if isinstance(settings, WebhookSinkSettings):
         from streamwatch.delivery.webhook import WebhookSink
 
@@ -81,6 +85,7 @@ def build_sink(
             cameras=cameras,
             reconnect_initial_s=retry.retry_initial_s,
             reconnect_max_s=retry.retry_max_s,
+            acks=acks,
         )
     assert isinstance(settings, JsonLinesSinkSettings)
     from streamwatch.delivery.jsonl import JsonLinesSink

@@ -2,7 +2,12 @@
 
 Everything is read once when the app is built and served from memory: the files are small,
 and a kiosk's SD card should not be read on every request. URLs in the pages are relative so
-the live view also works behind a reverse proxy under a path prefix.
+the live view also works behind a reverse proxy under a path prefix. What the pages' scripts
+need from the config (the language, the time format, the alarm kinds, the key, the sound)
+goes in data- attributes: the pages' policy allows no inline script or style.
+
+The kiosk page is the visitor's: its HTML names no event type and no track, and its script
+shows only the message the state gives (overlay.live_state).
 """
 
 from __future__ import annotations
@@ -15,10 +20,14 @@ from string import Template
 from types import MappingProxyType
 from urllib.parse import quote
 
+from streamwatch.config.model import OverlaySettings
+from streamwatch.events.model import EVENT_TYPE_PREFIX
+
 _CONTENT_TYPES: Mapping[str, str] = MappingProxyType(
     {".css": "text/css", ".js": "text/javascript", ".html": "text/html"}
 )
 _TEMPLATES = ("index.html", "camera.html", "kiosk.html")
+_STATIC = ("common.js", "live.js", "kiosk.js", "live.css")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +42,12 @@ def url_segment(camera: str) -> str:
 
 
 class Pages:
-    def __init__(self, cameras: Sequence[str]) -> None:
+    def __init__(self, cameras: Sequence[str], settings: OverlaySettings) -> None:
         self._cameras = tuple(cameras)
+        self._settings = settings
         folder = resources.files("streamwatch.overlay").joinpath("static")
         files = {entry.name: entry.read_bytes() for entry in folder.iterdir() if entry.is_file()}
-        missing = [name for name in (*_TEMPLATES, "live.js", "live.css") if name not in files]
+        missing = [name for name in (*_TEMPLATES, *_STATIC) if name not in files]
         if missing:
             raise RuntimeError(
                 f"streamwatch/overlay/static lacks {', '.join(missing)}: reinstall streamwatch"
@@ -58,7 +68,7 @@ class Pages:
             for name in self._cameras
         )
         return self._templates["index.html"].substitute(
-            camera_links=links, stream=_all_cameras_stream(self._cameras)
+            camera_links=links, stream=_all_cameras_stream(self._cameras), **self._common()
         )
 
     def camera(self, camera: str, *, show_landmarks: bool) -> str:
@@ -67,17 +77,43 @@ class Pages:
             camera_path=url_segment(camera),
             landmarks=int(show_landmarks),
             landmarks_checked="checked" if show_landmarks else "",
+            **self._common(),
         )
 
     def kiosk(self, camera: str | None) -> str:
         """Full screen, nothing to click: one camera, or (None) the grid of all of them."""
+        settings = self._settings
+        sound = settings.alarm_sound if settings.alarm_sound in ("off", "tone") else "file"
+        kiosk = {
+            "welcome": escape(settings.messages.welcome),
+            "ack_key": escape(settings.ack_key),
+            "sound": sound,
+            **self._common(),
+        }
         if camera is None:
             return self._templates["kiosk.html"].substitute(
-                title="all cameras", root=".", stream=_all_cameras_stream(self._cameras)
+                title="all cameras",
+                root=".",
+                camera="",
+                stream=_all_cameras_stream(self._cameras),
+                **kiosk,
             )
         return self._templates["kiosk.html"].substitute(
-            title=escape(camera), root="..", stream=f"stream/{url_segment(camera)}.mjpg"
+            title=escape(camera),
+            root="..",
+            camera=escape(camera),
+            stream=f"stream/{url_segment(camera)}.mjpg",
+            **kiosk,
         )
+
+    def _common(self) -> dict[str, str]:
+        """What every page's script needs from the config."""
+        alarm_types = " ".join(EVENT_TYPE_PREFIX + kind for kind in self._settings.alarm_events)
+        return {
+            "lang": escape(self._settings.messages.lang),
+            "time_format": self._settings.time_format,
+            "alarm_types": alarm_types,
+        }
 
     def static(self, name: str) -> StaticFile | None:
         return self._static.get(name)

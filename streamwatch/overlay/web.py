@@ -1,14 +1,19 @@
 """The web live view: HTML pages, MJPEG streams, snapshots and an event feed (aiohttp).
 
+Two audiences, two kinds of page over one scene board:
+    /, /camera/{name}     the operator's (the guard's desk): the picture with boxes and ids,
+                          the cameras' and the analyzer's state, the event feed with its
+                          history, each alarm with its picture and an Acknowledge button
+    /kiosk, /kiosk/{name} the visitor's, full screen: the picture and one large, plain
+                          message in the state's colour; no ids, nothing to click
 Routes:
-    /                     every camera in one grid stream, links to each, the live event feed
-    /camera/{name}        one camera with the feed beside it and a landmarks switch
-    /kiosk, /kiosk/{name} the grid or one camera, full screen, no controls
     /grid.mjpg            multipart/x-mixed-replace MJPEG of every camera's overlay in a grid
-    /stream/{name}.mjpg   MJPEG of one camera's overlay (?landmarks=1|0 overrides the setting)
+    /stream/{name}.mjpg   MJPEG of one camera's overlay (?landmarks=1|0 overrides the setting;
+                          ?view=visitor: the visitor's picture, boxes only)
     /snapshot/{name}.jpg  one JPEG of the drawn overlay
     /events               Server-Sent Events, one CloudEvents JSON document per event
     /static/{file}        the pages' CSS and JavaScript
+and the API (overlay.api): the history, alarm pictures, acknowledging, the cameras' state.
 
 Bound to loopback, anyone on this machine may look. With a token (required for any other
 address) every route answers 401 without it; see `auth`.
@@ -21,25 +26,25 @@ socket's buffers); the next one gets 503 with a Retry-After until one leaves.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final
 
 from aiohttp import web
 
 from streamwatch.config.model import OverlaySettings, is_loopback_host
+from streamwatch.history import History
+from streamwatch.overlay.api import Acknowledge, Api
 from streamwatch.overlay.auth import ACCESS_LOG, PathOnlyAccessLogger, TokenGate
 from streamwatch.overlay.board import SceneBoard, Snapshot
-from streamwatch.overlay.draw import REDRAW_AFTER_S, DrawOptions
+from streamwatch.overlay.draw import REDRAW_AFTER_S, DrawOptions, View
 from streamwatch.overlay.grid import render_view
 from streamwatch.overlay.pages import Pages
 from streamwatch.overlay.shared_jpeg import EncodedFrame, SharedJpeg, encode_jpeg
+from streamwatch.overlay.stopping import Stopping
 from streamwatch.serving import start_site
-
-T = TypeVar("T")
 
 MJPEG_BOUNDARY: Final = "frame"
 # A comment line this often keeps proxies from closing an idle event feed and lets the server
@@ -65,14 +70,14 @@ _FLAGS: Final = {"1": True, "true": True, "on": True, "0": False, "false": False
 class _LiveView:
     """The request handlers; reads the board, never changes it."""
 
-    def __init__(self, board: SceneBoard, settings: OverlaySettings) -> None:
+    def __init__(self, board: SceneBoard, settings: OverlaySettings, stopping: Stopping) -> None:
         self._board = board
         self._settings = settings
-        self._pages = Pages(board.cameras)
-        self._stopping = asyncio.Event()
+        self._pages = Pages(board.cameras, settings)
+        self._stopping = stopping
         self._frame_interval_s = 1.0 / settings.stream_fps
-        # One shared encoder per (cameras, landmarks) someone has asked for.
-        self._views: dict[tuple[tuple[str, ...], bool], SharedJpeg] = {}
+        # One shared encoder per (cameras, landmarks, view) someone has asked for.
+        self._views: dict[tuple[tuple[str, ...], bool, View], SharedJpeg] = {}
         self._viewers = 0  # MJPEG streams being served, at most settings.max_viewers
 
     def add_routes(self, app: web.Application) -> None:
@@ -115,20 +120,19 @@ class _LiveView:
             raise web.HTTPServiceUnavailable(
                 text=f"no picture from camera {camera!r} yet", headers={"Retry-After": "1"}
             )
-        view = self._view((camera,), self._landmarks(request))
-        encoded = await self._unless_stopping(view.next_jpeg(None))
+        view = self._view((camera,), self._landmarks(request), _view_of(request))
+        encoded = await self._stopping.unless_stopping(view.next_jpeg(None))
         if encoded is None:
             raise web.HTTPServiceUnavailable(text="shutting down")
         return web.Response(body=encoded.jpeg, content_type="image/jpeg", headers=_NO_STORE)
 
     async def camera_stream(self, request: web.Request) -> web.StreamResponse:
-        view = self._view((self._camera(request),), self._landmarks(request))
+        view = self._view((self._camera(request),), self._landmarks(request), _view_of(request))
         return await self._stream(request, view)
 
     async def grid_stream(self, request: web.Request) -> web.StreamResponse:
-        return await self._stream(
-            request, self._view(self._board.cameras, self._landmarks(request))
-        )
+        view = self._view(self._board.cameras, self._landmarks(request), _view_of(request))
+        return await self._stream(request, view)
 
     async def _stream(self, request: web.Request, view: SharedJpeg) -> web.StreamResponse:
         if self._viewers >= self._settings.max_viewers:
@@ -157,14 +161,14 @@ class _LiveView:
         due_monotonic_s = time.monotonic()
         try:
             while not self._stopping.is_set():
-                encoded = await self._unless_stopping(view.next_jpeg(sent))
+                encoded = await self._stopping.unless_stopping(view.next_jpeg(sent))
                 if encoded is None:
                     break
                 await response.write(_mjpeg_part(encoded.jpeg))
                 sent = encoded
                 # Pace at stream_fps; after a stall start afresh instead of sending a burst.
                 due_monotonic_s = max(due_monotonic_s + self._frame_interval_s, time.monotonic())
-                if await self._stopped_within(due_monotonic_s - time.monotonic()):
+                if await self._stopping.stopped_within(due_monotonic_s - time.monotonic()):
                     break
             await response.write(f"--{MJPEG_BOUNDARY}--\r\n".encode())
         except ConnectionResetError:
@@ -183,7 +187,9 @@ class _LiveView:
                 # reopens its streams: a kiosk is back within a second of a restart).
                 await response.write(f": subscribed\n\nretry: {SSE_RETRY_MS}\n\n".encode())
                 while not self._stopping.is_set():
-                    event = await self._unless_stopping(anext(subscription), SSE_KEEPALIVE_S)
+                    event = await self._stopping.unless_stopping(
+                        anext(subscription), SSE_KEEPALIVE_S
+                    )
                     if event is None:
                         if not self._stopping.is_set():
                             await response.write(b": keep-alive\n\n")
@@ -207,10 +213,12 @@ class _LiveView:
             raise web.HTTPBadRequest(text="landmarks must be 1 or 0")
         return _FLAGS[value.lower()]
 
-    def _view(self, cameras: tuple[str, ...], show_landmarks: bool) -> SharedJpeg:
-        key = (cameras, show_landmarks)
+    def _view(self, cameras: tuple[str, ...], show_landmarks: bool, view: View) -> SharedJpeg:
+        key = (cameras, show_landmarks, view)
         if key not in self._views:
-            options = DrawOptions.from_settings(self._settings, show_landmarks=show_landmarks)
+            options = DrawOptions.from_settings(
+                self._settings, show_landmarks=show_landmarks, view=view
+            )
 
             def render(snapshot: Snapshot, now_monotonic_s: float) -> bytes:
                 image = render_view(
@@ -231,31 +239,12 @@ class _LiveView:
             )
         return self._views[key]
 
-    async def _unless_stopping(
-        self, awaitable: Awaitable[T], timeout_s: float | None = None
-    ) -> T | None:
-        """The awaitable's result, or None when the server stops or `timeout_s` passes first."""
-        work = asyncio.ensure_future(awaitable)
-        stopping = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait(
-                (work, stopping), timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            work.cancel()
-            stopping.cancel()
-        if work.done() and not work.cancelled():
-            return work.result()
-        return None
 
-    async def _stopped_within(self, delay_s: float) -> bool:
-        if delay_s <= 0:
-            return self._stopping.is_set()
-        try:
-            await asyncio.wait_for(self._stopping.wait(), timeout=delay_s)
-        except TimeoutError:
-            return False
-        return True
+def _view_of(request: web.Request) -> View:
+    try:
+        return View(request.query.get("view", View.OPERATOR))
+    except ValueError:
+        raise web.HTTPBadRequest(text="view must be operator or visitor") from None
 
 
 def _page(html: str) -> web.Response:
@@ -269,9 +258,17 @@ def _mjpeg_part(jpeg: bytes) -> bytes:
     return header.encode("ascii") + jpeg + b"\r\n"
 
 
-def build_live_view(board: SceneBoard, settings: OverlaySettings) -> web.Application:
+def build_live_view(
+    board: SceneBoard,
+    settings: OverlaySettings,
+    *,
+    history: History | None = None,
+    acknowledge: Acknowledge | None = None,
+) -> web.Application:
     """The live view as an aiohttp application (start it with `serve_live_view`).
 
+    `history`: where the pages' history and the alarms' pictures come from (None: off);
+    `acknowledge`: what makes an acknowledgement (app.acknowledge; None: refused, 503).
     Refuses to build an open live view for an address other machines can reach.
     """
     if settings.token is None and not is_loopback_host(settings.web_host):
@@ -283,7 +280,9 @@ def build_live_view(board: SceneBoard, settings: OverlaySettings) -> web.Applica
     if settings.token is not None:
         middlewares.append(TokenGate(settings.token.get_secret_value()).middleware)
     app = web.Application(middlewares=middlewares)
-    _LiveView(board, settings).add_routes(app)
+    stopping = Stopping()
+    _LiveView(board, settings, stopping).add_routes(app)
+    Api(board, settings, stopping, history=history, acknowledge=acknowledge).add_routes(app)
     return app
 
 
@@ -306,12 +305,16 @@ class LiveViewServer:
 
 @asynccontextmanager
 async def serve_live_view(
-    board: SceneBoard, settings: OverlaySettings
+    board: SceneBoard,
+    settings: OverlaySettings,
+    *,
+    history: History | None = None,
+    acknowledge: Acknowledge | None = None,
 ) -> AsyncIterator[LiveViewServer]:
     """Serve the live view on settings.web_host:settings.web_port while the block runs;
     CannotServe when that address cannot be bound."""
     runner = web.AppRunner(
-        build_live_view(board, settings),
+        build_live_view(board, settings, history=history, acknowledge=acknowledge),
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
         access_log_class=PathOnlyAccessLogger,
         access_log=ACCESS_LOG,
