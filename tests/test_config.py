@@ -104,3 +104,51 @@ def test_duplicate_camera_names_are_refused() -> None:
     text = '[[cameras]]\nname = "a"\nsource = "demo"\n[[cameras]]\nname = "a"\nsource = "demo"\n'
     with pytest.raises(ConfigError, match="repeated: a"):
         parse_settings(text)
+
+
+def test_alarms_messages_and_history_read_from_toml(tmp_path: Path) -> None:
+    (tmp_path / "ding.ogg").write_bytes(b"OggS")
+    settings = parse_settings(
+        """
+        [overlay]
+        alarm_events = ["streamwatch.face.mask_incorrect", "face.low_quality"]
+        alarm_hold_s = 3.5
+        alarm_sound = "ding.ogg"
+        time_format = "12h"
+        [overlay.messages]
+        lang = "de-CH"
+        welcome = "Willkommen"
+        [history]
+        max_events = 500
+        max_age_days = 1.5
+        """,
+        base_dir=tmp_path,
+    )
+    overlay = settings.overlay
+    assert [str(kind) for kind in overlay.alarm_events] == [
+        "face.mask_incorrect",
+        "face.low_quality",
+    ]
+    assert overlay.alarm_sound == str(tmp_path / "ding.ogg")  # relative to the config file
+    assert (overlay.messages.lang, overlay.messages.welcome) == ("de-CH", "Willkommen")
+    assert overlay.messages.maskless == "Please put on your mask"  # the rest as default
+    assert (settings.history.max_events, settings.history.max_age_days) == (500, 1.5)
+
+
+@pytest.mark.parametrize(
+    ("toml", "says"),
+    [
+        ('alarm_events = ["face.left"]', "not about a face in the picture"),
+        ('alarm_events = ["camera.offline"]', "alarms can be: face.new"),
+        ('alarm_sound = "missing.mp3"', "no audio file at"),
+        ('alarm_sound = "notes.txt"', '"off", "tone", or an audio file'),
+        ('ack_key = "Ctrl+A"', "ack_key"),
+        ('messages.lang = "english please"', "lang"),
+    ],
+)
+def test_alarm_settings_that_cannot_work_are_refused_with_the_fix(
+    toml: str, says: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(f"[overlay]\n{toml}\n", base_dir=tmp_path)
+    assert says in str(caught.value)

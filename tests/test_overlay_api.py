@@ -261,3 +261,18 @@ async def test_every_new_route_answers_401_without_the_token(
         bearer = {"Authorization": f"Bearer {TOKEN}"}
         async with http.get(guarded.server.url + "api/events", headers=bearer) as response:
             assert response.status == 200
+
+
+async def test_the_configured_sound_is_served_to_the_kiosk(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    sound = tmp_path / "chime.wav"
+    sound.write_bytes(b"RIFF....WAVEfmt ")
+    overlay = OverlaySettings.model_validate(
+        {"web_port": 0, "alarm_sound": "chime.wav"}, context={"base_dir": tmp_path}
+    )
+    async with desk(tmp_path, overlay=overlay) as d, http.get(d.server.url + "sound") as response:
+        assert response.status == 200 and response.content_type == "audio/wav"
+        assert await response.read() == sound.read_bytes()
+        async with http.get(d.server.url + "kiosk/door") as page:
+            assert 'data-sound="file"' in await page.text()

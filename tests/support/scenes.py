@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
 
+from streamwatch.analysis.fallback import AnalysisState
 from streamwatch.analysis.model import Box, Face, Gender, Glasses, Mask, Point, Pupil
 from streamwatch.capture.frame import Frame
 from streamwatch.events.model import Event
+from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.scene import Scene
 from streamwatch.tracking.track import Track
 
@@ -92,3 +99,27 @@ def make_event(
         data={"n": 1},
         time=datetime.fromtimestamp(time_s, UTC),
     )
+
+
+async def live_camera(
+    board: SceneBoard,
+    camera: str,
+    picture: np.ndarray,
+    face: Box,
+    *,
+    mask: Mask | None = Mask.NONE,
+    events: Sequence[Event] = (),
+    analysis: AnalysisState | None = None,
+    fps: float = 15.0,
+) -> None:
+    """A camera publishing `picture` at `fps` until cancelled: its face tracked with `mask`,
+    `events` as its recent events (a list may grow meanwhile), analysed as `analysis` says."""
+    for sequence in itertools.count(1):
+        now_s, now_monotonic_s = time.time(), time.monotonic()
+        track = make_track(mask, box=face, camera=camera, last_seen_s=now_monotonic_s)
+        frame = make_frame(
+            camera, sequence, image=picture.copy(), timestamp_s=now_s, monotonic_s=now_monotonic_s
+        )
+        scene = make_scene(frame, tracks=(track,), events=tuple(events))
+        board.publish(replace(scene, analysis=analysis))
+        await asyncio.sleep(1 / fps)  # the camera's pace, not a synchronisation
