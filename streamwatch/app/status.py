@@ -336,6 +336,20 @@ class AppCollector:
             "Events lost: the outbox could not commit them, however often tried.",
             value=app.dispatcher.writes.lost,
         )
+        if app.history is not None:
+            kept = app.history.stats
+            yield gauge("streamwatch_history_events", "Events kept.", value=kept.events)
+            yield gauge(
+                "streamwatch_history_bytes", "Events and alarm pictures kept.", value=kept.bytes
+            )
+            dropped = counter(
+                "streamwatch_history_dropped",
+                "Events the history let go, by limit (age, count, size).",
+                ["reason"],
+            )
+            for limit, count in kept.dropped.items():
+                dropped.add_metric([str(limit)], count)
+            yield dropped
 
 
 def counter(

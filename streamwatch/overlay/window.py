@@ -5,7 +5,9 @@ thread that created the window, and imshow + waitKey(1) take about a millisecond
 the slow part, runs in a worker thread.
 
 Keys: q quits (sets `stop`), l toggles the landmarks and pupils, f toggles full screen. It needs
-no window manager: on a bare X server the window opens at the top-left corner.
+no window manager: on a bare X server the window opens at the top-left corner. With
+`overlay.window_view = "visitor"` it shows the kiosk's picture: boxes, and the visitor's
+message drawn across the bottom (acknowledging is done on the pages, the API or MQTT).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 
 from streamwatch.config.model import OverlaySettings
 from streamwatch.overlay.board import SceneBoard, Snapshot
-from streamwatch.overlay.draw import REDRAW_AFTER_S, DrawOptions
+from streamwatch.overlay.draw import REDRAW_AFTER_S, DrawOptions, View
 from streamwatch.overlay.grid import render_view
 from streamwatch.overlay.screen import x_screen_size_px
 
@@ -127,7 +129,12 @@ async def show_windows(board: SceneBoard, settings: OverlaySettings, stop: async
                 if (snapshot := board.snapshot(cameras)).version > 0
                 and _needs_redraw(shown.get(title), snapshot, controls, tick_monotonic_s)
             }
-            options = DrawOptions.from_settings(settings, show_landmarks=controls.show_landmarks)
+            options = DrawOptions.from_settings(
+                settings,
+                show_landmarks=controls.show_landmarks,
+                view=View(settings.window_view),
+                visitor_message=True,  # the window is the whole screen: the message goes in it
+            )
             images = await asyncio.gather(
                 *(
                     asyncio.to_thread(
