@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 
 from streamwatch.analysis.model import Box
-from streamwatch.app.acknowledge import Acknowledger
+from streamwatch.app.acknowledge import Acknowledger, emits_acknowledgements
 from streamwatch.config.history import HistorySettings
-from streamwatch.config.model import OverlaySettings
+from streamwatch.config.model import CameraSettings, OverlaySettings, RuleSettings, Settings
 from streamwatch.config.sinks import WebhookSinkSettings
 from streamwatch.delivery import WebhookSink
 from streamwatch.events.ack import AckOutcome, AckRequest, AckVia
+from streamwatch.events.kind import EventKind
 from streamwatch.events.model import Event
 from streamwatch.overlay.web import serve_live_view
 from tests.support.desk import Desk, desk
@@ -276,3 +277,31 @@ async def test_the_configured_sound_is_served_to_the_kiosk(
         assert await response.read() == sound.read_bytes()
         async with http.get(d.server.url + "kiosk/door") as page:
             assert 'data-sound="file"' in await page.text()
+
+
+async def test_a_camera_whose_rules_leave_acknowledgements_out_ends_the_alarm_silently(
+    guard: Desk, receiver: WebhookReceiver
+) -> None:
+    rules = RuleSettings(
+        events=tuple(k for k in EventKind if k is not EventKind.ALERT_ACKNOWLEDGED)
+    )
+    settings = Settings(cameras=[CameraSettings(name="door", source="demo", rules=rules)])
+    assert not emits_acknowledgements(settings, "door")
+    assert emits_acknowledgements(
+        Settings(cameras=[CameraSettings(name="door", source="demo")]), "door"
+    )
+    silent = Acknowledger(
+        node="test",
+        board=guard.board,
+        dispatcher=guard.dispatcher,
+        history=guard.history,
+        emits=lambda camera: emits_acknowledgements(settings, camera),
+    )
+    maskless = alert()
+    await guard.emit(maskless)
+    (result,) = await silent.acknowledge(AckRequest(AckVia.API, alert_id=maskless.id))
+    assert result.outcome is AckOutcome.ACKNOWLEDGED and guard.board.alarms("door") == ()
+    await guard.delivered()
+    assert receiver.events_of_type("face.maskless") and not receiver.events_of_type(
+        "alert.acknowledged"
+    )

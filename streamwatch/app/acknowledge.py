@@ -16,8 +16,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Final
 
+from streamwatch.config.model import Settings
 from streamwatch.delivery.dispatcher import Dispatcher
 from streamwatch.events.ack import AckOutcome, AckRequest, AckResult, acknowledgement
+from streamwatch.events.kind import EventKind
 from streamwatch.events.model import Event
 from streamwatch.history import History
 from streamwatch.overlay.board import SceneBoard
@@ -118,3 +120,9 @@ class Acknowledger:
         self._done[alert.id] = (alert.camera, acknowledgement_id)
         while len(self._done) > REMEMBERED:
             self._done.popitem(last=False)
+
+
+def emits_acknowledgements(settings: Settings, camera: str) -> bool:
+    """Whether the camera's rules let its alert.acknowledged events out."""
+    rules = {c.name: c.rules for c in settings.cameras}.get(camera)
+    return rules is not None and EventKind.ALERT_ACKNOWLEDGED in rules.events

@@ -36,7 +36,6 @@ from streamwatch.delivery.service import open_delivery
 from streamwatch.delivery.state_dir import resolve_state_dir
 from streamwatch.events.ack import AckRequest
 from streamwatch.events.camera import CameraHealthRules
-from streamwatch.events.kind import EventKind
 from streamwatch.events.rules import EventRules
 from streamwatch.history import HistorySink, open_history
 from streamwatch.overlay.alarm import Alarms
@@ -46,7 +45,7 @@ from streamwatch.overlay.window import show_windows
 from streamwatch.tracking.identity import IdentityMemory
 from streamwatch.tracking.tracker import Tracker, TrackNumbers
 
-from .acknowledge import INBOX_SIZE, Acknowledger
+from .acknowledge import INBOX_SIZE, Acknowledger, emits_acknowledgements
 from .pipeline import CameraPipeline
 from .status import serve_status
 from .systemd import Notifier
@@ -263,7 +262,7 @@ class App:
             board=self.board,
             dispatcher=self.dispatcher,
             history=self.history,
-            emits=self._emits_acknowledgements,
+            emits=lambda camera: emits_acknowledgements(self.settings, camera),
             inbox=acks,
         )
         if settings.overlay.web:
@@ -361,11 +360,6 @@ class App:
         that rebuilds every part). After `run` returned."""
         for camera in self._cameras.values():
             await camera.pipeline.close_tracks()
-
-    def _emits_acknowledgements(self, camera: str) -> bool:
-        """Whether the camera's rules let its alert.acknowledged events out."""
-        cameras = {c.name: c for c in self.settings.cameras}
-        return camera in cameras and EventKind.ALERT_ACKNOWLEDGED in cameras[camera].rules.events
 
     def _identity_path(self, state_dir: Path) -> Path | None:
         name = self.settings.tracking.identity_file

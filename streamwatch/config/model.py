@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from streamwatch.config.alarms import alarm_kinds, sound_file
 from streamwatch.config.base import FromArrays, SecretFiles, Section
 from streamwatch.config.history import HistorySettings
 from streamwatch.config.messages import OverlayMessages
@@ -26,7 +27,6 @@ from streamwatch.config.sinks import (
     JsonLinesSinkSettings,
     SinkSettings,
 )
-from streamwatch.events.crop import shows_a_face
 from streamwatch.events.kind import EventKind
 
 DEFAULT_STATE_DIR = "/var/lib/streamwatch"
@@ -224,10 +224,6 @@ class OutboxSettings(Section):
     retry_max_s: Annotated[float, Field(gt=0)] = 60.0
 
 
-# What the kiosk page can play, by file suffix.
-SOUND_TYPES = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".wav": "audio/wav"}
-
-
 def is_loopback_host(host: str) -> bool:
     """True for an address only this machine can reach ("127.0.0.1", "::1", "localhost")."""
     if host.lower() == "localhost":
@@ -282,31 +278,12 @@ class OverlaySettings(SecretFiles):
     @field_validator("alarm_events", mode="before")
     @classmethod
     def _alarm_kinds(cls, events: object) -> object:
-        if not isinstance(events, list | tuple):
-            return events
-        names = [e.removeprefix("streamwatch.") if isinstance(e, str) else e for e in events]
-        faces = [kind.value for kind in EventKind if shows_a_face(kind)]
-        wrong = [name for name in names if name not in faces]
-        if wrong:
-            raise ValueError(
-                f"{wrong[0]!r} is not about a face in the picture; alarms can be: "
-                + ", ".join(faces)
-            )
-        return tuple(EventKind(name) for name in names)
+        return alarm_kinds(events)
 
     @field_validator("alarm_sound")
     @classmethod
     def _sound_file(cls, sound: str, info: ValidationInfo) -> str:
-        if sound in ("off", "tone"):
-            return sound
-        path = Path((info.context or {}).get("base_dir", ".")) / sound
-        if path.suffix.lower() not in SOUND_TYPES:
-            raise ValueError(
-                f'"off", "tone", or an audio file ({", ".join(SOUND_TYPES)}); got {sound!r}'
-            )
-        if not path.is_file():
-            raise ValueError(f"no audio file at {path} (relative paths: to the config file)")
-        return str(path.resolve())
+        return sound_file(sound, Path((info.context or {}).get("base_dir", ".")))
 
     @field_validator("token")
     @classmethod
