@@ -199,42 +199,46 @@ async def test_an_alarm_keeps_its_frame_and_face_pixelated_when_asked(
     assert pixelated(crop) is blur
 
 
-async def test_the_sink_hands_every_event_from_the_outbox_to_the_store(tmp_path: Path) -> None:
+async def test_the_sink_opens_the_store_and_hands_it_every_event_from_the_outbox(
+    tmp_path: Path,
+) -> None:
     events = [event(at_s=NOW_S + n) for n in range(3)]
-    async with History(tmp_path / "history.db", HistorySettings(), wall_s=lambda: NOW_S) as history:
-        async with dispatching(tmp_path / "outbox.db", [HistorySink(history)]) as dispatcher:
-            for each in events:
-                await dispatcher.submit(each)
-            await dispatcher.wait_until(lambda: dispatcher.pending("history") == 0)
+    history = History(tmp_path / "history.db", HistorySettings(), wall_s=lambda: NOW_S)
+    async with dispatching(tmp_path / "outbox.db", [HistorySink(history)]) as dispatcher:
+        for each in events:
+            await dispatcher.submit(each)
+        await dispatcher.wait_until(lambda: dispatcher.pending("history") == 0)
         assert ids(await history.query(EventQuery())) == [e.id for e in reversed(events)]
+    with pytest.raises(RuntimeError, match="not running"):
+        await history.query(EventQuery())  # closed with its sink
 
 
 async def test_events_wait_in_the_outbox_while_the_history_cannot_write(tmp_path: Path) -> None:
     events = [event(EventKind.FACE_MASKLESS, at_s=NOW_S + n) for n in range(3)]
-    async with History(
+    history = History(
         tmp_path / "history.db",
         HistorySettings(),
         alarm_kinds=(EventKind.FACE_MASKLESS,),
         wall_s=lambda: NOW_S,
-    ) as history:
-        store = history._store
+    )
+    store = history._store
 
-        def writable(yes: bool) -> None:  # the fault: every write fails in SQLite itself
-            store._connection().execute(f"PRAGMA query_only = {0 if yes else 1}")
+    def writable(yes: bool) -> None:  # the fault: every write fails in SQLite itself
+        store._connection().execute(f"PRAGMA query_only = {0 if yes else 1}")
 
-        async with (
-            asyncio.timeout(GUARD_S),
-            dispatching(tmp_path / "outbox.db", [HistorySink(history)]) as dispatcher,
-        ):
-            await history._thread.run(writable, False)
-            # The alarm's pictures cannot be kept: logged, and the alarm goes out all the same.
-            await history.keep_pictures(events[:1], np.zeros((480, 640, 3), np.uint8), [])
-            for each in events:
-                await dispatcher.submit(each)
-            await dispatcher.wait_until(lambda: dispatcher.counters["history"].retried >= 2)
-            assert dispatcher.pending("history") == 3  # waiting, not lost
-            assert "readonly" in (dispatcher.counters["history"].last_error or "")
-            await history._thread.run(writable, True)
-            await dispatcher.wait_until(lambda: dispatcher.pending("history") == 0)
+    async with (
+        asyncio.timeout(GUARD_S),
+        dispatching(tmp_path / "outbox.db", [HistorySink(history)]) as dispatcher,
+    ):
+        await history._thread.run(writable, False)
+        # The alarm's pictures cannot be kept: logged, and the alarm goes out all the same.
+        await history.keep_pictures(events[:1], np.zeros((480, 640, 3), np.uint8), [])
+        for each in events:
+            await dispatcher.submit(each)
+        await dispatcher.wait_until(lambda: dispatcher.counters["history"].retried >= 2)
+        assert dispatcher.pending("history") == 3  # waiting, not lost
+        assert "readonly" in (dispatcher.counters["history"].last_error or "")
+        await history._thread.run(writable, True)
+        await dispatcher.wait_until(lambda: dispatcher.pending("history") == 0)
         assert ids(await history.query(EventQuery())) == [e.id for e in reversed(events)]
         assert await history.picture(events[0].id, Picture.FRAME) is None

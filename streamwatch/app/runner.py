@@ -37,7 +37,7 @@ from streamwatch.delivery.state_dir import resolve_state_dir
 from streamwatch.events.ack import AckRequest
 from streamwatch.events.camera import CameraHealthRules
 from streamwatch.events.rules import EventRules
-from streamwatch.history import HistorySink, open_history
+from streamwatch.history import HistorySink, history_of
 from streamwatch.overlay.alarm import Alarms
 from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.web import serve_live_view
@@ -238,14 +238,13 @@ class App:
                 LocalAnalyzer(min_face_probability=settings.analyzer.min_face_probability)
             )
         state_dir = self._state_dir or resolve_state_dir(settings.state_dir)
-        # Opened before the outbox and closed after it: the outbox drains into it on the way out.
-        self.history = await stack.enter_async_context(
-            open_history(
-                settings.history,
-                state_dir,
-                alarm_kinds=settings.overlay.alarm_events,
-                blur_faces=settings.overlay.blur_faces,
-            )
+        # Opened and closed by its sink, within the state directory's lock and after the
+        # last delivery.
+        self.history = history_of(
+            settings.history,
+            state_dir,
+            alarm_kinds=settings.overlay.alarm_events,
+            blur_faces=settings.overlay.blur_faces,
         )
         acks: asyncio.Queue[AckRequest] = asyncio.Queue(INBOX_SIZE)
         self.dispatcher: Dispatcher = await stack.enter_async_context(

@@ -1,6 +1,6 @@
 """history: the event store on this machine (what happened, and the pictures of alarms)."""
 
-from streamwatch.history.service import History, open_history
+from streamwatch.history.service import History, history_of
 from streamwatch.history.sink import HistorySink
 from streamwatch.history.store import DropReason, EventQuery, HistoryError, Picture
 
@@ -11,5 +11,5 @@ __all__ = [
     "HistoryError",
     "HistorySink",
     "Picture",
-    "open_history",
+    "history_of",
 ]

@@ -1,7 +1,8 @@
 """History: the event store on a thread of its own, for the daemon's async parts.
 
 Three parts use it, none of them ever waiting for the disk on the event loop:
-- the outbox's `HistorySink` (history.sink) hands it every event, like any sink;
+- the outbox's `HistorySink` (history.sink) hands it every event, like any sink, and opens
+  and closes it;
 - a camera's pipeline hands it the frame an alarm was decided on (`keep_pictures`), before the
   alarm's event goes to the outbox, so the picture is there by the time a page asks for it;
 - the live view reads it (`query`, `event`, `picture`, `acknowledgement_of`).
@@ -16,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Final, Self
@@ -154,20 +155,14 @@ async def _cancelled(task: asyncio.Task[None]) -> None:
         await task
 
 
-@contextlib.asynccontextmanager
-async def open_history(
+def history_of(
     settings: HistorySettings,
     state_dir: Path,
     *,
     alarm_kinds: Sequence[EventKind],
     blur_faces: bool,
-) -> AsyncIterator[History | None]:
-    """The history under `state_dir` while the block runs; None when switched off."""
+) -> History | None:
+    """The history under `state_dir`, not opened yet (its sink opens it); None when off."""
     if not settings.enabled:
-        yield None
-        return
-    history = History(
-        state_dir / FILE_NAME, settings, alarm_kinds=alarm_kinds, blur_faces=blur_faces
-    )
-    async with history:
-        yield history
+        return None
+    return History(state_dir / FILE_NAME, settings, alarm_kinds=alarm_kinds, blur_faces=blur_faces)

@@ -1,7 +1,8 @@
 """The history as a sink: it takes every event from the outbox, in order, like any other.
 
-The history itself is opened and closed by the app (it outlives the dispatcher, which drains
-into it on the way out): entering and leaving this sink does nothing.
+The sink opens and closes its history: the dispatcher enters it inside the state directory's
+lock (no second process ever opens this history), and leaves it after its last delivery, once
+the cameras and the live view that also use the history have stopped.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class HistorySink:
             raise DeliveryError(str(error), retryable=True) from None
 
     async def __aenter__(self) -> Self:
+        await self._history.__aenter__()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        pass
+        await self._history.__aexit__(*exc_info)

@@ -70,15 +70,14 @@ async def desk(
     board = SceneBoard(
         list(cameras), alarms=Alarms(overlay.alarm_events, hold_s=overlay.alarm_hold_s)
     )
-    async with (
-        History(
-            folder / "history.db",
-            history or HistorySettings(),
-            alarm_kinds=overlay.alarm_events,
-            blur_faces=overlay.blur_faces,
-        ) as kept,
-        dispatching(folder / "outbox.db", [*sinks, HistorySink(kept)]) as dispatcher,
-    ):
+    kept = History(
+        folder / "history.db",
+        history or HistorySettings(),
+        alarm_kinds=overlay.alarm_events,
+        blur_faces=overlay.blur_faces,
+    )
+    # The history's sink opens it, as in the App.
+    async with dispatching(folder / "outbox.db", [*sinks, HistorySink(kept)]) as dispatcher:
         acknowledger = Acknowledger(
             node="test", board=board, dispatcher=dispatcher, history=kept, inbox=acks
         )
