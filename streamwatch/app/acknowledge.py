@@ -21,7 +21,7 @@ from streamwatch.delivery.dispatcher import Dispatcher
 from streamwatch.events.ack import AckOutcome, AckRequest, AckResult, acknowledgement
 from streamwatch.events.kind import EventKind
 from streamwatch.events.model import Event
-from streamwatch.history import History
+from streamwatch.history import History, HistoryError
 from streamwatch.overlay.board import SceneBoard
 
 log = logging.getLogger("streamwatch.app")
@@ -73,7 +73,12 @@ class Acknowledger:
         """Acknowledge what comes into `inbox` (the MQTT sink's commands), for ever."""
         while True:
             request = await self.inbox.get()
-            for result in await self.acknowledge(request):
+            try:
+                results = await self.acknowledge(request)
+            except HistoryError as error:  # the history unreadable: this request fails, only
+                log.error("acknowledgement via %s not made: %s", request.via, error)
+                continue
+            for result in results:
                 log.info("%s %s: %s", request.via, result.alert_id, result.outcome)
 
     @property

@@ -112,7 +112,10 @@ class Api:
             by=str(body.get("by") or ""),
             address=request.remote,
         )
-        (result,) = await self._acknowledge(ack_request)
+        try:
+            (result,) = await self._acknowledge(ack_request)
+        except HistoryError as error:
+            raise web.HTTPServiceUnavailable(text=str(error)) from None
         document = {
             "outcome": result.outcome,
             "alert_id": result.alert_id,
