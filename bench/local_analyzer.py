@@ -7,8 +7,11 @@ Prints each table and writes bench/results/local_analyzer.json:
   boxes differently) for faces of at least 64 px and for all; precision of detections of at
   least 64 px; per-frame recall on the ASL clip (one frontal face of 62-86 px per frame);
   false detections on the no-face images; how many single-face crops are found;
-- mask: confusion matrix over with_mask / without_mask / incorrect_mask(_synthetic) (the
-  largest face of each image), and the masked-vs-maskless accuracy;
+- mask: the old skin-colour measure and the learned classifier (with `incorrect` by the rule
+  and learned) side by side on the same chips (the largest face of each image of
+  with_mask / without_mask / incorrect_mask(_synthetic)): confusion matrix, masked-vs-maskless
+  accuracy for faces under and over 64 px, per class recall, `incorrect` read on maskless and
+  on worn faces, and the cost per face;
 - signatures: cosine distances between frames of the same person and of different people
   on the ASL clip (5 people, each in two separate takes);
 - quality: blur scores of the blurry and sharp crops; pose of the frontal portraits;
@@ -25,6 +28,8 @@ import platform
 import statistics
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -34,12 +39,13 @@ from common import median_ms, write_results
 from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.analysis.local.chip import aligned_chip
 from streamwatch.analysis.local.detector import FaceDetector
-from streamwatch.analysis.local.features import expression, pupils
-from streamwatch.analysis.local.mask import measure_mask
+from streamwatch.analysis.local.features import expression, eye_distance_px, pupils
+from streamwatch.analysis.local.mask import MIN_EYE_DISTANCE_PX, measure_mask
+from streamwatch.analysis.local.mask_classifier import IncorrectBy, MaskClassifier
 from streamwatch.analysis.local.pose import estimate_pose
 from streamwatch.analysis.local.quality import qualities
 from streamwatch.analysis.local.signature import SAME_PERSON_MAX_DISTANCE, SignatureModel
-from streamwatch.analysis.model import Box, Face
+from streamwatch.analysis.model import Box, Face, Mask
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 IMAGES = MEDIA / "images"
@@ -135,34 +141,95 @@ def largest(faces: tuple[Face, ...]) -> Face | None:
     return max(faces, key=lambda f: f.box_px.area, default=None)
 
 
-def mask_table(analyzer: LocalAnalyzer) -> dict[str, object]:
-    matrix: dict[str, Counter[str]] = {}
-    for folder in MASK_FOLDERS:
-        counts: Counter[str] = Counter()
-        for path in sorted((IMAGES / folder).iterdir()):
-            face = largest(analyzer.analyze_sync(read(path)).faces)
-            counts[
-                "no face"
-                if face is None
-                else "too small"
-                if face.mask is None
-                else face.mask.name.lower()
-            ] += 1
-        matrix[folder] = counts
-    worn_right = matrix["with_mask"]["worn"] + matrix["with_mask"]["incorrect"]
-    bare_right = matrix["without_mask"]["none"]
-    judged = sum(
-        matrix[f][m] for f in ("with_mask", "without_mask") for m in ("worn", "incorrect", "none")
-    )
+TRUTH_OF_FOLDER = {
+    "with_mask": Mask.WORN,
+    "without_mask": Mask.NONE,
+    "incorrect_mask": Mask.INCORRECT,
+    "incorrect_mask_synthetic": Mask.INCORRECT,
+}
+
+
+def mask_readers() -> dict[str, Callable[[np.ndarray], Mask]]:
+    """Every way to read a chip's mask state, measured side by side on the same chips."""
+    rule = MaskClassifier(IncorrectBy.RULE)
+    learned = MaskClassifier(IncorrectBy.LEARNED)
     return {
-        "confusion": {folder: dict(counts) for folder, counts in matrix.items()},
-        "masked_vs_maskless_accuracy_of_detected": round(
-            (worn_right + bare_right) / max(judged, 1), 3
-        ),
-        "masked_vs_maskless_accuracy_of_all_images": round((worn_right + bare_right) / 120, 3),
-        "masked_recall": round(worn_right / 60, 3),
-        "maskless_recall": round(bare_right / 60, 3),
+        "skin_colour_measure": lambda chip: measure_mask(chip).state,
+        "classifier_incorrect_by_rule": lambda chip: rule.read(chip).state,
+        "classifier_incorrect_learned": lambda chip: learned.read(chip).state,
     }
+
+
+def mask_chips(detector: FaceDetector) -> list[tuple[str, float, np.ndarray | None]]:
+    """(folder, face size px, chip) of the largest face of each mask image; chip None when
+    no face is found or it is too small to read (an eye distance under MIN_EYE_DISTANCE_PX)."""
+    found: list[tuple[str, float, np.ndarray | None]] = []
+    for folder in MASK_FOLDERS:
+        for path in sorted((IMAGES / folder).iterdir()):
+            face = largest(tuple(detector.detect(read(path))))
+            if face is None or eye_distance_px(face.landmarks_px) < MIN_EYE_DISTANCE_PX:
+                found.append((folder, 0.0 if face is None else face.box_px.size_px, None))
+                continue
+            found.append((folder, face.box_px.size_px, aligned_chip(read(path), face.landmarks_px)))
+    return found
+
+
+def mask_table(detector: FaceDetector) -> dict[str, object]:
+    """Per reader: confusion matrix, masked-vs-maskless accuracy by face size, per class
+    recall, the false `incorrect` rate and the cost per face, on the same chips."""
+    chips = mask_chips(detector)
+    table: dict[str, object] = {
+        "images": dict(Counter(folder for folder, _, _ in chips)),
+        "faces_read": dict(Counter(folder for folder, _, chip in chips if chip is not None)),
+        "faces_ge_64px_read": dict(
+            Counter(folder for folder, size, chip in chips if chip is not None and size >= 64)
+        ),
+    }
+    for name, reader in mask_readers().items():
+        read = [(folder, size, reader(chip)) for folder, size, chip in chips if chip is not None]
+        confusion: dict[str, Counter[str]] = {folder: Counter() for folder in MASK_FOLDERS}
+        for folder, _, state in read:
+            confusion[folder][state.name.lower()] += 1
+
+        def masked_accuracy(
+            small: bool | None, rows: list[tuple[str, float, Mask]] = read
+        ) -> object:
+            judged = [
+                (TRUTH_OF_FOLDER[folder] is Mask.WORN, state is not Mask.NONE)
+                for folder, size, state in rows
+                if folder in ("with_mask", "without_mask")
+                and (small is None or (size < MIN_API_FACE_PX) == small)
+            ]
+            right = sum(truth == guess for truth, guess in judged)
+            return {
+                "right": right,
+                "of": len(judged),
+                "accuracy": round(right / max(len(judged), 1), 3),
+            }
+
+        def share(
+            folders: tuple[str, ...], state: Mask, read: list[tuple[str, float, Mask]] = read
+        ) -> float:
+            rows = [s for f, _, s in read if f in folders]
+            return round(sum(s is state for s in rows) / max(len(rows), 1), 3)
+
+        sample = next(chip for _, _, chip in chips if chip is not None)
+        table[name] = {
+            "confusion": {folder: dict(counts) for folder, counts in confusion.items()},
+            "masked_vs_maskless": masked_accuracy(None),
+            "masked_vs_maskless_lt_64px": masked_accuracy(True),
+            "masked_vs_maskless_ge_64px": masked_accuracy(False),
+            "recall": {
+                "none": share(("without_mask",), Mask.NONE),
+                "worn": share(("with_mask",), Mask.WORN),
+                "incorrect_real": share(("incorrect_mask",), Mask.INCORRECT),
+                "incorrect_synthetic": share(("incorrect_mask_synthetic",), Mask.INCORRECT),
+            },
+            "incorrect_read_on_maskless": share(("without_mask",), Mask.INCORRECT),
+            "incorrect_read_on_worn": share(("with_mask",), Mask.INCORRECT),
+            "ms_per_face": median_ms(partial(reader, sample), 50),
+        }
+    return table
 
 
 def asl_frames() -> list[tuple[str, np.ndarray]]:
@@ -248,13 +315,15 @@ def latency_table(analyzer: LocalAnalyzer, repeat: int) -> dict[str, float]:
     signatures = SignatureModel()
     pose = estimate_pose(points, 640, 480)
     gate480, gate640 = FaceDetector(0.6, 480), FaceDetector(0.6, 640)
+    classifier = MaskClassifier()
     stages = {
         "gate_detect_480w_ms": lambda: gate480.detect(frame),
         "gate_detect_640w_ms": lambda: gate640.detect(frame),
         "chip_ms": lambda: aligned_chip(frame, points),
         "pose_ms": lambda: estimate_pose(points, 640, 480),
         "pupils_and_smile_ms": lambda: (pupils(points), expression(points)),
-        "mask_ms": lambda: measure_mask(chip),
+        "mask_skin_measure_ms": lambda: measure_mask(chip),
+        "mask_classifier_ms": lambda: classifier.read(chip),
         "qualities_ms": lambda: qualities(
             chip=chip, image=frame, box=face.box_px, probability=0.9, pose=pose, lower_face_skin=0.5
         ),
@@ -277,7 +346,7 @@ async def main(repeat: int) -> None:
             "opencv": cv2.__version__,
             "threads": 1,
             "detection": detection_table(gate),
-            "mask": mask_table(analyzer),
+            "mask": mask_table(gate),
             "signatures": signature_table(analyzer),
             "quality": quality_table(analyzer),
             "latency_median": latency_table(analyzer, repeat),

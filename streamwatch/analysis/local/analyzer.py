@@ -2,12 +2,14 @@
 
 Two entry points share one detector:
 - `detect` / `detect_sync`: the face gate. YuNet: boxes, probabilities and the five native
-  points (8-10 ms for a 640x480 frame on one core), plus the mask estimate (well under a
-  millisecond a face), so the gate notices a mask taken off without a paid call.
+  points (8-10 ms for a 640x480 frame on one core), plus the mask classifier's reading when
+  it is confident (mask_classifier.py, under a millisecond a face; an unsure reading is left
+  out, None), so the gate notices a mask taken off without a paid call and does not flip
+  with a face half turned away.
 - `analyze` / `analyze_sync`: every field the device can estimate, per face: the five
-  points, pupils, pose, smile, mask, qualities and the SFace signature (~20 ms a face on
-  top of detection). Gender, age, beauty, hat and glasses stay None: no model small
-  enough ships for them (README, "Dependencies").
+  points, pupils, pose, smile, mask (the classifier's state, sure or not), qualities and
+  the SFace signature (~20 ms a face on top of detection). Gender, age, beauty, hat and
+  glasses stay None: no model small enough ships for them (README, "Dependencies").
 
 The networks are not thread-safe: every use of one holds its `threading.Lock`, taken in the
 thread that does the work. (An asyncio lock around `to_thread` would be released when the
@@ -28,6 +30,7 @@ from streamwatch.analysis.local.chip import aligned_chip
 from streamwatch.analysis.local.detector import DETECTION_WIDTH_PX, FaceDetector
 from streamwatch.analysis.local.features import expression, eye_distance_px, pupils
 from streamwatch.analysis.local.mask import MIN_EYE_DISTANCE_PX, measure_mask
+from streamwatch.analysis.local.mask_classifier import IncorrectBy, MaskClassifier
 from streamwatch.analysis.local.models import quiet_opencv
 from streamwatch.analysis.local.pose import estimate_pose
 from streamwatch.analysis.local.quality import qualities
@@ -44,12 +47,18 @@ class LocalAnalyzer:
     name = LOCAL_ANALYZER
 
     def __init__(
-        self, min_face_probability: float = 0.6, *, detection_width_px: int = DETECTION_WIDTH_PX
+        self,
+        min_face_probability: float = 0.6,
+        *,
+        detection_width_px: int = DETECTION_WIDTH_PX,
+        incorrect_by: IncorrectBy = IncorrectBy.LEARNED,
     ) -> None:
         self._min_face_probability = min_face_probability
         self._detection_width_px = detection_width_px
+        self._incorrect_by = incorrect_by
         self._detector: FaceDetector | None = None
         self._signatures: SignatureModel | None = None
+        self._masks: MaskClassifier | None = None
         # Held by the thread inside each network (several cameras share them).
         self._detector_lock = threading.Lock()
         self._signature_lock = threading.Lock()
@@ -58,11 +67,13 @@ class LocalAnalyzer:
         quiet_opencv()
         self._detector = FaceDetector(self._min_face_probability, self._detection_width_px)
         self._signatures = SignatureModel()
+        self._masks = MaskClassifier(self._incorrect_by)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._detector = None
         self._signatures = None
+        self._masks = None
 
     async def detect(self, image: np.ndarray) -> FaceAnalysis:
         return await asyncio.to_thread(self.detect_sync, image)
@@ -74,10 +85,10 @@ class LocalAnalyzer:
         return await asyncio.to_thread(self.signature_sync, image, face)
 
     def detect_sync(self, image: np.ndarray) -> FaceAnalysis:
-        """The face gate: boxes, probabilities, five points and the mask estimate."""
+        """The face gate: boxes, probabilities, five points and the confident mask reading."""
         detector, _ = self._models()
         _check_image(image)
-        faces = [_with_mask(face, image) for face in self._detect(detector, image)]
+        faces = [self._with_mask(face, image) for face in self._detect(detector, image)]
         return self._analysis(image, faces)
 
     def signature_sync(self, image: np.ndarray, face: Face) -> Signature | None:
@@ -106,13 +117,14 @@ class LocalAnalyzer:
         height_px, width_px = image.shape[:2]
         chip = aligned_chip(image, points)
         pose = estimate_pose(points, width_px, height_px)
-        mask = measure_mask(chip) if eye_distance_px(points) >= MIN_EYE_DISTANCE_PX else None
+        readable = eye_distance_px(points) >= MIN_EYE_DISTANCE_PX
+        mask = measure_mask(chip) if readable else None
         return replace(
             face,
             pupils_px=pupils(points),
             pose=pose,
             expression=expression(points),
-            mask=None if mask is None else mask.state,
+            mask=self._mask_classifier().read(chip).state if readable else None,
             qualities=qualities(
                 chip=chip,
                 image=image,
@@ -123,6 +135,17 @@ class LocalAnalyzer:
             ),
             signature=self._embed(signatures, chip),
         )
+
+    def _with_mask(self, face: Face, image: np.ndarray) -> Face:
+        if eye_distance_px(face.landmarks_px) < MIN_EYE_DISTANCE_PX:
+            return face
+        reading = self._mask_classifier().read(aligned_chip(image, face.landmarks_px))
+        return replace(face, mask=reading.state) if reading.confident else face
+
+    def _mask_classifier(self) -> MaskClassifier:
+        if self._masks is None:
+            raise RuntimeError("LocalAnalyzer used outside `async with LocalAnalyzer() as ...`")
+        return self._masks
 
     def _models(self) -> tuple[FaceDetector, SignatureModel]:
         if self._detector is None or self._signatures is None:
@@ -136,13 +159,6 @@ class LocalAnalyzer:
             image_height_px=int(image.shape[0]),
             analyzer=self.name,
         )
-
-
-def _with_mask(face: Face, image: np.ndarray) -> Face:
-    points = face.landmarks_px
-    if eye_distance_px(points) < MIN_EYE_DISTANCE_PX:
-        return face
-    return replace(face, mask=measure_mask(aligned_chip(image, points)).state)
 
 
 def _check_image(image: np.ndarray) -> None:

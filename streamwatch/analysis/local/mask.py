@@ -1,7 +1,12 @@
-"""Mask worn, not worn or worn below the nose: a lower-face occlusion measure on the chip.
+"""The skin-colour measure of the lower face on the chip: the mask classifier's first cue.
 
-No shipped model classifies masks, so this reads the aligned chip (chip.py) with two cues
-that do not depend on the mask's colour, only on the face's own:
+The mask state itself comes from the learned classifier (mask_classifier.py). This measure was
+the whole reading before it; measured side by side (bench/local_analyzer.py, the training
+script's held-out chips) it lost as a reading — masked vs maskless 90 % against 95 % on the
+held-out chips, and `incorrect` read on a quarter of correctly worn masks — and stays for what
+it still does well: four of the classifier's features, and the contract's `mask` quality
+(`lower_face_skin`). It reads the aligned chip (chip.py) with two cues that do not depend on
+the mask's colour, only on the face's own:
 
 - **skin likeness**: the person's skin colour is taken from the more coloured of two
   patches a mask never covers, the forehead and between the eyes (hair, a hat brim or a
@@ -12,8 +17,9 @@ that do not depend on the mask's colour, only on the face's own:
 - **lips**: lips are redder (higher a*) than the skin around them; a mask is not. The
   reddest tenth of the mouth band at least as red as the skin means the lips are visible.
 
-Rule: lips visible and the chin or a cheek beside the mouth is skin → no mask; otherwise
-the nose is skin → worn below the nose (incorrect); otherwise → worn. The constants are
+Its own rule (`MaskMeasure.state`, kept for the bench's comparison): lips visible and the chin
+or a cheek beside the mouth is skin → no mask; otherwise the nose is skin → worn below the
+nose (incorrect); otherwise → worn. The constants are
 round values argued from colour, not fitted: a chroma distance of 12 is a plainly visible
 colour difference, "most" is half of the pixels, "as red as" is a difference of zero.
 `lower_face_skin` (0..1) is also the contract's mask quality (100 = nothing covers the
