@@ -149,14 +149,14 @@ TRUTH_OF_FOLDER = {
 }
 
 
-def mask_readers() -> dict[str, Callable[[np.ndarray], Mask]]:
-    """Every way to read a chip's mask state, measured side by side on the same chips."""
+def mask_readers() -> dict[str, Callable[[np.ndarray, float], Mask]]:
+    """Every way to read the mask state of a face's chip (and its size), side by side."""
     rule = MaskClassifier(IncorrectBy.RULE)
     learned = MaskClassifier(IncorrectBy.LEARNED)
     return {
-        "skin_colour_measure": lambda chip: measure_mask(chip).state,
-        "classifier_incorrect_by_rule": lambda chip: rule.read(chip).state,
-        "classifier_incorrect_learned": lambda chip: learned.read(chip).state,
+        "skin_colour_measure": lambda chip, _: measure_mask(chip).state,
+        "classifier_incorrect_by_rule": lambda chip, size: rule.read(chip, size).state,
+        "classifier_incorrect_learned": lambda chip, size: learned.read(chip, size).state,
     }
 
 
@@ -186,7 +186,9 @@ def mask_table(detector: FaceDetector) -> dict[str, object]:
         ),
     }
     for name, reader in mask_readers().items():
-        read = [(folder, size, reader(chip)) for folder, size, chip in chips if chip is not None]
+        read = [
+            (folder, size, reader(chip, size)) for folder, size, chip in chips if chip is not None
+        ]
         confusion: dict[str, Counter[str]] = {folder: Counter() for folder in MASK_FOLDERS}
         for folder, _, state in read:
             confusion[folder][state.name.lower()] += 1
@@ -213,7 +215,7 @@ def mask_table(detector: FaceDetector) -> dict[str, object]:
             rows = [s for f, _, s in read if f in folders]
             return round(sum(s is state for s in rows) / max(len(rows), 1), 3)
 
-        sample = next(chip for _, _, chip in chips if chip is not None)
+        sample, sample_px = next((c, s) for _, s, c in chips if c is not None)
         table[name] = {
             "confusion": {folder: dict(counts) for folder, counts in confusion.items()},
             "masked_vs_maskless": masked_accuracy(None),
@@ -227,7 +229,7 @@ def mask_table(detector: FaceDetector) -> dict[str, object]:
             },
             "incorrect_read_on_maskless": share(("without_mask",), Mask.INCORRECT),
             "incorrect_read_on_worn": share(("with_mask",), Mask.INCORRECT),
-            "ms_per_face": median_ms(partial(reader, sample), 50),
+            "ms_per_face": median_ms(partial(reader, sample, sample_px), 50),
         }
     return table
 
@@ -323,7 +325,7 @@ def latency_table(analyzer: LocalAnalyzer, repeat: int) -> dict[str, float]:
         "pose_ms": lambda: estimate_pose(points, 640, 480),
         "pupils_and_smile_ms": lambda: (pupils(points), expression(points)),
         "mask_skin_measure_ms": lambda: measure_mask(chip),
-        "mask_classifier_ms": lambda: classifier.read(chip),
+        "mask_classifier_ms": lambda: classifier.read(chip, face.box_px.size_px),
         "qualities_ms": lambda: qualities(
             chip=chip, image=frame, box=face.box_px, probability=0.9, pose=pose, lower_face_skin=0.5
         ),

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from streamwatch.analysis.model import Box, Face
+from streamwatch.analysis.model import Box, Face, Mask
 from streamwatch.budget import BudgetDenied, CallBudget, CallLedger, DenialReason
 from streamwatch.capture import Frame
 from streamwatch.config import BudgetSettings, SelectionSettings
@@ -24,6 +24,7 @@ from streamwatch.selection import (
     SharpnessHistory,
     face_sharpness,
 )
+from streamwatch.selection.policy import MaskHysteresis
 
 
 def _frame(sequence: int, at_s: float, image: np.ndarray | None = None) -> Frame:
@@ -73,16 +74,94 @@ def _gated(
     return GatedFace(track_id, face, sharpness=sharpness, relative_sharpness=relative)
 
 
-def test_a_new_face_gets_one_call_on_its_best_frame_of_the_window() -> None:
+def test_a_new_face_is_called_on_its_first_frame_as_good_as_the_cameras_usual() -> None:
+    policy = CallPolicy(SelectionSettings(window_s=1.0))
+    frames = [_frame(n, n * 0.2) for n in range(4)]
+    # Blurred while walking in, then as sharp as this camera's faces usually are: that frame
+    # is sent at once (main waited for the window's end and sent its best, a soft one).
+    assert policy.consider(frames[0], [_gated("a", 100, relative=0.7)]) is None
+    assert policy.consider(frames[1], [_gated("a", 100, relative=0.8)]) is None
+    candidate = policy.consider(frames[2], [_gated("a", 100, relative=1.1)])
+    assert candidate is not None
+    assert candidate.reason is CallReason.NEW and candidate.frame is frames[2]
+
+
+def test_without_a_usual_frame_the_best_of_the_window_is_sent_at_its_end() -> None:
     policy = CallPolicy(SelectionSettings(window_s=0.5))
     frames = [_frame(n, n * 0.2) for n in range(4)]
-    # Blurred while walking in, sharp at 0.2 s, softer again: the sharp frame is sent.
-    assert policy.consider(frames[0], [_gated("a", 100, relative=0.7)]) is None
-    assert policy.consider(frames[1], [_gated("a", 100, relative=1.4)]) is None
-    assert policy.consider(frames[2], [_gated("a", 100, relative=0.8)]) is None
-    candidate = policy.consider(frames[3], [_gated("a", 100, relative=0.9)])
+    assert policy.consider(frames[0], [_gated("a", 100, relative=0.5)]) is None
+    assert policy.consider(frames[1], [_gated("a", 100, relative=0.9)]) is None
+    assert policy.consider(frames[2], [_gated("a", 100, relative=0.6)]) is None
+    candidate = policy.consider(frames[3], [_gated("a", 100, relative=0.7)])
     assert candidate is not None
     assert candidate.reason is CallReason.NEW and candidate.frame is frames[1]
+
+
+def test_better_is_called_once_per_face_unless_its_answer_was_unusable() -> None:
+    # Main called `better` on every 1.3x improvement: a person walking in, the face growing
+    # and sharpening frame by frame, made five calls in two seconds.
+    policy = CallPolicy(SelectionSettings(window_s=0, refresh_s=60, improvement=1.3))
+    walking_in = ((64, 0.6), (80, 0.8), (96, 1.0), (112, 1.2), (128, 1.5))
+    calls = []
+    for n, (size, relative) in enumerate(walking_in):
+        candidate = policy.consider(_frame(n + 1, n * 0.5), [_gated("a", size, relative)])
+        if candidate is not None:
+            policy.sent(candidate)
+            policy.answered("a", Mask.NONE)
+            policy.decided("a")
+            calls.append(candidate.reason)
+    assert calls == [CallReason.NEW, CallReason.BETTER]
+    # An answer that found no face (or no mask state) may be followed by another better one.
+    policy = CallPolicy(SelectionSettings(window_s=0, refresh_s=60, improvement=1.3))
+    reasons = []
+    for n, (size, relative) in enumerate(((80, 0.6), (100, 0.9), (128, 1.3))):
+        candidate = policy.consider(_frame(n + 1, n * 0.5), [_gated("b", size, relative)])
+        assert candidate is not None
+        policy.sent(candidate)
+        policy.answered("b", None, found=False)
+        reasons.append(candidate.reason)
+    assert reasons == [CallReason.NEW, CallReason.BETTER, CallReason.BETTER]
+
+
+def _reading(track_id: str, mask: Mask | None) -> GatedFace:
+    face = Face(box_px=Box(100, 100, 100, 100), probability=0.9, mask=mask)
+    return GatedFace(track_id, face, sharpness=100.0, relative_sharpness=1.0)
+
+
+def test_a_flip_flopping_gate_reading_makes_no_changed_call() -> None:
+    # Main called `changed` after two gate runs in a row read another state than at the last
+    # call: a patterned mask seen in profile, read worn / none / worn / none, cost calls.
+    policy = CallPolicy(SelectionSettings(window_s=0, refresh_s=60))
+    first = policy.consider(_frame(1, 0.0), [_reading("a", Mask.WORN)])
+    assert first is not None
+    policy.sent(first)
+    policy.answered("a", Mask.WORN)
+    policy.decided("a")
+    flips = [Mask.NONE, Mask.NONE, Mask.WORN, None, Mask.NONE, Mask.NONE, Mask.WORN] * 4
+    for n, reading in enumerate(flips):
+        assert policy.consider(_frame(n + 2, 1.0 + n * 0.2), [_reading("a", reading)]) is None
+    # A state read steadily (three confident readings in a row, unsure ones in between) is a
+    # change: one call, and no more while it holds.
+    steady = [Mask.NONE, None, Mask.NONE, Mask.NONE, Mask.NONE, Mask.NONE]
+    reasons = []
+    for n, reading in enumerate(steady):
+        candidate = policy.consider(_frame(n + 40, 10.0 + n * 0.2), [_reading("a", reading)])
+        if candidate is not None:
+            policy.sent(candidate)
+            reasons.append(candidate.reason)
+    assert reasons == [CallReason.CHANGED]
+
+
+def test_the_held_reading_moves_only_on_a_steady_confident_state() -> None:
+    held = MaskHysteresis()
+    readings = [Mask.WORN, Mask.WORN, None, Mask.WORN]  # unsure readings count for neither
+    readings += [Mask.NONE, Mask.NONE, Mask.WORN, Mask.NONE, None, Mask.NONE, Mask.NONE]
+    states = []
+    for reading in readings:
+        held.observe(reading)
+        states.append(held.held)
+    # WORN after its third reading; NONE only once read three times in a row.
+    assert states == [None, None, None] + [Mask.WORN] * 7 + [Mask.NONE]
 
 
 def test_after_the_first_call_only_a_clearly_better_face_or_a_refresh_is_called() -> None:

@@ -55,13 +55,13 @@ sys.path.insert(0, str(REPO))
 
 from streamwatch.analysis.local.chip import aligned_chip  # noqa: E402
 from streamwatch.analysis.local.detector import FaceDetector  # noqa: E402
-from streamwatch.analysis.local.mask import measure_mask  # noqa: E402
 from streamwatch.analysis.local.mask_classifier import (  # noqa: E402
     PARTS,
     WEIGHTS_FILE,
     WEIGHTS_FORMAT,
     IncorrectBy,
     MaskClassifier,
+    skin_state,
 )
 from streamwatch.analysis.local.mask_features import FEATURE_LENGTH, chip_features  # noqa: E402
 from streamwatch.analysis.local.models import quiet_opencv  # noqa: E402
@@ -126,20 +126,25 @@ def load(chips_dir: Path, rng: np.random.Generator) -> list[Sample]:
                 (painted_mask(chip, over_nose=False, rng=rng), Mask.INCORRECT),
                 (painted_mask(flipped, over_nose=True, rng=rng), Mask.WORN),
             ]
-        digest = hashlib.sha256(f"{SEED}:{row['source_image']}".encode()).digest()
         samples.append(
             Sample(
                 features=chip_features(chip),
                 mirrored=chip_features(flipped),
                 label=label,
                 width_px=int(row["face_w_px"]),
-                held_out=digest[0] % HELD_OUT_OF == 0,
+                held_out=is_held_out(row["source_image"]),
                 extra=np.stack([chip_features(c) for c, _ in copies]),
                 extra_labels=tuple(lab for _, lab in copies),
             )
         )
     print(f"chips: {len(rows)}; found by YuNet at p >= {TRAINING_MIN_PROBABILITY}: {len(samples)}")
     return samples
+
+
+def is_held_out(source_image: str) -> bool:
+    """Whether the chips of this source photo are held out (never trained on)."""
+    digest = hashlib.sha256(f"{SEED}:{source_image}".encode()).digest()
+    return digest[0] % HELD_OUT_OF == 0
 
 
 def painted_mask(chip: np.ndarray, *, over_nose: bool, rng: np.random.Generator) -> np.ndarray:
@@ -293,8 +298,8 @@ def main() -> None:
     for incorrect_by in IncorrectBy:
         classifier = MaskClassifier(incorrect_by, args.out)
         readings = [
-            classifier.read_features(np.stack([f, m]))
-            for f, m in zip(test_x, test_mirrored, strict=True)
+            classifier.read_features(np.stack([f, m]), float(w))
+            for f, m, w in zip(test_x, test_mirrored, test_w, strict=True)
         ]
         read = np.array([int(r.state) for r in readings])
         figures(f"network, incorrect {incorrect_by}", test_y, read, test_w)
@@ -304,20 +309,11 @@ def main() -> None:
             f"{(read[confident] == test_y[confident]).mean():.1%}"
         )
     figures("linear model, incorrect learned", test_y, linear(test_x).argmax(axis=1), test_w)
-    old = np.array([int(measure_mask_of(f)) for f in test_x])
+    figures("network alone (no skin-measure vote)", test_y, mask_net(test_x).argmax(axis=1), test_w)
+    old = np.array([int(skin_state(f)) for f in test_x])
     figures("skin-colour measure (mask.py)", test_y, old, test_w)
     print(f"\nwrote {args.out} ({args.out.stat().st_size / 1024:.0f} kB)")
 
 
-def measure_mask_of(features: np.ndarray) -> Mask:
-    """The old measure's state from the skin part of the features (its last four values)."""
-    from streamwatch.analysis.local.mask import MaskMeasure
-    from streamwatch.analysis.local.mask_features import LIP_REDNESS_SCALE
-
-    nose, cheek, chin, lips = (float(v) for v in features[-4:])
-    return MaskMeasure(nose, cheek, chin, lips * LIP_REDNESS_SCALE).state
-
-
 if __name__ == "__main__":
-    assert measure_mask  # the skin measure is part of the features (mask_features.py)
     main()

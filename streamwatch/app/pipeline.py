@@ -29,7 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
-from streamwatch.analysis.analyzer import LOCAL_ANALYZER, AnalyzerError
+from streamwatch.analysis.analyzer import AnalyzerError
 from streamwatch.analysis.fallback import AnalysisRoute, FallbackReason
 from streamwatch.analysis.model import Box, Face, FaceAnalysis, Mask, Signature
 from streamwatch.budget.limiter import BudgetDenied
@@ -250,9 +250,18 @@ class CameraPipeline:
             _frame_time(frame),
             analyzer=analysis.analyzer,
             image=frame.image,
-            gate_masks=_gate_masks(candidate) if analysis.analyzer != LOCAL_ANALYZER else None,
+            # The cloud's answer and the device's alike: the gate reports only readings its
+            # classifier is sure of, so on the device's own path this seconds an answer only
+            # when the classifier is confident.
+            gate_masks=_gate_masks(candidate),
             degraded=answer.fallback,
         )
+        analysed = {track.track_id: track for track in update.analysed}
+        for track_id in candidate.track_ids:
+            track = analysed.get(track_id)
+            self._policy.answered(
+                track_id, None if track is None else track.face.mask, found=track is not None
+            )
         for track in update.analysed:
             self._policy.decided(track.track_id, self._rules.settled(track.track_id))
 
@@ -388,5 +397,6 @@ def _frame_time(frame: Frame) -> FrameTime:
 
 
 def _gate_masks(candidate: Candidate) -> dict[str, Mask]:
-    """The local gate's mask reading of each face in the frame the call was made for."""
+    """The local gate's confident mask reading of each face in the frame the call was made
+    for (faces it was unsure of have none)."""
     return {g.track_id: g.face.mask for g in candidate.gated if g.face.mask is not None}

@@ -10,6 +10,10 @@
 - `face.maskless` / `face.mask_incorrect`: confirmed by k of the last n analyses, by one
   confident answer, or by one answer the local gate's reading of the same frame agrees with
   (`mask_gate_confirms`); once per face, and again only after `cooldown_s` with new evidence.
+  The same rule whoever answered: the gate reports only readings its mask classifier is
+  confident of, so on the device's own path (the local analyzer, or the fallback when the
+  cloud cannot answer) one answer is enough exactly when the classifier is sure of it, and
+  a short maskless stretch is not lost waiting for a second look.
 - `face.low_quality`: an analysed face whose best picture quality (the worst of blur,
   lighting and noise) stays below the threshold.
 Faces outside the camera's zone or smaller than its `min_face_px` make no face events.
@@ -92,8 +96,9 @@ class EventRules:
         """The events of one update of the frame taken `at`, in the order things happened:
         left, new, then states.
 
-        `gate_masks`: the local gate's mask reading of each analysed track in the analysed
-        frame, when the analysis came from elsewhere (the cloud): a second opinion.
+        `gate_masks`: the local gate's confident mask reading of each analysed track in the
+        analysed frame: a second opinion on the cloud's answer, and on the device's own the
+        classifier's word that it is sure.
         """
         events = [e for track in update.left if (e := self._left(track, analyzer)) is not None]
         for track in (*update.new, *update.updated, *update.analysed):

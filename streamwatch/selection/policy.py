@@ -1,16 +1,28 @@
 """The call policy: which frame to spend a paid call on, per tracked face.
 
-A face that appears gets one call, on its best frame of its first `window_s` seconds (people
-walk in blurred and turn towards the camera: the first frame is rarely the best). After that a
-call is made only when the face got clearly better than the frame already sent, when its state
-is still undecided (the answer left its mask unknown), when the local gate sees its state
-change (its on-device mask estimate flipped for two gate runs in a row: a mask taken off),
-or every `refresh_s`; never more than `max_calls_per_track`. Everything else is a call saved.
+A face that appears gets one call, on the first frame at least as good as the camera's usual
+(its sharpness at least the camera's recent median), or, when none comes in its first
+`window_s` seconds, on the best frame of them (people walk in blurred and turn towards the
+camera: the first frame is rarely the best, and a call on a soft one asks for another).
+After that a call is made only
+- `better`: when the face got clearly better than the frame already sent — once per face,
+  unless the answer to the previous call was unusable (no face found there, or no mask
+  state): each 1.3x improvement calling again made cascades of five calls for one person
+  walking in;
+- `changed`: when the local gate's mask reading changed since the last call and differs from
+  the last answer. The reading is held (MaskHysteresis): it moves to a new state only after
+  CHANGE_CONFIRMATIONS confident gate readings of it in a row (unsure readings, None, count
+  for neither side), so a face flip-flopping in profile makes no calls;
+- `undecided`: while the answers do not settle its mask state, every UNDECIDED_RETRY_S;
+- `refresh`: every `refresh_s`;
+never more than `max_calls_per_track`. Everything else is a call saved. Re-calls other than
+`changed` wait for a frame no softer than `sharpness_relative_min` of the camera's usual; a
+change the gate is sure of is called on the frame it is seen in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from streamwatch.analysis.model import Face, Mask
@@ -21,8 +33,11 @@ from streamwatch.config.model import SelectionSettings
 FULL_SCORE_SIZE_PX = 128
 # Between calls for a face whose state is undecided or changed.
 UNDECIDED_RETRY_S = 1.0
-# Gate runs in a row that must agree on a changed local mask estimate: one alone is noise.
-CHANGE_CONFIRMATIONS = 2
+# Confident gate readings in a row that move the held mask reading: at the default 5 gate
+# runs a second, 0.6 s of a steady new state.
+CHANGE_CONFIRMATIONS = 3
+# A frame this sharp against the camera's recent median is as good as its usual.
+USUAL_RELATIVE_SHARPNESS = 1.0
 
 
 class CallReason(StrEnum):
@@ -67,16 +82,40 @@ class Candidate:
 
 
 @dataclass
+class MaskHysteresis:
+    """The gate's mask reading of one face, held until a new state is seen steadily."""
+
+    confirmations: int = CHANGE_CONFIRMATIONS
+    held: Mask | None = None
+    _candidate: Mask | None = None
+    _streak: int = 0
+
+    def observe(self, reading: Mask | None) -> None:
+        """One gate reading: a confident state, or None (unsure, too small: no evidence)."""
+        if reading is None:
+            return
+        if reading is self.held:
+            self._candidate, self._streak = None, 0
+            return
+        self._streak = self._streak + 1 if reading is self._candidate else 1
+        self._candidate = reading
+        if self._streak >= self.confirmations:
+            self.held, self._candidate, self._streak = reading, None, 0
+
+
+@dataclass
 class _TrackCalls:
     first_seen_s: float  # monotonic
     best: tuple[float, Frame, tuple[GatedFace, ...]] | None = None  # best of the first window
     calls: int = 0
+    better_calls: int = 0
     last_call_s: float | None = None
     sent_score: float = 0.0
     undecided: bool = True
-    mask_at_call: Mask | None = None  # the local gate's estimate when the last call was made
-    latest_mask: Mask | None = None
-    mask_changes_seen: int = 0
+    answer_usable: bool = True  # the last answer found the face and read its mask
+    answer_mask: Mask | None = None  # the mask state of the last usable answer
+    mask: MaskHysteresis = field(default_factory=MaskHysteresis)
+    mask_at_call: Mask | None = None  # the held gate reading when the last call was made
 
 
 class CallPolicy:
@@ -91,9 +130,9 @@ class CallPolicy:
         s = self._settings
         return face.size_px >= s.min_face_px and face.sharpness >= s.sharpness_floor
 
-    def _as_good_as_usual(self, face: GatedFace) -> bool:
+    def _sharp_enough_to_call_again(self, face: GatedFace) -> bool:
         # Judged against the camera's recent faces. Not for a face's first call: its window
-        # already picks its best frame, and a person whose face is softer than this camera's
+        # falls back to its best frame, and a person whose face is softer than this camera's
         # usual visitors must still be seen.
         return face.relative_sharpness >= self._settings.sharpness_relative_min
 
@@ -102,7 +141,7 @@ class CallPolicy:
         due: list[Candidate] = []
         for face in faces:
             state = self._tracks.setdefault(face.track_id, _TrackCalls(first_seen_s=now_s))
-            state.latest_mask = face.face.mask
+            state.mask.observe(face.face.mask)
             if not self.eligible(face) or state.calls >= self._settings.max_calls_per_track:
                 continue
             reason = self._reason(state, face, frame, faces)
@@ -130,20 +169,28 @@ class CallPolicy:
     ) -> CallReason | None:
         now_s = frame.monotonic_s
         if state.calls == 0:
+            if face.relative_sharpness >= USUAL_RELATIVE_SHARPNESS:
+                state.best = (face.score, frame, tuple(faces))  # good enough: no more waiting
+                return CallReason.NEW
             if state.best is None or face.score > state.best[0]:
                 state.best = (face.score, frame, tuple(faces))
             window_over = now_s - state.first_seen_s >= self._settings.window_s
             return CallReason.NEW if window_over else None
         assert state.last_call_s is not None
         since_s = now_s - state.last_call_s
-        changed = face.face.mask is not None and face.face.mask != state.mask_at_call
-        state.mask_changes_seen = state.mask_changes_seen + 1 if changed else 0
-        if not self._as_good_as_usual(face):
-            return None
-        if face.score >= state.sent_score * self._settings.improvement:
-            return CallReason.BETTER
-        if state.mask_changes_seen >= CHANGE_CONFIRMATIONS and since_s >= UNDECIDED_RETRY_S:
+        held = state.mask.held
+        if (
+            held is not None
+            and held is not state.mask_at_call
+            and held is not state.answer_mask
+            and since_s >= UNDECIDED_RETRY_S
+        ):
             return CallReason.CHANGED
+        if not self._sharp_enough_to_call_again(face):
+            return None
+        better_allowed = state.better_calls == 0 or not state.answer_usable
+        if better_allowed and face.score >= state.sent_score * self._settings.improvement:
+            return CallReason.BETTER
         if state.undecided and since_s >= UNDECIDED_RETRY_S:
             return CallReason.UNDECIDED
         if since_s >= self._settings.refresh_s:
@@ -157,11 +204,11 @@ class CallPolicy:
             if state is None:
                 continue
             state.calls += 1
+            state.better_calls += candidate.reason is CallReason.BETTER
             state.last_call_s = candidate.frame.monotonic_s
             state.sent_score = max(state.sent_score, candidate.score)
             state.best = None
-            state.mask_at_call = state.latest_mask
-            state.mask_changes_seen = 0
+            state.mask_at_call = state.mask.held
 
     def dropped(self, candidate: Candidate) -> None:
         """The candidate was not sent (too old, no budget): its faces start a fresh window."""
@@ -170,6 +217,17 @@ class CallPolicy:
             if state is not None and state.calls == 0:
                 state.best = None
                 state.first_seen_s = candidate.frame.monotonic_s
+
+    def answered(self, track_id: str, mask: Mask | None, *, found: bool = True) -> None:
+        """What the answer to a call for this face said: whether it found the face, and its
+        mask state (None: unknown). An unusable answer (not found, or no state) allows one
+        more `better` call."""
+        state = self._tracks.get(track_id)
+        if state is None:
+            return
+        state.answer_usable = found and mask is not None
+        if state.answer_usable:
+            state.answer_mask = mask
 
     def decided(self, track_id: str, decided: bool = True) -> None:
         """Whether the answers so far settle this face's state. While they do not (none yet,

@@ -124,7 +124,9 @@ class LocalAnalyzer:
             pupils_px=pupils(points),
             pose=pose,
             expression=expression(points),
-            mask=self._mask_classifier().read(chip).state if readable else None,
+            mask=self._mask_classifier().read(chip, face.box_px.size_px).state
+            if readable
+            else None,
             qualities=qualities(
                 chip=chip,
                 image=image,
@@ -139,7 +141,8 @@ class LocalAnalyzer:
     def _with_mask(self, face: Face, image: np.ndarray) -> Face:
         if eye_distance_px(face.landmarks_px) < MIN_EYE_DISTANCE_PX:
             return face
-        reading = self._mask_classifier().read(aligned_chip(image, face.landmarks_px))
+        chip = aligned_chip(image, face.landmarks_px)
+        reading = self._mask_classifier().read(chip, face.box_px.size_px)
         return replace(face, mask=reading.state) if reading.confident else face
 
     def _mask_classifier(self) -> MaskClassifier:
