@@ -14,6 +14,9 @@ import pytest
 from streamwatch.analysis.model import Mask
 from streamwatch.config import Settings
 from streamwatch.replay.events import EventRecord
+from streamwatch.replay.page import GATE_ONLY_MARK
+from streamwatch.replay.plot import HEIGHT_PX, WIDTH_PX
+from streamwatch.replay.report import write_report
 from streamwatch.replay.run import AnalyzerChoice, ReplayOptions, play
 from streamwatch.replay.truth import TOLERANCE_S, Visit, load_truth, score
 
@@ -118,11 +121,12 @@ async def test_a_fast_replay_is_the_same_every_time(tmp_path: Path) -> None:
     assert first.frames_read == 25 * 15 and not first.interrupted
 
 
-async def test_the_gate_seconds_a_cloud_answer_but_not_its_own(tmp_path: Path) -> None:
-    # The demo's visitor wears no mask, and the on-device gate reads her so. Through the cloud
-    # client the first answer is confirmed by the gate's reading of the same frame: the alert
-    # comes with face.new, on one call. The local analyzer's answer is the gate's own reading
-    # again, so it is no second opinion: the alert waits for a second analysis.
+async def test_a_confident_gate_reading_seconds_the_answer_on_both_paths(tmp_path: Path) -> None:
+    # The demo's visitor wears no mask, and the on-device gate's classifier is sure of it.
+    # Through the cloud client the first answer is confirmed by the gate's reading of the
+    # same frame; on the device's own path the same rule holds now that the gate reports only
+    # confident readings (main made the local path wait for a second analysis): the alert
+    # comes with face.new, on the first call, on both.
     def replayed(analyzer: AnalyzerChoice) -> ReplayOptions:
         return ReplayOptions(
             video="demo",
@@ -132,14 +136,57 @@ async def test_the_gate_seconds_a_cloud_answer_but_not_its_own(tmp_path: Path) -
             duration_s=8,
         )
 
-    cloud, local = await play(replayed("emulator")), await play(replayed("local"))
-    for replay in (cloud, local):
+    for replay in (await play(replayed("emulator")), await play(replayed("local"))):
         assert [e.kind for e in replay.events] == ["face.new", "face.maskless"]
-    new, maskless = cloud.events
-    assert maskless.media_s == new.media_s == cloud.calls[0].media_s
-    new, maskless = local.events
-    assert new.media_s is not None
-    assert maskless.media_s == local.calls[1].media_s > new.media_s
+        new, maskless = replay.events
+        assert maskless.media_s == new.media_s == replay.calls[0].media_s
+
+
+async def test_the_report_shows_who_answered_the_gates_readings_and_the_face_sizes(
+    media_dir: Path, tmp_path: Path
+) -> None:
+    # walk_and_pause_3people: three maskless faces of 45-65 px walking in.
+    clip = media_dir / "videos" / "walk_and_pause_3people.mp4"
+    # The built-in configuration, with calls only for faces of 100 px and more, face events
+    # from 40 px and an unanalysed face announced after 1 s: every face here is announced
+    # from the gate's detection alone.
+    settings = Settings.model_validate(
+        {
+            "cameras": [{"name": "demo", "source": "demo", "rules": {"min_face_px": 40}}],
+            "selection": {"min_face_px": 100},
+            "tracking": {"announce_unanalysed_after_s": 1.0},
+        }
+    )
+    options = ReplayOptions(
+        video=str(clip),
+        settings=settings,
+        report_dir=tmp_path / "report",
+        truth=load_truth(clip.with_name("walk_and_pause_3people.truth.json")),
+    )
+    replayed = await play(options)
+    files = write_report(options, replayed, "streamwatch replay …")
+    summary = json.loads(files.summary.read_text())
+    # Played with the built-in configuration, the file is not called `demo`.
+    assert summary["camera"] == "walk_and_pause_3people"
+    assert all(
+        json.loads(line)["source"].endswith("/walk_and_pause_3people")
+        for line in files.events.read_text().splitlines()
+    )
+    # Every gated frame with faces says how big they were and what the gate read of them.
+    with_faces = [f for f in replayed.frames if f.faces]
+    assert with_faces
+    assert all(f.face_px is not None and len(f.gate_masks) == f.faces for f in with_faces)
+    assert {m for f in with_faces for m in f.gate_masks} <= {"none", "worn", "incorrect", "unsure"}
+    assert summary["calls"]["made"] == 0
+    # The events table names who decided each event, and marks the gate-only announcements.
+    page = files.page.read_text()
+    assert "<th>analyzer</th>" in page
+    gate_only = [e for e in summary["event_log"] if e["analyzer"] == "local-gate"]
+    assert gate_only, "faces under 64 px are announced from the gate's detection"
+    assert page.count(f"<td>{GATE_ONLY_MARK} local-gate</td>") == len(gate_only)
+    assert f"{GATE_ONLY_MARK} announced from the local gate" in page
+    png = files.plot.read_bytes()
+    assert struct.unpack(">II", png[16:24]) == (WIDTH_PX, HEIGHT_PX)
 
 
 def test_truth_scores_count_misses_duplicates_and_wrong_alerts() -> None:
@@ -182,6 +229,29 @@ def test_the_truth_files_of_the_shared_media_load_as_they_are(media_dir: Path) -
     segments = load_truth(media_dir / "videos" / "asl_5people_sequence.truth.json")
     assert [v.person for v in segments][:3] == ["P1", "P2", "P3"]
     assert segments[1].enter_s == 2.567 and segments[1].mask is Mask.NONE
+
+
+def test_every_truth_file_of_the_shared_media_loads(media_dir: Path) -> None:
+    # Main refused four of the six: those describing the whole clip with `people`,
+    # `faces_visible`, `mask` or `empty` instead of `visits` or `segments`.
+    files = sorted((media_dir / "videos").glob("*.truth.json"))
+    assert len(files) >= 6
+    loaded = {path.name.removesuffix(".truth.json"): load_truth(path) for path in files}
+    classroom = loaded["classroom_4people"]  # 4 people, faces 15-25 px, no masks, 0-3 s
+    assert [(v.enter_s, v.leave_s, v.mask, v.face_px) for v in classroom] == [
+        (0.0, 3.0, Mask.NONE, 25.0)
+    ] * 4
+    assert len(loaded["walk_and_pause_3people"]) == 3
+    assert len(loaded["head_pose_2people"]) == 2
+    assert loaded["backs_3people_part1"] == ()  # people, but never a face
+
+
+def test_a_visit_whose_face_stays_below_min_face_px_is_not_judged() -> None:
+    visits = [Visit("far", 0.0, 3.0, Mask.NONE, face_px=25.0), Visit("near", 4.0, 8.0, None)]
+    result = score(visits, [_event("face.new", 5.0)], end_s=10.0, min_face_px=64)
+    assert result.people.expected == 1 and result.people.recall == 1.0
+    assert result.visits_left_out == 1
+    assert "face.maskless" not in result.masks  # the far one's maskless face is too small
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from streamwatch.analysis.model import FaceAnalysis
+from streamwatch.analysis.model import FaceAnalysis, Mask
 from streamwatch.app.pipeline import CameraPipeline
 from streamwatch.app.reports import GateDecision, GateReport
 from streamwatch.clock import MediaClock
@@ -25,6 +25,10 @@ class FrameRecord:
     frame_sharpness: float  # variance of the Laplacian of the whole frame, 320 px wide
     face_sharpness: float | None  # of the sharpest face the gate measured (96 px square)
     faces: int
+    face_px: float | None = None  # the largest face's size (side of a square of its area)
+    # The gate's mask reading of each face: "none", "worn", "incorrect", or "unsure" (its
+    # classifier was not confident, or the face too small to read).
+    gate_masks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,7 @@ class CallRecord:
     track_ids: tuple[str, ...]
     faces_found: int
     masks: tuple[str, ...]  # the answer's mask state per face found ("unknown" when None)
+    analyzer: str = ""  # who answered ("local", "ailab", …)
 
 
 class Collector:
@@ -84,6 +89,8 @@ class Collector:
                 frame_sharpness=laplacian_variance(gray),
                 face_sharpness=max((face.sharpness for face in report.faces), default=None),
                 faces=len(report.faces),
+                face_px=max((face.size_px for face in report.faces), default=None),
+                gate_masks=tuple(_state(face.face.mask) for face in report.faces),
             )
         )
         self._timestamps_s.append(frame.timestamp_s)
@@ -102,5 +109,10 @@ class Collector:
                     "unknown" if face.mask is None else face.mask.name.lower()
                     for face in analysis.faces
                 ),
+                analyzer=analysis.analyzer,
             )
         )
+
+
+def _state(mask: Mask | None) -> str:
+    return "unsure" if mask is None else mask.name.lower()

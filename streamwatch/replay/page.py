@@ -5,6 +5,10 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from streamwatch.events.rules import UNANALYSED
+
+GATE_ONLY_MARK = "◇"  # an event decided from the local gate's detection alone
+
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; color: #222;
        margin: 1.5em auto; padding: 0 1.5em; max-width: 1600px; }
@@ -144,13 +148,26 @@ def _events(log: list[dict[str, Any]]) -> str:
             _seconds(e["media_s"]),
             e["kind"],
             e["subject"] or "",
+            _analyzer(e["analyzer"]),
             e["mask"] or "",
             "" if e["dwell_s"] is None else f"{e['dwell_s']:.1f} s",
             _Raw(f"<img class=crop src='{escape(e['crop'])}' alt=''>" if e["crop"] else ""),
         ]
         for e in log
     ]
-    return _table(["time", "event", "track", "mask", "dwell", "crop"], rows)
+    note = (
+        f"<p class=note>{GATE_ONLY_MARK} announced from the local gate's detection alone: no "
+        "analysis of the face came in time (announce_unanalysed_after_s).</p>"
+        if any(e["analyzer"] == UNANALYSED for e in log)
+        else ""
+    )
+    return _table(["time", "event", "track", "analyzer", "mask", "dwell", "crop"], rows) + note
+
+
+def _analyzer(name: str | None) -> str:
+    if name == UNANALYSED:
+        return f"{GATE_ONLY_MARK} {name}"
+    return name or ""
 
 
 def _calls(log: list[dict[str, Any]]) -> str:
@@ -160,12 +177,15 @@ def _calls(log: list[dict[str, Any]]) -> str:
             _seconds(c["answered_media_s"]),
             c["reason"],
             ", ".join(c["track_ids"]),
+            c["analyzer"],
             c["faces_found"],
             ", ".join(c["masks"]),
         ]
         for c in log
     ]
-    return _table(["frame sent", "answered at", "why", "tracks", "faces", "masks"], rows)
+    return _table(
+        ["frame sent", "answered at", "why", "tracks", "analyzer", "faces", "masks"], rows
+    )
 
 
 def _truth(truth: dict[str, Any]) -> str:

@@ -1,4 +1,11 @@
-"""The timeline of a replay as one PNG: sharpness, gate decisions, frames sent, events."""
+"""The timeline of a replay as one PNG, five panels on one time axis:
+
+- face sharpness (faces unfit for being blurred, not for being small) and the floor;
+- face size against `min_face_px` (a face below it is unfit for its size);
+- the gate's decision per frame;
+- mask: the gate's per-frame reading (unsure readings grey) and each call's answer;
+- candidates, the frames sent (by the call's reason) and the events.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +22,12 @@ from matplotlib.axes import Axes
 from streamwatch.analysis.model import Mask
 from streamwatch.app.reports import GateDecision
 from streamwatch.events.kind import EventKind
+from streamwatch.events.rules import UNANALYSED
 from streamwatch.replay.collect import CallRecord, FrameRecord
 from streamwatch.replay.events import EventRecord
 from streamwatch.replay.truth import Visit
 
-WIDTH_PX, HEIGHT_PX, DPI = 1600, 900, 100
+WIDTH_PX, HEIGHT_PX, DPI = 1600, 1250, 100
 DECISION_COLOURS = {
     GateDecision.STILL: "#d9d9d9",
     GateDecision.RATE: "#bdbdbd",
@@ -43,6 +51,13 @@ EVENT_MARKERS: dict[str, tuple[str, str]] = {
     EventKind.FACE_MASK_INCORRECT: ("X", "#fd8d3c"),
     EventKind.FACE_LOW_QUALITY: ("s", "#969696"),
 }
+MASK_COLOURS = {
+    "none": "#cb181d",
+    "worn": "#238b45",
+    "incorrect": "#fd8d3c",
+    "unsure": "#bdbdbd",
+    "unknown": "#bdbdbd",
+}
 VISIT_COLOURS = {
     None: "#f0f0f0",
     Mask.NONE: "#fde0dd",
@@ -60,25 +75,28 @@ def draw_timeline(
     fps: float,
     end_s: float,
     sharpness_floor: float,
+    min_face_px: float = 0.0,
     visits: Sequence[Visit] = (),
     title: str = "",
 ) -> dict[str, int | str]:
     """Write the PNG; returns its file name and size for the summary."""
-    figure, (sharp_ax, gate_ax, sent_ax) = plt.subplots(
-        3,
+    figure, (sharp_ax, size_ax, gate_ax, mask_ax, sent_ax) = plt.subplots(
+        5,
         1,
         sharex=True,
         figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI),
         dpi=DPI,
-        gridspec_kw={"height_ratios": [3, 2, 2]},
+        gridspec_kw={"height_ratios": [3, 2, 2, 1.2, 2.2]},
         layout="constrained",
     )
     try:
-        for ax in (sharp_ax, gate_ax, sent_ax):
+        for ax in (sharp_ax, size_ax, gate_ax, mask_ax, sent_ax):
             _visits(ax, visits, labelled=ax is sharp_ax)
-        _sharpness(sharp_ax, frames, sharpness_floor)
+        _sharpness(sharp_ax, frames, sharpness_floor, min_face_px)
+        _sizes(size_ax, frames, min_face_px)
         _decisions(gate_ax, frames, fps)
-        _sent_and_events(sent_ax, calls, events)
+        _masks(mask_ax, frames, calls)
+        _sent_and_events(sent_ax, frames, calls, events)
         sent_ax.set_xlim(0, max(end_s, 1 / fps))
         sent_ax.set_xlabel("media time (s)")
         figure.suptitle(title, fontsize=12)
@@ -105,7 +123,8 @@ def _visits(ax: Axes, visits: Sequence[Visit], *, labelled: bool) -> None:
         )
 
 
-def _sharpness(ax: Axes, frames: Sequence[FrameRecord], floor: float) -> None:
+def _sharpness(ax: Axes, frames: Sequence[FrameRecord], floor: float, min_face_px: float) -> None:
+    """Face sharpness per frame; a face unfit for its size is on the size panel, not here."""
     times = [f.media_s for f in frames]
     whole = ax.twinx()
     whole.plot(times, [f.frame_sharpness for f in frames], color="#969696", linewidth=0.6)
@@ -115,14 +134,16 @@ def _sharpness(ax: Axes, frames: Sequence[FrameRecord], floor: float) -> None:
         chosen = [
             (f.media_s, f.face_sharpness)
             for f in frames
-            if f.decision is decision and f.face_sharpness is not None
+            if f.decision is decision
+            and f.face_sharpness is not None
+            and (f.face_px is None or f.face_px >= min_face_px)
         ]
         ax.scatter(
             [t for t, _ in chosen],
             [sharpness for _, sharpness in chosen],
             s=10,
             color=DECISION_COLOURS[decision],
-            label=f"face: {decision}",
+            label=f"face: {'unfit (blurred)' if decision is GateDecision.UNFIT else decision}",
             zorder=3,
         )
     ax.axhline(floor, color="#cb181d", linestyle="--", linewidth=1, label="sharpness_floor")
@@ -131,6 +152,39 @@ def _sharpness(ax: Axes, frames: Sequence[FrameRecord], floor: float) -> None:
     ax.set_ylabel("face sharpness\n(Laplacian variance, 96 px face)")
     ax.set_zorder(whole.get_zorder() + 1)
     ax.patch.set_visible(False)
+    _legend_above(ax)
+
+
+def _sizes(ax: Axes, frames: Sequence[FrameRecord], min_face_px: float) -> None:
+    """The largest face's size per frame, by the gate's decision, against min_face_px."""
+    for decision in (GateDecision.UNFIT, GateDecision.SAVED, GateDecision.CANDIDATE):
+        chosen = [(f.media_s, f.face_px) for f in frames if f.decision is decision and f.face_px]
+        ax.scatter(
+            [t for t, _ in chosen],
+            [size for _, size in chosen],
+            s=10,
+            color=DECISION_COLOURS[decision],
+            zorder=3,
+        )
+    ax.axhline(min_face_px, color="#cb181d", linestyle="--", linewidth=1, label="min_face_px")
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("face size (px)")
+    _legend_above(ax)
+
+
+def _masks(ax: Axes, frames: Sequence[FrameRecord], calls: Sequence[CallRecord]) -> None:
+    """The gate's mask reading of every face it saw (top row) and each answer's (bottom)."""
+    for state, colour in MASK_COLOURS.items():
+        gate = [f.media_s for f in frames for reading in f.gate_masks if reading == state]
+        answers = [c.media_s for c in calls for mask in c.masks if mask == state]
+        if gate:
+            ax.scatter(gate, [1] * len(gate), s=8, marker="|", color=colour, label=state)
+        if answers:
+            label = None if gate or state == "unknown" else state
+            ax.scatter(answers, [0] * len(answers), s=50, marker="o", color=colour, label=label)
+    ax.set_yticks([0, 1], ["call's answer", "gate reading"], fontsize=8)
+    ax.set_ylim(-0.6, 1.6)
+    ax.set_ylabel("mask")
     _legend_above(ax)
 
 
@@ -152,20 +206,46 @@ def _decisions(ax: Axes, frames: Sequence[FrameRecord], fps: float) -> None:
     ax.set_ylabel("gate decision")
 
 
-def _sent_and_events(ax: Axes, calls: Sequence[CallRecord], events: Sequence[EventRecord]) -> None:
-    """Frames sent (by the call's reason) on the top row; events below, one row per type."""
+def _sent_and_events(
+    ax: Axes,
+    frames: Sequence[FrameRecord],
+    calls: Sequence[CallRecord],
+    events: Sequence[EventRecord],
+) -> None:
+    """Candidates and frames sent (by the call's reason) on the top rows, so that which
+    candidates became calls shows; events below, one row per type; an announcement from the
+    local gate alone (no analysis) is drawn hollow."""
     kinds: list[str] = [kind for kind in EVENT_MARKERS if any(e.kind == kind for e in events)]
     kinds += sorted({e.kind for e in events} - set(EVENT_MARKERS))
-    labels = [*reversed(kinds), "frames sent"]
+    labels = [*reversed(kinds), "candidates", "frames sent"]
     top = len(labels) - 1
+    candidates = [f.media_s for f in frames if f.decision is GateDecision.CANDIDATE]
+    ax.vlines(
+        candidates, top - 1.4, top - 0.6, color=DECISION_COLOURS[GateDecision.CANDIDATE], lw=1
+    )
     for reason, colour in REASON_COLOURS.items():
         chosen = [c.media_s for c in calls if c.reason == reason]
         if chosen:
             ax.vlines(chosen, top - 0.4, top + 0.4, color=colour, linewidth=2, label=reason)
     for row, kind in enumerate(reversed(kinds)):
         marker, colour = EVENT_MARKERS.get(kind, ("o", "#000000"))
-        times = [e.media_s for e in events if e.kind == kind and e.media_s is not None]
-        ax.scatter(times, [row] * len(times), marker=marker, s=60, color=colour, zorder=3)
+        for gate_only in (False, True):
+            times = [
+                e.media_s
+                for e in events
+                if e.kind == kind
+                and e.media_s is not None
+                and (e.analyzer == UNANALYSED) == gate_only
+            ]
+            ax.scatter(
+                times,
+                [row] * len(times),
+                marker=marker,
+                s=60,
+                zorder=3,
+                facecolors="none" if gate_only else colour,
+                edgecolors=colour,
+            )
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.set_ylim(-0.7, top + 0.7)
     ax.set_ylabel("calls and events")

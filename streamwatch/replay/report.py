@@ -10,6 +10,7 @@ from pathlib import Path
 from streamwatch.replay.page import render_page
 from streamwatch.replay.plot import draw_timeline
 from streamwatch.replay.run import EVENTS_FILE, Replayed, ReplayOptions
+from streamwatch.replay.settings import pick_camera
 from streamwatch.replay.summary import summarize
 from streamwatch.replay.truth import score
 
@@ -30,7 +31,8 @@ def write_report(options: ReplayOptions, replayed: Replayed, command: str) -> Re
     directory = options.report_dir
     truth = None
     if options.truth is not None:
-        truth = score(options.truth, replayed.events, replayed.media_s)
+        min_face_px = pick_camera(options.settings, options.camera).rules.min_face_px
+        truth = score(options.truth, replayed.events, replayed.media_s, min_face_px)
     plot = draw_timeline(
         directory / PLOT_FILE,
         replayed.frames,
@@ -39,6 +41,7 @@ def write_report(options: ReplayOptions, replayed: Replayed, command: str) -> Re
         fps=replayed.recording.fps,
         end_s=replayed.media_s,
         sharpness_floor=options.settings.selection.sharpness_floor,
+        min_face_px=options.settings.selection.min_face_px,
         visits=options.truth or (),
         title=f"{replayed.recording.name}: {replayed.counters.calls_made} calls, "
         f"{len(replayed.events)} events in {replayed.media_s:.1f} s",

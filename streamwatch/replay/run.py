@@ -101,7 +101,8 @@ async def play(options: ReplayOptions, stop: asyncio.Event | None = None) -> Rep
                 sources=_sources(options.duration_s, recording),
                 state_dir=Path(state_dir),
             ) as app:
-                pipeline, reader = app.pipelines[camera.name], app.readers[camera.name]
+                played = settings.cameras[0].name
+                pipeline, reader = app.pipelines[played], app.readers[played]
                 collector.attach(pipeline)
                 counters = pipeline.counters
 
@@ -119,7 +120,7 @@ async def play(options: ReplayOptions, stop: asyncio.Event | None = None) -> Rep
     latest = reader.latest
     return Replayed(
         recording=recording,
-        camera=camera.name,
+        camera=played,
         frames=collector.frames,
         calls=collector.calls,
         events=read_events(events_path, options.report_dir, collector.media_at),

@@ -8,11 +8,20 @@ The file (JSON) lists the stretches of the recording in which a person's face is
     ]}
 
 - `enter_s`, `leave_s`: seconds of media time (`start_s`, `end_s` are read too, and the list
-  may be called `segments`: ../shared/media's truth files load as they are);
+  may be called `segments`);
 - `person`: a name for the report (optional);
 - `mask` (optional): 0 or "none" (no mask: a face.maskless is expected), 1 or "worn" (no mask
   alert is expected), 2 or "incorrect" (a face.mask_incorrect is expected); absent: unknown.
+- `face_height_px` (optional, here or at the top): the face's height, or [smallest, largest].
 Other keys are ignored. A person who comes back is a second visit.
+
+A clip may instead be described as a whole — ../shared/media's truth files load as they are:
+
+    {"people": 3, "faces_visible": [[0, 3.42]], "face_height_px": [45, 65], "mask": 0}
+
+each of `people` (a count, or names) is in view during each [from_s, to_s] of
+`faces_visible` (empty: no face at any time); a file with only `empty` stretches has no
+visit.
 
 Scores, each event matched to at most one visit and each visit to at most one event, an event
 counting for a visit when its frame lies in the visit (give or take `TOLERANCE_S`, the truth's
@@ -23,7 +32,8 @@ own precision):
   alert during a masked visit or with nobody in view is wrong; during a visit of unknown mask
   it is not judged); the same for face.mask_incorrect.
 Only visits over by the replay's end are judged: one still in view then, or later, is left out
-(and counted apart), and so are the events during it.
+(and counted apart), and so are the events during it; so is a visit whose face never reaches
+the camera's `min_face_px` (no face event is expected of it).
 """
 
 from __future__ import annotations
@@ -51,6 +61,11 @@ class Visit:
     enter_s: float
     leave_s: float
     mask: Mask | None
+    face_px: float | None = None  # the largest height the face reaches (None: not said)
+
+    def too_small(self, min_face_px: float) -> bool:
+        """Whether the face never reaches the size that makes face events."""
+        return self.face_px is not None and self.face_px < min_face_px
 
     def covers(self, media_s: float) -> bool:
         return self.enter_s - TOLERANCE_S <= media_s <= self.leave_s + TOLERANCE_S
@@ -84,7 +99,7 @@ class TruthScore:
     people: Score
     masks: dict[str, Score]  # by alert kind, for the kinds the truth expects or got
     visits: tuple[VisitResult, ...]  # the visits judged
-    visits_left_out: int  # still in view at the replay's end, or later
+    visits_left_out: int  # still in view at the replay's end, or later, or too small
 
 
 def load_truth(path: Path) -> tuple[Visit, ...]:
@@ -95,18 +110,62 @@ def load_truth(path: Path) -> tuple[Visit, ...]:
         raise ReplayError(f"--truth {path}: cannot read it: {error.strerror}") from None
     except ValueError as error:
         raise ReplayError(f"--truth {path}: not JSON ({error})") from None
+    if isinstance(document, dict) and "visits" not in document and "segments" not in document:
+        if "faces_visible" in document:
+            return _whole_clip_visits(document, path)
+        if "empty" in document:
+            return ()  # nobody's face in view at any time
     entries = (
         document.get("visits", document.get("segments")) if isinstance(document, dict) else None
     )
     if not isinstance(entries, list):
         raise ReplayError(
             f'--truth {path}: expected {{"visits": [{{"person": …, "enter_s": …, "leave_s": …, '
-            '"mask": 0|1}, …]} (see streamwatch/replay/truth.py)'
+            '"mask": 0|1}, …]} or {"people": N, "faces_visible": [[from_s, to_s], …], '
+            '"mask": 0|1} (see streamwatch/replay/truth.py)'
         )
-    return tuple(_visit(entry, index, path) for index, entry in enumerate(entries))
+    face_px = _face_px(document.get("face_height_px"), f"--truth {path}")
+    return tuple(_visit(entry, index, path, face_px) for index, entry in enumerate(entries))
 
 
-def _visit(entry: Any, index: int, path: Path) -> Visit:
+def _whole_clip_visits(document: dict[str, Any], path: Path) -> tuple[Visit, ...]:
+    """The people of a clip that describes them as a whole: each of them in view during each
+    stretch of `faces_visible`, with the clip's `mask` and `face_height_px`."""
+    where = f"--truth {path}"
+    spans = document["faces_visible"]
+    if not isinstance(spans, list) or not all(
+        isinstance(span, list) and len(span) == 2 for span in spans
+    ):
+        raise ReplayError(f"{where}: faces_visible must be a list of [from_s, to_s] pairs")
+    people = document.get("people", 1)
+    if isinstance(people, dict | list):
+        names = [str(name) for name in people]
+    elif isinstance(people, int) and not isinstance(people, bool) and people >= 0:
+        names = [f"person {n + 1}" for n in range(people)]
+    else:
+        raise ReplayError(f"{where}: people must be a count, a list of names or an object")
+    mask = _mask(document.get("mask"), where)
+    face_px = _face_px(document.get("face_height_px"), where)
+    visits = []
+    for enter, leave in spans:
+        enter_s, leave_s = _seconds(enter, where), _seconds(leave, where)
+        if not 0 <= enter_s <= leave_s:
+            raise ReplayError(f"{where}: needs 0 <= from_s <= to_s, got {enter_s} and {leave_s}")
+        visits += [Visit(name, enter_s, leave_s, mask, face_px) for name in names]
+    return tuple(visits)
+
+
+def _face_px(value: Any, where: str) -> float | None:
+    """The largest face height of `face_height_px` (a number or a [smallest, largest] pair)."""
+    if value is None:
+        return None
+    sizes = value if isinstance(value, list) else [value]
+    if not sizes or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in sizes):
+        raise ReplayError(f"{where}: face_height_px must be a number or [smallest, largest]")
+    return float(max(sizes))
+
+
+def _visit(entry: Any, index: int, path: Path, face_px: float | None) -> Visit:
     where = f"--truth {path}: visit {index + 1}"
     if not isinstance(entry, dict):
         raise ReplayError(f"{where}: expected an object with enter_s and leave_s")
@@ -115,7 +174,8 @@ def _visit(entry: Any, index: int, path: Path) -> Visit:
     if not 0 <= enter_s <= leave_s:
         raise ReplayError(f"{where}: needs 0 <= enter_s <= leave_s, got {enter_s} and {leave_s}")
     person = str(entry.get("person", f"visit {index + 1}"))
-    return Visit(person, enter_s, leave_s, _mask(entry.get("mask"), where))
+    face_px = _face_px(entry.get("face_height_px"), where) or face_px
+    return Visit(person, enter_s, leave_s, _mask(entry.get("mask"), where), face_px)
 
 
 def _seconds(value: Any, where: str) -> float:
@@ -136,9 +196,17 @@ def _mask(value: Any, where: str) -> Mask | None:
     )
 
 
-def score(visits: Sequence[Visit], events: Sequence[EventRecord], end_s: float) -> TruthScore:
-    """How the replay's events (up to media time `end_s`) compare with the visits."""
-    judged = [visit for visit in visits if visit.leave_s <= end_s]
+def score(
+    visits: Sequence[Visit],
+    events: Sequence[EventRecord],
+    end_s: float,
+    min_face_px: float = 0.0,
+) -> TruthScore:
+    """How the replay's events (up to media time `end_s`) compare with the visits; a visit
+    whose face never reaches `min_face_px` is not judged (no face event is expected)."""
+    judged = [
+        visit for visit in visits if visit.leave_s <= end_s and not visit.too_small(min_face_px)
+    ]
     people, announced = _match(
         judged, range(len(judged)), _times(events, ARRIVALS, visits, lambda v: v in judged)
     )
