@@ -74,27 +74,33 @@ def _gated(
     return GatedFace(track_id, face, sharpness=sharpness, relative_sharpness=relative)
 
 
-def test_a_new_face_is_called_on_its_first_frame_as_good_as_the_cameras_usual() -> None:
-    policy = CallPolicy(SelectionSettings(window_s=1.0))
-    frames = [_frame(n, n * 0.2) for n in range(4)]
-    # Blurred while walking in, then as sharp as this camera's faces usually are: that frame
-    # is sent at once (main waited for the window's end and sent its best, a soft one).
-    assert policy.consider(frames[0], [_gated("a", 100, relative=0.7)]) is None
-    assert policy.consider(frames[1], [_gated("a", 100, relative=0.8)]) is None
-    candidate = policy.consider(frames[2], [_gated("a", 100, relative=1.1)])
-    assert candidate is not None
-    assert candidate.reason is CallReason.NEW and candidate.frame is frames[2]
-
-
-def test_without_a_usual_frame_the_best_of_the_window_is_sent_at_its_end() -> None:
+def test_a_new_face_is_called_on_its_best_frame_as_good_as_the_cameras_usual() -> None:
     policy = CallPolicy(SelectionSettings(window_s=0.5))
-    frames = [_frame(n, n * 0.2) for n in range(4)]
-    assert policy.consider(frames[0], [_gated("a", 100, relative=0.5)]) is None
-    assert policy.consider(frames[1], [_gated("a", 100, relative=0.9)]) is None
-    assert policy.consider(frames[2], [_gated("a", 100, relative=0.6)]) is None
-    candidate = policy.consider(frames[3], [_gated("a", 100, relative=0.7)])
+    frames = [_frame(n, n * 0.2) for n in range(5)]
+    # Blurred while walking in, then as sharp as this camera's faces usually are, then in
+    # profile (a higher sharpness, a lower score): the usual frame is sent, at the window's end.
+    assert policy.consider(frames[0], [_gated("a", 100, relative=0.7)]) is None
+    assert policy.consider(frames[1], [_gated("a", 100, relative=1.1)]) is None
+    assert policy.consider(frames[2], [_gated("a", 60, relative=1.2)]) is None  # too small
+    candidate = policy.consider(frames[3], [_gated("a", 100, relative=0.5)])
     assert candidate is not None
     assert candidate.reason is CallReason.NEW and candidate.frame is frames[1]
+
+
+def test_a_first_call_waits_past_the_window_for_a_usual_frame_then_takes_the_best() -> None:
+    # Main sent the best of the first window even when all of it was a blurred walk-in: the
+    # answer came from a soft frame, and better frames called again and again.
+    policy = CallPolicy(SelectionSettings(window_s=0.5))
+    times = [n * 0.25 for n in range(5)]  # 0 to 1 s: two windows
+    sharpness = [0.3, 0.5, 0.4, 0.7, 0.6]
+    answers = [
+        policy.consider(_frame(n, at_s), [_gated("a", 100, relative=relative)])
+        for n, (at_s, relative) in enumerate(zip(times, sharpness, strict=True))
+    ]
+    assert answers[:-1] == [None] * 4
+    last = answers[-1]
+    assert last is not None and last.reason is CallReason.NEW
+    assert last.frame.sequence == 3  # the sharpest of the second
 
 
 def test_better_is_called_once_per_face_unless_its_answer_was_unusable() -> None:

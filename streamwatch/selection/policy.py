@@ -1,9 +1,11 @@
 """The call policy: which frame to spend a paid call on, per tracked face.
 
-A face that appears gets one call, on the first frame at least as good as the camera's usual
-(its sharpness at least the camera's recent median), or, when none comes in its first
-`window_s` seconds, on the best frame of them (people walk in blurred and turn towards the
-camera: the first frame is rarely the best, and a call on a soft one asks for another).
+A face that appears gets one call, once it has been in view `window_s` (a track that lives
+shorter is not worth one), on its best frame at least as good as the camera's usual (its
+sharpness at least the camera's recent median); when no such frame comes within
+FIRST_CALL_WAIT_WINDOWS windows, on the best frame it had (people walk in blurred and turn
+towards the camera: the first frame is rarely the best, and a call on a soft one asks for
+another).
 After that a call is made only
 - `better`: when the face got clearly better than the frame already sent — once per face,
   unless the answer to the previous call was unusable (no face found there, or no mask
@@ -38,6 +40,10 @@ UNDECIDED_RETRY_S = 1.0
 CHANGE_CONFIRMATIONS = 3
 # A frame this sharp against the camera's recent median is as good as its usual.
 USUAL_RELATIVE_SHARPNESS = 1.0
+# How many windows a face's first call waits for a frame as good as usual before it settles
+# for the best it had (2: one second at the default window; the entrance clip's visitors walk
+# in blurred for a second, an ASL take lasts 1.6 s).
+FIRST_CALL_WAIT_WINDOWS = 2
 
 
 class CallReason(StrEnum):
@@ -106,7 +112,10 @@ class MaskHysteresis:
 @dataclass
 class _TrackCalls:
     first_seen_s: float  # monotonic
-    best: tuple[float, Frame, tuple[GatedFace, ...]] | None = None  # best of the first window
+    best: tuple[float, Frame, tuple[GatedFace, ...]] | None = None  # best before the first call
+    usual_best: tuple[float, Frame, tuple[GatedFace, ...]] | None = (
+        None  # of those as sharp as usual
+    )
     calls: int = 0
     better_calls: int = 0
     last_call_s: float | None = None
@@ -124,6 +133,7 @@ class CallPolicy:
     def __init__(self, settings: SelectionSettings) -> None:
         self._settings = settings
         self._tracks: dict[str, _TrackCalls] = {}
+        self._first_call_max_wait_s = FIRST_CALL_WAIT_WINDOWS * settings.window_s
 
     def eligible(self, face: GatedFace) -> bool:
         """Big enough for the API and not hopelessly blurred: worth a call at all."""
@@ -169,13 +179,18 @@ class CallPolicy:
     ) -> CallReason | None:
         now_s = frame.monotonic_s
         if state.calls == 0:
-            if face.relative_sharpness >= USUAL_RELATIVE_SHARPNESS:
-                state.best = (face.score, frame, tuple(faces))  # good enough: no more waiting
-                return CallReason.NEW
             if state.best is None or face.score > state.best[0]:
                 state.best = (face.score, frame, tuple(faces))
-            window_over = now_s - state.first_seen_s >= self._settings.window_s
-            return CallReason.NEW if window_over else None
+            usual = face.relative_sharpness >= USUAL_RELATIVE_SHARPNESS
+            if usual and (state.usual_best is None or face.score > state.usual_best[0]):
+                state.usual_best = (face.score, frame, tuple(faces))
+            waited_s = now_s - state.first_seen_s
+            if waited_s < self._settings.window_s:
+                return None
+            if state.usual_best is not None:
+                state.best = state.usual_best
+                return CallReason.NEW
+            return CallReason.NEW if waited_s >= self._first_call_max_wait_s else None
         assert state.last_call_s is not None
         since_s = now_s - state.last_call_s
         held = state.mask.held
@@ -207,7 +222,7 @@ class CallPolicy:
             state.better_calls += candidate.reason is CallReason.BETTER
             state.last_call_s = candidate.frame.monotonic_s
             state.sent_score = max(state.sent_score, candidate.score)
-            state.best = None
+            state.best = state.usual_best = None
             state.mask_at_call = state.mask.held
 
     def dropped(self, candidate: Candidate) -> None:
@@ -215,7 +230,7 @@ class CallPolicy:
         for track_id in candidate.track_ids:
             state = self._tracks.get(track_id)
             if state is not None and state.calls == 0:
-                state.best = None
+                state.best = state.usual_best = None
                 state.first_seen_s = candidate.frame.monotonic_s
 
     def answered(self, track_id: str, mask: Mask | None, *, found: bool = True) -> None:

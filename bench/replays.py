@@ -1,0 +1,144 @@
+"""Every clip on both paths, as `streamwatch replay` plays it: calls, visits caught, mask alerts.
+
+    python bench/replays.py [--clips NAME ...]
+
+Each clip of ../shared/media/videos is replayed on its own clock (every frame, as fast as it
+decodes: the same calls and events on every run, whatever the machine's load) with the
+built-in settings, once with `--analyzer local` (the device answers) and once with
+`--analyzer emulator` (the cloud client over HTTP to the emulator, which serves the same
+on-device analyzer through JPEG). Per clip and path:
+- calls, against a 1 Hz poller's (one call a second of media);
+- appearances caught: an answer found the face(s) while the person was in view with a face of
+  at least 64 px (the appearances of bench/selection.py's ground truth);
+- mask alerts: `face.maskless` and `face.mask_incorrect` counts, and the wrong ones — a
+  maskless alert while the truth says a mask is worn (and no maskless stretch is near), on a
+  clip with no face at all, or any `incorrect` alert (no clip shows a mask worn below the
+  nose).
+Prints a table and writes bench/results/replays.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from common import write_results
+from selection import MEDIA, Clip, ground_truth
+
+from streamwatch.config import Settings
+from streamwatch.events.kind import EventKind
+from streamwatch.replay.collect import CallRecord
+from streamwatch.replay.events import EventRecord
+from streamwatch.replay.run import AnalyzerChoice, ReplayOptions, play
+
+RESULTS = Path(__file__).parent / "results" / "replays.json"
+PATHS: tuple[AnalyzerChoice, ...] = ("local", "emulator")
+TOLERANCE_S = 0.5  # the truth's own precision
+NO_FACE_CLIPS = ("backs_3people_part1",)
+
+
+def caught(clip: Clip, calls: list[CallRecord]) -> int:
+    return sum(
+        any(a.start_s <= c.media_s <= a.end_s and c.faces_found >= a.together_with for c in calls)
+        for a in clip.appearances
+    )
+
+
+def wrong_alerts(clip: Clip, events: list[EventRecord]) -> dict[str, int]:
+    def near(at_s: float, state: int) -> bool:
+        return any(
+            start_s - TOLERANCE_S <= at_s <= end_s + TOLERANCE_S
+            for a in clip.appearances
+            for start_s, end_s, mask in a.masks
+            if mask == state
+        )
+
+    maskless = [e.media_s for e in events if e.kind == EventKind.FACE_MASKLESS]
+    return {
+        "face.maskless": sum(
+            clip.name in NO_FACE_CLIPS or (t is not None and near(t, 1) and not near(t, 0))
+            for t in maskless
+        ),
+        "face.mask_incorrect": sum(e.kind == EventKind.FACE_MASK_INCORRECT for e in events),
+    }
+
+
+async def measure(names: list[str] | None) -> dict[str, Any]:
+    clips = [c for c in ground_truth() if names is None or c.name in names]
+    results: dict[str, Any] = {"clips": {}, "totals": {}}
+    totals = {p: {"calls": 0, "poll_1hz": 0, "appearances": 0, "caught": 0} for p in PATHS}
+    wrong_total = {p: {"face.maskless": 0, "face.mask_incorrect": 0} for p in PATHS}
+    for clip in clips:
+        row: dict[str, Any] = {}
+        for path in PATHS:
+            with tempfile.TemporaryDirectory() as report_dir:
+                replayed = await play(
+                    ReplayOptions(
+                        video=str(MEDIA / f"{clip.name}.mp4"),
+                        settings=Settings(),
+                        report_dir=Path(report_dir),
+                        analyzer=path,
+                    )
+                )
+            polled = math.ceil(replayed.media_s)
+            kinds = [e.kind for e in replayed.events]
+            wrong = wrong_alerts(clip, replayed.events)
+            row[path] = {
+                "calls": replayed.counters.calls_made,
+                "poll_1hz": polled,
+                "by_reason": {r: [c.reason for c in replayed.calls].count(r) for r in REASONS},
+                "appearances": len(clip.appearances),
+                "caught": caught(clip, replayed.calls),
+                "face.new": kinds.count(EventKind.FACE_NEW),
+                "face.returned": kinds.count(EventKind.FACE_RETURNED),
+                "face.maskless": kinds.count(EventKind.FACE_MASKLESS),
+                "face.mask_incorrect": kinds.count(EventKind.FACE_MASK_INCORRECT),
+                "wrong": wrong,
+            }
+            for key in totals[path]:
+                totals[path][key] += row[path][key]
+            for kind, count in wrong.items():
+                wrong_total[path][kind] += count
+        results["clips"][clip.name] = row
+        print(
+            f"{clip.name:<24} "
+            + "  ".join(
+                f"{p}: {f['calls']:>2}/{f['poll_1hz']:<3} calls, {f['caught']}/{f['appearances']}"
+                f" caught, maskless {f['face.maskless']} (wrong {f['wrong']['face.maskless']}),"
+                f" incorrect {f['face.mask_incorrect']}"
+                for p, f in row.items()
+            )
+        )
+    for path in PATHS:
+        t = totals[path]
+        results["totals"][path] = {
+            **t,
+            "calls_vs_1hz": round(t["calls"] / max(t["poll_1hz"], 1), 4),
+            "wrong_alerts": wrong_total[path],
+        }
+    return results
+
+
+REASONS = ("new", "better", "changed", "undecided", "refresh")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clips", nargs="*", help="only these clips (names without .mp4)")
+    args = parser.parse_args()
+    if not MEDIA.is_dir():
+        sys.exit(f"cannot run: the media are not at {MEDIA}")
+    results = asyncio.run(measure(args.clips))
+    print("\ntotals:")
+    for path, figures in results["totals"].items():
+        print(f"  {path:<9} {figures}")
+    write_results(RESULTS, results)
+
+
+if __name__ == "__main__":
+    main()
