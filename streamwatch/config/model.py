@@ -41,9 +41,10 @@ class RuleSettings(Section):
     mask_confirm_k: Annotated[int, Field(ge=1)] = 2
     mask_confirm_n: Annotated[int, Field(ge=1)] = 3
     confident_quality: Annotated[float, Field(ge=0, le=100)] = 85.0
-    # A cloud answer is also confirmed when the local gate read the same mask state on the
-    # same frame: a second, independent opinion that costs no call. When the two disagree,
-    # confirmation waits for k of n answers.
+    # An answer is also confirmed when the local gate confidently read the same mask state
+    # on the same frame: for a cloud answer a second, independent opinion that costs no call;
+    # for the device's own answer the classifier's word that it is sure (the gate reports
+    # only readings it is confident of). Otherwise confirmation waits for k of n answers.
     mask_gate_confirms: bool = True
     # Mask alerts fire once per face, and again only after this long and new evidence.
     cooldown_s: Annotated[float, Field(ge=0)] = 300.0
