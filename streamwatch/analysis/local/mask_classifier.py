@@ -9,28 +9,30 @@ mask_features.py:
 
 The skin-colour measure (mask.py) has a vote: the probability of "no mask" is a weight of its
 say (1 or 0), SKIN_WEIGHT_SMALL or SKIN_WEIGHT_BIG by the face's size, and the rest the
-network's. Alone it is the weaker reader; as a second opinion it makes a reading the two
-disagree on unsure, which is what it is (on the held-out chips masked vs maskless goes from
-94.5 % to 94.9 % and the confident readings from 96.8 % right to 97.6 %; on ../shared/media's
-mask photos from 83 % to 87 %), and on a big face, where it is as good as the network, it
-breaks their tie (masked vs maskless on ../shared/media's faces >= 64 px: 95.4 %, against
-94.4 % for either alone).
+network's. Alone it is the weaker reader (masked vs maskless 90.2 % on the held-out chips);
+as a second opinion it makes a reading the two disagree on unsure, which is what it is, and on
+a big face, where it is as good as the network, it breaks their tie. With it and the mirror
+image the held-out chips read 94.3 % right (the network alone on the chip: 93.1 %), 84 % of
+readings are confident and 97.6 % of those right; on ../shared/media's mask photos of faces
+>= 64 px, 95.4 % (94.4 % for the skin measure alone).
 
 `incorrect` is the hard state: 47 of 3 293 training chips. How it is decided is a closed
 choice, both measured by bench/local_analyzer.py and by the training script:
 - `IncorrectBy.LEARNED` (the default): the mask network's most probable state, trained with
-  masks painted below the nose of maskless chips besides the 47 real ones. It finds 23 % of
-  the real incorrect faces of ../shared/media and never says `incorrect` of a maskless or a
-  correctly masked face there (1.4 % and 1.8 % on the held-out chips);
+  masks painted below the nose of maskless chips besides the 47 real ones. It finds 33 % of
+  the real incorrect faces of ../shared/media (35 % of the synthetic ones) and says
+  `incorrect` of none of its maskless or correctly masked faces (held-out chips: 0.0 % of
+  maskless, 0.9 % of worn);
 - `IncorrectBy.RULE`: a mask is present (worn + incorrect >= 1/2) and the nose shows (nose
   network >= 1/2) — the nose network learns from every chip, not just the 47. It finds more
-  (43 % real, 60 % synthetic) but reads `incorrect` on 3 % of maskless and 7 % of worn
-  faces: each a false alert, so it is not the default.
+  (57 % real, 55 % synthetic) but reads `incorrect` on 3.3 % of maskless and 3.4 % of worn
+  faces there (held-out: 5.8 % and 6.2 %): each a false alert, so it is not the default.
 
-A reading is **confident** when each probability it rests on is at least
-CONFIDENT_PROBABILITY away from a coin toss on its side: the local gate only reports such
-readings (a face half turned away or half blurred reads near the middle, and flips), and the
-rules let one confident reading second an answer (events/rules.py).
+A reading is **confident** when the weakest probability it rests on (no mask; or mask, and
+for worn against incorrect under the rule, the nose) is at least CONFIDENT_PROBABILITY: the
+local gate only reports such readings (a face half turned away or half blurred reads near
+the middle, and flips), and the rules let one confident reading second an answer
+(events/rules.py).
 
 The weights (`mask_weights.npz`, ~470 kB, float16) are made by
 training/train_mask_classifier.py from ../shared/training/mask_chips (CC0); nothing is
