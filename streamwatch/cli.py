@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from streamwatch import __version__
 from streamwatch.analysis.model import FaceAnalysis
-from streamwatch.app.logs import configure_logging
+from streamwatch.app.logs import configure_logging, redaction
 from streamwatch.config import ConfigError, Settings, load_settings
+from streamwatch.config.secrets import config_secrets
 from streamwatch.errors import CommandError
 from streamwatch.replay.command import add_replay_parser
 
@@ -36,15 +37,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     args.log_handler = configure_logging(args.log_level, stream=sys.stderr)
+    # What the command prints goes through the log's redaction too: every config it reads
+    # registers its secrets there first (_settings), even one that failed to load.
+    args.redaction = redaction(args.log_handler)
     try:
         result: int = args.handler(args)
         sys.stdout.flush()  # a reader that left (`| head`) shows here, not in the exit's flush
         return result
     except ConfigError as error:
-        print(error, file=sys.stderr)
+        args.redaction.add(error.secrets)
+        print(args.redaction.mask(str(error)), file=sys.stderr)
         return EXIT_USAGE
     except CommandError as error:
-        print(f"streamwatch: {error}", file=sys.stderr)
+        print(args.redaction.mask(f"streamwatch: {error}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -139,20 +144,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(path: Path | None) -> Settings:
-    return Settings() if path is None else load_settings(path)
+def _settings(args: argparse.Namespace, path: Path | None) -> Settings:
+    """The config at `path` (None: the embedded default), its secrets registered with the
+    log redaction before anything is logged or printed; those of a config that fails to load
+    too, before its error is (a SIGHUP's, say, which the daemon logs)."""
+    if path is None:
+        return Settings()
+    try:
+        settings = load_settings(path)
+    except ConfigError as error:
+        args.redaction.add(error.secrets)
+        raise
+    args.redaction.add(config_secrets(settings))
+    return settings
 
 
 def _run(args: argparse.Namespace) -> int:
-    from streamwatch.app.logs import redact_settings_secrets
     from streamwatch.app.runner import run
 
     def load() -> Settings:
-        settings = _settings(args.config)
+        settings = _settings(args, args.config)
         if args.window:
             overlay = settings.overlay.model_copy(update={"window": True})
             settings = settings.model_copy(update={"overlay": overlay})
-        redact_settings_secrets(args.log_handler, settings)
         return settings
 
     settings = load()
@@ -171,20 +185,21 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    from streamwatch.camera_url import redact
     from streamwatch.capture.preflight import source_problems
-    from streamwatch.capture.sources import redact
 
+    settings = _settings(args, args.config)
     # Beyond the model: the files it names (a running daemon waits for them instead).
     problems = source_problems(settings)
     if problems:
-        raise ConfigError(str(args.config), problems)
+        raise ConfigError(str(args.config), problems, config_secrets(settings))
 
     cameras = ", ".join(f"{c.name} ({redact(c.source)})" for c in settings.cameras)
-    print(
+    line = (
         f"{args.config}: ok — {len(settings.cameras)} camera(s): {cameras}; "
         f"analyzer {settings.analyzer.kind}; {len(settings.sinks)} sink(s)"
     )
+    print(args.redaction.mask(line))
     return 0
 
 
@@ -219,7 +234,7 @@ def _outbox(args: argparse.Namespace) -> int:
     from streamwatch.delivery import Outbox, OutboxError, StateDirError, outbox_path
     from streamwatch.delivery.admin import describe
 
-    settings = _settings(args.config)
+    settings = _settings(args, args.config)
     if args.action != "list" and not (args.all or args.numbers or args.pending):
         raise CommandError(f"outbox {args.action}: name dead letters by their # or use --all")
     numbers = args.numbers or None
@@ -227,7 +242,7 @@ def _outbox(args: argparse.Namespace) -> int:
         path = outbox_path(settings)
         with Outbox(path, max_events=settings.outbox.max_events, create=False) as outbox:
             if args.action == "list":
-                print(describe(outbox, settings))
+                print(args.redaction.mask(describe(outbox, settings)))
             elif args.action == "retry":
                 count = outbox.retry(numbers, sink=args.sink)
                 print(
@@ -252,7 +267,7 @@ def _analyze(args: argparse.Namespace) -> int:
     from streamwatch.app.runner import build_analyzer
 
     image = _read_image(args.image)
-    settings = _settings(args.config)
+    settings = _settings(args, args.config)
 
     async def analyze() -> FaceAnalysis:
         async with build_analyzer(settings.analyzer) as analyzer:

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import pytest
 
+from streamwatch.camera_url import parse_camera_url
 from streamwatch.capture import SourceError
 from streamwatch.capture.ffmpeg_options import VARIABLE
 from streamwatch.capture.sources import StreamSource
@@ -54,7 +55,7 @@ def _open_concurrently(monkeypatch: pytest.MonkeyPatch, transports: dict[str, st
     monkeypatch.setattr(cv2, "VideoCapture", spy)
     cameras = [
         StreamSource(
-            f"rtsp://{name}/x",
+            parse_camera_url(f"rtsp://{name}/x"),
             CameraSettings(name=name, source=f"rtsp://{name}/x", rtsp_transport=transport),
         )
         for name, transport in transports.items()

@@ -181,6 +181,28 @@ async def test_credentials_never_reach_logs(
         assert PASSWORD not in text
 
 
+async def test_a_password_with_raw_reserved_characters_opens_the_camera_and_is_never_shown(
+    clip: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # As a camera's app shows it, unquoted. Before camera_url.py the URL's host was "viewer"
+    # and its port "p": the App did not even start (ValueError from urlsplit).
+    password = "p/a#s?s@w[o]r:d%"
+    caplog.set_level(logging.DEBUG)
+    with RtspServer(clip, fps=FPS, user=USER, password=password) as server:
+        settings = _settings({"name": "door", "source": server.url()})
+        async with _running(settings) as (app, events):
+            reader = app.readers["door"]
+            assert reader.latest is not None
+            await asyncio.wait_for(reader.latest.next(), timeout=10)  # authenticated
+            server.kill()
+            await _next_event(events, "camera.offline", timeout_s=15)
+            stats = str(reader.stats)
+    assert f"camera door: stream rtsp://{USER}:***@127.0.0.1:{server.port}/cam" in caplog.text
+    captured = capfd.readouterr()
+    for text in (caplog.text, captured.out, captured.err, stats):
+        assert password not in text and "s@w[o]r" not in text
+
+
 async def test_a_dead_camera_does_not_slow_a_live_one(server: RtspServer) -> None:
     dead = f"rtsp://127.0.0.1:{free_port()}/cam"
     settings = _settings({"name": "live", "source": server.url()}, {"name": "dead", "source": dead})

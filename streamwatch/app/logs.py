@@ -6,10 +6,13 @@ line, with `camera` and `request_id` as fields when the record has them. Under s
 (JOURNAL_STREAM is set) each line starts with the syslog priority `<N>`, which journald turns
 into the entry's priority.
 
-Every record passes a redaction filter that replaces the configured secrets (API key, webhook
-secrets, passwords in camera URLs) by `***` — a last line of defence behind code that never
-logs them in the first place. A reload's settings replace the secrets it redacts: one filter
-per handler, however often the configuration is loaded.
+Every record passes a redaction filter that replaces the configured secrets (config/secrets.py:
+API key, webhook secrets, MQTT password, tokens, passwords in camera URLs, in each form they
+may be written) by `***`, in its message and its traceback — a last line of defence behind code
+that never logs them in the first place. One filter per handler, however often the
+configuration is loaded; secrets are only ever added to it: those of a config that failed to
+load (its error must not show them), and on a reload the new ones join the old, which the
+parts being stopped may still log. The command line prints through the same filter's `mask`.
 """
 
 from __future__ import annotations
@@ -18,12 +21,11 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
-from urllib.parse import unquote, urlsplit
 
 from streamwatch.config.model import Settings
+from streamwatch.config.secrets import NO_SECRETS, Secrets, config_secrets
 
 FIELDS = ("camera", "request_id")
 _SYSLOG_PRIORITY = {
@@ -36,27 +38,38 @@ _SYSLOG_PRIORITY = {
 
 
 class RedactSecrets(logging.Filter):
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Secrets = NO_SECRETS) -> None:
         super().__init__()
-        self.replace(secrets)
+        self._secrets = secrets
 
-    def replace(self, secrets: Iterable[str]) -> None:
-        """Redact these secrets from now on, instead of the previous ones."""
-        # Longest first, so a secret containing another is replaced whole. One assignment:
-        # reader threads log while the loop reloads.
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+    def add(self, secrets: Secrets) -> None:
+        """Redact these secrets too, from now on."""
+        # One assignment: reader threads log while the loop reloads.
+        self._secrets = self._secrets | secrets
+
+    def mask(self, text: str) -> str:
+        """The text with every secret known so far replaced by ***."""
+        return self._secrets.mask(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = self._secrets
-        if not secrets:
+        if not secrets.values:
             return True
         message = record.getMessage()
-        redacted = message
-        for secret in secrets:
-            redacted = redacted.replace(secret, "***")
+        redacted = secrets.mask(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            # Formatted here, once (the formatters use exc_text), to be masked like the rest.
+            record.exc_text = _TRACEBACK.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = secrets.mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = secrets.mask(record.stack_info)
         return True
+
+
+_TRACEBACK = logging.Formatter()
 
 
 class JsonFormatter(logging.Formatter):
@@ -73,7 +86,7 @@ class JsonFormatter(logging.Formatter):
         }
         document |= _fields(record)
         if record.exc_info:
-            document["exception"] = self.formatException(record.exc_info)
+            document["exception"] = record.exc_text or self.formatException(record.exc_info)
         line = json.dumps(document, ensure_ascii=False)
         if self._syslog_prefix:
             return f"<{_SYSLOG_PRIORITY.get(record.levelno, 6)}>{line}"
@@ -96,7 +109,8 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
 
 
 def configure_logging(level: str, *, stream: TextIO = sys.stderr) -> logging.Handler:
-    """Install one handler on the root logger; returns it (to add the redaction later)."""
+    """Install one handler on the root logger, with its redaction filter (no secret known
+    yet: `redaction(handler).add(…)` as configs are read); returns it."""
     handler = logging.StreamHandler(stream)
     if stream.isatty():
         handler.setFormatter(ReadableFormatter())
@@ -105,6 +119,7 @@ def configure_logging(level: str, *, stream: TextIO = sys.stderr) -> logging.Han
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
+    redaction(handler)
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper()))
     # aiohttp logs every live-view request at INFO: noise in a daemon's journal.
@@ -112,28 +127,16 @@ def configure_logging(level: str, *, stream: TextIO = sys.stderr) -> logging.Han
     return handler
 
 
-def redact_settings_secrets(handler: logging.Handler, settings: Settings) -> None:
-    """Redact the settings' secrets from the handler's records (replacing earlier settings')."""
-    secrets = settings_secrets(settings)
+def redaction(handler: logging.Handler) -> RedactSecrets:
+    """The handler's one redaction filter (added on first use)."""
     for existing in handler.filters:
         if isinstance(existing, RedactSecrets):
-            existing.replace(secrets)
-            return
-    handler.addFilter(RedactSecrets(secrets))
+            return existing
+    added = RedactSecrets()
+    handler.addFilter(added)
+    return added
 
 
-def settings_secrets(settings: Settings) -> list[str]:
-    """Every secret value in the settings: keys, webhook secrets, camera URL passwords."""
-    secrets = []
-    if settings.analyzer.api_key is not None:
-        secrets.append(settings.analyzer.api_key.get_secret_value())
-    for sink in settings.sinks:
-        for name in ("secret", "password"):
-            value = getattr(sink, name, None)
-            if value is not None:
-                secrets.append(value.get_secret_value())
-    for camera in settings.cameras:
-        password = urlsplit(camera.source).password if "://" in camera.source else None
-        if password:
-            secrets += [password, unquote(password)]
-    return secrets
+def redact_settings_secrets(handler: logging.Handler, settings: Settings) -> None:
+    """Redact the settings' secrets from the handler's records (as well as earlier ones)."""
+    redaction(handler).add(config_secrets(settings))

@@ -3,7 +3,9 @@
 A source spec in the config is one of: `demo`, `usb:N`, `/dev/videoN`, `rtsp://…` (or
 `rtsps://`, `http(s)://` streams) and a video file path. Each becomes a `VideoSource`: open,
 read the next picture, close. Sources are used from the camera's reader thread only; FFmpeg's
-options reach each open through capture/ffmpeg_options.py.
+options reach each open through capture/ffmpeg_options.py. A stream's URL is parsed by
+streamwatch/camera_url.py: its description shows it redacted, FFmpeg gets it with the user
+info percent-encoded.
 """
 
 from __future__ import annotations
@@ -13,16 +15,15 @@ import re
 import socket
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 import numpy as np
 
+from streamwatch.camera_url import CameraUrl, CameraUrlError, is_stream_url, parse_camera_url
+from streamwatch.camera_url import redact as redact
 from streamwatch.capture.ffmpeg_options import STARTED_WITH, capture_options
 from streamwatch.config.model import CameraSettings
 
-STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
-DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
 _USB = re.compile(r"^(?:usb:(\d+)|/dev/video(\d+))$")
 PROBE_TIMEOUT_S = 1.0
 
@@ -60,18 +61,6 @@ class VideoSource(Protocol):
     def close(self) -> None: ...
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced by ***, for logs, errors and metrics."""
-    parts = urlsplit(url)
-    if parts.password is None and parts.username is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.password is not None else f"{parts.username}@"
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
-
-
 def open_source(camera: CameraSettings) -> VideoSource:
     """The source a camera's `source` spec names; SourceError when it cannot exist."""
     spec = camera.source.strip()
@@ -82,8 +71,11 @@ def open_source(camera: CameraSettings) -> VideoSource:
     usb = _USB.match(spec)
     if usb:
         return UsbSource(int(usb.group(1) or usb.group(2)), camera)
-    if spec.startswith(STREAM_SCHEMES):
-        return StreamSource(spec, camera)
+    if is_stream_url(spec):
+        try:
+            return StreamSource(parse_camera_url(spec), camera)
+        except CameraUrlError as error:  # the config's check lets none through
+            raise SourceError(f"camera {camera.name!r}: source: {error}") from None
     path = Path(spec).expanduser()
     if not path.is_file():
         raise SourceError(
@@ -183,16 +175,15 @@ class UsbSource(_OpenCVSource):
 
 
 class StreamSource(_OpenCVSource):
-    def __init__(self, url: str, camera: CameraSettings) -> None:
+    def __init__(self, url: CameraUrl, camera: CameraSettings) -> None:
         super().__init__()
-        self.url = url
-        self.description = f"stream {redact(url)}"
+        self.url = url.for_ffmpeg
+        self.description = f"stream {url.redacted}"
         # No stream analysis delay; the chosen transport (TCP survives lossy links, UDP has
         # less latency).
         self._options = f"rtsp_transport;{camera.rtsp_transport}|analyzeduration;0|probesize;32"
         self._timeout_ms = round(camera.stall_timeout_s * 1000)
-        parts = urlsplit(url)
-        self._address = (parts.hostname or "", parts.port or DEFAULT_PORTS[parts.scheme])
+        self._address = url.address
 
     def _create(self) -> cv2.VideoCapture:
         with capture_options(self._options):

@@ -1,5 +1,12 @@
 """TOML file → Settings, read strictly, with errors that name the file, the key path and the
-fix."""
+fix.
+
+An error names the key and the problem. It shows the value only when that is a plain value
+(not a table or a list) of a section without secrets, and not a URL: never anything of
+`sinks`, `analyzer`, `overlay` (or any section with a SecretStr field), never a camera's
+source. Its text is masked with the secrets of the document all the same (config/secrets.py),
+which it carries for the caller to register with the log redaction.
+"""
 
 from __future__ import annotations
 
@@ -14,17 +21,29 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from streamwatch.config.model import Settings
+from streamwatch.config.secrets import (
+    NO_SECRETS,
+    SECRET_SECTIONS,
+    URL_KEYS,
+    Secrets,
+    config_secrets,
+)
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class ConfigError(Exception):
-    """A configuration that cannot be used; the message lists every problem, one per line."""
+    """A configuration that cannot be used; the message lists every problem, one per line.
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    `secrets`: those of the document, already masked in the message; the caller registers
+    them with the log redaction before it logs or prints anything about the error.
+    """
+
+    def __init__(self, source: str, problems: list[str], secrets: Secrets = NO_SECRETS) -> None:
         self.source = source
-        self.problems = problems
-        super().__init__("\n".join(f"{source}: {problem}" for problem in problems))
+        self.problems = [secrets.mask(problem) for problem in problems]
+        self.secrets = secrets
+        super().__init__("\n".join(f"{source}: {problem}" for problem in self.problems))
 
 
 def load_settings(path: str | Path) -> Settings:
@@ -53,17 +72,17 @@ def parse_settings(
         raise ConfigError(source, [f"not valid TOML: {error}"]) from None
     problems: list[str] = []
     expanded = _expand_env(raw, (), problems)
+    base_dir = base_dir or Path.cwd()
     if problems:
-        raise ConfigError(source, problems)
+        raise ConfigError(source, problems, config_secrets(expanded, base_dir=base_dir))
     try:
         # Strict: TOML has real booleans, integers and floats, so `"yes"` for a boolean, `8080.0`
         # for a port or `"5"` for a number is a mistake to point out, not a value to guess at
         # (an integer is still a float: `stall_timeout_s = 5`).
-        return Settings.model_validate(
-            expanded, strict=True, context={"base_dir": base_dir or Path.cwd()}
-        )
+        return Settings.model_validate(expanded, strict=True, context={"base_dir": base_dir})
     except ValidationError as error:
-        raise ConfigError(source, [_describe(e) for e in error.errors()]) from None
+        secrets = config_secrets(expanded, base_dir=base_dir)
+        raise ConfigError(source, [_describe(e) for e in error.errors()], secrets) from None
 
 
 def _expand_env(value: Any, loc: tuple[str | int, ...], problems: list[str]) -> Any:
@@ -90,7 +109,7 @@ def _expand_env(value: Any, loc: tuple[str | int, ...], problems: list[str]) -> 
 
 def _describe(error: Any) -> str:
     loc: tuple[str | int, ...] = error["loc"]
-    model, path = _walk(loc[:-1]) if loc else (Settings, ())
+    model, path, _ = _walk(loc[:-1]) if loc else (Settings, (), [])
     key = loc[-1] if loc else ""
     if error["type"] == "extra_forbidden" and model is not None:
         allowed = sorted(model.model_fields)
@@ -98,8 +117,10 @@ def _describe(error: Any) -> str:
         fix = f"did you mean {hint[0]!r}?" if hint else f"allowed keys: {', '.join(allowed)}"
         return f"{_dotted((*path, key))}: unknown key; {fix}"
     where = _dotted((*path, key)) if loc else "(top level)"
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return _unknown_tag(where, error, _walk(loc)[2])
     message = error["msg"].removeprefix("Value error, ")
-    if error["type"] not in ("value_error", "missing"):
+    if error["type"] not in ("value_error", "missing") and _may_show(loc, error["input"]):
         message += f" (got {error['input']!r})"
     advice = _FIXES.get(error["type"])
     return f"{where}: {message}" + (f"; {advice}" if advice else "")
@@ -116,8 +137,32 @@ _FIXES = {
 }
 
 
-def _walk(loc: tuple[str | int, ...]) -> tuple[type[BaseModel] | None, tuple[str | int, ...]]:
-    """The model a location points into, and the location as a user wrote it.
+def _may_show(loc: tuple[str | int, ...], value: object) -> bool:
+    """Whether an error may show the value it is about: a plain value, outside the sections
+    with secrets, and no URL (a camera's source holds its password)."""
+    if not loc or loc[0] in SECRET_SECTIONS or loc[-1] in URL_KEYS:
+        return False
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+def _unknown_tag(where: str, error: Any, candidates: list[type[BaseModel]]) -> str:
+    """A sink's `kind` missing or misspelt: the kind, never the rest of its table."""
+    tags = [tag for tag in map(_tag, candidates) if tag is not None]
+    name = str((error.get("ctx") or {}).get("discriminator", "kind")).strip("'")
+    choices = f"use one of {', '.join(tags)}"
+    if error["type"] == "union_tag_not_found":
+        return f"{where}.{name}: missing; {choices}"
+    tag = str(error["ctx"]["tag"])
+    hint = difflib.get_close_matches(tag, tags, n=1)
+    suggestion = f' (did you mean "{hint[0]}"?)' if hint else ""
+    return f'{where}.{name}: unknown {name} "{tag}"; {choices}{suggestion}'
+
+
+def _walk(
+    loc: tuple[str | int, ...],
+) -> tuple[type[BaseModel] | None, tuple[str | int, ...], list[type[BaseModel]]]:
+    """The model a location points into (None: one of a union's), the location as a user
+    wrote it, and the models it may be.
 
     pydantic puts the tag of a discriminated union (`kind = "webhook"`) into the location;
     it is not a key of the file, so it is dropped from the path shown to the user.
@@ -137,7 +182,7 @@ def _walk(loc: tuple[str | int, ...]) -> tuple[type[BaseModel] | None, tuple[str
         field = model.model_fields.get(part) if model is not None else None
         candidates = _models_in(field.annotation) if field is not None else []
         model = candidates[0] if len(candidates) == 1 else None
-    return model, tuple(path)
+    return model, tuple(path), candidates
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:

@@ -9,7 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from streamwatch.capture.sources import STREAM_SCHEMES, VideoSource
+from streamwatch.camera_url import is_stream_url, redact
+from streamwatch.capture.sources import VideoSource
 
 DEMO = "demo"
 
@@ -45,9 +46,9 @@ def probe(video: str, duration_s: float | None = None) -> Recording:
         if duration_s is None:
             raise ReplayError("the demo scene never ends: give --duration S")
         return Recording(DEMO, FPS, *FRAME_SIZE_PX, frames=math.ceil(duration_s * FPS))
-    if video.startswith(STREAM_SCHEMES) or video.startswith(("usb:", "/dev/video")):
+    if is_stream_url(video) or video.startswith(("usb:", "/dev/video")):
         raise ReplayError(
-            f"{video}: replay takes a recording (a video file) or 'demo', not a camera"
+            f"{redact(video)}: replay takes a recording (a video file) or 'demo', not a camera"
         )
     path = Path(video).expanduser()
     if not path.is_file():
