@@ -163,6 +163,19 @@ def test_config_errors_show_no_value_of_a_table_with_secrets() -> None:
     ]
 
 
+def test_a_webhook_secret_the_sink_cannot_decode_is_a_config_error() -> None:
+    # Before: `check` said ok, and `run` died at start with binascii.Error (base64 of a length
+    # 4n+1) or "string argument should contain only ASCII characters".
+    for secret in ("whsec_c2VjcmV0c", "whsec_sécret-àccents"):
+        text = f'[[sinks]]\nkind = "webhook"\nurl = "http://127.0.0.1:9/"\nsecret = "{secret}"\n'
+        with pytest.raises(ConfigError) as caught:
+            parse_settings(text)
+        assert caught.value.problems == [
+            'sinks[0].secret: must be a Standard Webhooks signing secret: "whsec_" and base64, '
+            "as the receiver gives it (or `openssl rand -base64 32`)"
+        ]
+
+
 def test_the_log_masks_tracebacks_the_live_view_token_and_secrets_kept_in_files(
     tmp_path: Path, _restore_root_logger: None
 ) -> None:

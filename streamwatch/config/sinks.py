@@ -11,6 +11,7 @@ from pydantic import (
     SecretStr,
     field_validator,
 )
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from streamwatch.config.base import SecretFiles
 
@@ -44,6 +45,21 @@ class WebhookSinkSettings(SinkBase):
     url: str
     secret: SecretStr | None = None  # or secret_file = "/path/to/secret"
     timeout_s: Annotated[float, Field(gt=0)] = 10.0
+
+    @field_validator("secret")
+    @classmethod
+    def _signing_secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        """Checked here, as the sink will read it: a secret it cannot decode was a traceback
+        when the daemon started. The message never quotes it."""
+        if secret is not None:
+            try:
+                Webhook(secret.get_secret_value())
+            except (ValueError, EmptyWebhookSecretError):  # binascii.Error, non-ASCII
+                raise ValueError(
+                    'must be a Standard Webhooks signing secret: "whsec_" and base64, as the '
+                    "receiver gives it (or `openssl rand -base64 32`)"
+                ) from None
+        return secret
 
     @field_validator("url")
     @classmethod
