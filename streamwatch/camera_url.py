@@ -200,10 +200,12 @@ def _port(text: str, where: str) -> int | None:
     digits = text.removeprefix(":")
     if not digits:
         return None
-    if not digits.isdigit() or not 0 < int(digits) < 65536:
+    # ASCII digits only ("²".isdigit()), and few of them (int() refuses 4300 and more).
+    ascii_digits = digits.isascii() and digits.isdigit() and len(digits) <= 5
+    if not ascii_digits or not 0 < int(digits) < 65536:
         raise CameraUrlError(
-            f"the port {where} is not a number from 1 to 65535 (a ':' of a password is "
-            "fine raw, as long as the user info ends with an '@' right before the host)"
+            f"the port {where} is not a number from 1 to 65535 (a ':' of a password is fine "
+            "raw, as long as the user info ends with an '@' right before the host)"
         )
     return int(digits)
 

@@ -60,6 +60,8 @@ def test_hosts_ports_and_credential_parameters() -> None:
         ("rtsp://viewer:pa55word@/cam0", "no host name after the last '@'"),
         ("rtsp://viewer:pa55word@[127.0.0.1/cam0", "opens an IPv6 address"),
         ("rtsp://viewer:pa55word@cam.local:99999/cam0", "not a number from 1 to 65535"),
+        ("rtsp://viewer:pa55word@cam.local:²/cam0", "not a number from 1 to 65535"),
+        ("rtsp://viewer:pa55word@cam.local:" + "9" * 5000, "not a number from 1 to 65535"),
         ("rtsp://cam.local/live@pa55word", "write an '@' of the path or query as %40"),
         ("rtmp://viewer:pa55word@cam.local/live", 'unsupported scheme "rtmp"'),
     ],

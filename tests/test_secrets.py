@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from streamwatch.app.logs import configure_logging, redact_settings_secrets, redaction
-from streamwatch.config import ConfigError, parse_settings
+from streamwatch.config import ConfigError, SelectionSettings, parse_settings
 from streamwatch.config.secrets import config_secrets
 
 from .support.daemon_log import running_daemon
@@ -25,6 +25,7 @@ from .support.ports import free_port
 
 CAMERA_PASSWORDS = ["1234/Secret", "Secret#x", "Se?cret", "Sec@ret", "Sec[ret]", "Sec:ret%"]
 HOOK_SECRET = "whsec_TOPSECRETtopsecretTOPSECRET1234"
+ALLOWED_SELECTION_KEYS = ", ".join(sorted(SelectionSettings.model_fields))
 
 
 def streamwatch(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -160,6 +161,20 @@ def test_config_errors_show_no_value_of_a_table_with_secrets() -> None:
         "analyzer.timeout_s: Input should be a valid number, unable to parse string as a number",
         "sinks[0].secret: Input should be a valid string",
         "overlay.token: Input should be a valid string",
+    ]
+
+
+def test_a_config_error_is_one_line_per_problem_whatever_the_keys_hold() -> None:
+    # Found by the loader's fuzz: a key of "\x1e" or "\n" was printed raw, breaking the
+    # one-problem-per-line message (and a terminal's escape sequences would have run).
+    text = '[selection]\n"\\u001e" = 1\n"\\u001b[2J\\n" = 2\n[[sinks]]\nkind = "web\\nhok"\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(text, source="c.toml")
+    assert str(caught.value).splitlines() == [
+        'c.toml: selection."\\u001e": unknown key; allowed keys: ' + ALLOWED_SELECTION_KEYS,
+        'c.toml: selection."\\u001b[2J\\n": unknown key; allowed keys: ' + ALLOWED_SELECTION_KEYS,
+        'c.toml: sinks[0].kind: unknown kind "web\\nhok"; use one of webhook, jsonl, mqtt '
+        '(did you mean "webhook"?)',
     ]
 
 

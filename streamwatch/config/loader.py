@@ -11,6 +11,7 @@ which it carries for the caller to register with the log redaction.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import tomllib
@@ -29,6 +30,7 @@ from streamwatch.config.secrets import (
     config_secrets,
 )
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -41,7 +43,7 @@ class ConfigError(Exception):
 
     def __init__(self, source: str, problems: list[str], secrets: Secrets = NO_SECRETS) -> None:
         self.source = source
-        self.problems = [secrets.mask(problem) for problem in problems]
+        self.problems = [_printable(secrets.mask(problem)) for problem in problems]
         self.secrets = secrets
         super().__init__("\n".join(f"{source}: {problem}" for problem in self.problems))
 
@@ -155,7 +157,8 @@ def _unknown_tag(where: str, error: Any, candidates: list[type[BaseModel]]) -> s
     tag = str(error["ctx"]["tag"])
     hint = difflib.get_close_matches(tag, tags, n=1)
     suggestion = f' (did you mean "{hint[0]}"?)' if hint else ""
-    return f'{where}.{name}: unknown {name} "{tag}"; {choices}{suggestion}'
+    shown = json.dumps(tag, ensure_ascii=False)
+    return f"{where}.{name}: unknown {name} {shown}; {choices}{suggestion}"
 
 
 def _walk(
@@ -200,10 +203,20 @@ def _tag(model: type[BaseModel]) -> str | None:
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:
+    """The key path as TOML writes it: `sinks[0].kind`, `selection."odd key"`."""
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        key = part if _BARE_KEY.fullmatch(part) else json.dumps(part, ensure_ascii=False)
+        text += f".{key}" if text else key
     return text
+
+
+def _printable(problem: str) -> str:
+    """One line, with nothing a terminal would act on: a file's odd characters escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in problem)
 
 
 __all__ = ["ConfigError", "load_settings", "parse_settings"]

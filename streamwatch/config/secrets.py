@@ -102,15 +102,23 @@ def _from_raw(value: object, base_dir: Path, found: list[str]) -> None:
     if not isinstance(value, Mapping):
         return
     for key, item in value.items():
-        scalar = isinstance(item, str | int | float) and not isinstance(item, bool)
-        if key in SECRET_KEYS and scalar:
-            found.append(str(item))
-        elif key.endswith("_file") and key.removesuffix("_file") in SECRET_KEYS and scalar:
-            found += _file_secret(base_dir / str(item))
+        if key in SECRET_KEYS:  # whatever it holds, even if not a string: it is refused
+            found += _leaves(item)
+        elif key.endswith("_file") and key.removesuffix("_file") in SECRET_KEYS:
+            found += [text for path in _leaves(item) for text in _file_secret(base_dir / path)]
         elif key in URL_KEYS and isinstance(item, str):
             found += url_secrets(item)
         else:
             _from_raw(item, base_dir, found)
+
+
+def _leaves(value: object) -> list[str]:
+    """The texts and numbers in a value, as text."""
+    if isinstance(value, Mapping):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [] if isinstance(value, bool) else [str(value)]
 
 
 def _file_secret(path: Path) -> list[str]:
