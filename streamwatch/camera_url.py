@@ -145,6 +145,15 @@ def parse_camera_url(text: str) -> CameraUrl:
     return CameraUrl(scheme, username, password, host, port, path)
 
 
+def checked_source(source: str) -> str:
+    """A camera source as a config accepts it (the settings' validator): a URL that cannot be
+    parsed is a CameraUrlError (a ValueError: a config error saying what to quote), never a
+    failure at run time; anything else is a device or a file."""
+    if is_stream_url(source):
+        parse_camera_url(source)
+    return source
+
+
 def redact(source: str) -> str:
     """A camera source as it may be shown: a URL redacted, anything else as it is."""
     if not is_stream_url(source):

@@ -152,15 +152,15 @@ def test_config_errors_show_no_value_of_a_table_with_secrets() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_settings(text, source="c.toml")
     problems = caught.value.problems
+    quotes, number = '; write it in quotes, e.g. "…"', "; write a number without quotes, e.g. 2.5"
     assert problems == [
-        "cameras[0].source: Input should be a valid string",
-        "cameras[0].fps: Input should be a valid number, unable to parse string as a number "
-        "(got 'many')",
-        "budget.max_calls: Input should be a valid integer, unable to parse string as an "
-        "integer (got 'two')",
-        "analyzer.timeout_s: Input should be a valid number, unable to parse string as a number",
-        "sinks[0].secret: Input should be a valid string",
-        "overlay.token: Input should be a valid string",
+        "cameras[0].source: Input should be a valid string" + quotes,
+        "cameras[0].fps: Input should be a valid number (got 'many')" + number,
+        "budget.max_calls: Input should be a valid integer (got 'two'); write a whole number "
+        "without a decimal point or quotes, e.g. 8080",
+        "analyzer.timeout_s: Input should be a valid number" + number,
+        "sinks[0].secret: Input should be a valid string" + quotes,
+        "overlay.token: Input should be a valid string" + quotes,
     ]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     Field,
     SecretStr,
     ValidationInfo,
@@ -19,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from streamwatch.camera_url import is_stream_url, parse_camera_url
+from streamwatch.camera_url import checked_source
 from streamwatch.config.alarms import alarm_kinds, sound_file
 from streamwatch.config.base import FromArrays, SecretFiles, Section
 from streamwatch.config.history import HistorySettings
@@ -86,7 +87,7 @@ class CameraSettings(Section):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
     # "demo", a video file path, "usb:N", "/dev/videoN" or "rtsp://user:pass@host/path"
     # (a password's special characters raw or percent-encoded: streamwatch/camera_url.py).
-    source: str
+    source: Annotated[str, AfterValidator(checked_source)]
     loop: bool = True  # file sources: start again at the end
     realtime: bool = True  # file sources: pace at the clip's fps (False: as fast as possible)
     width_px: int | None = None  # USB: requested capture size and rate
@@ -110,15 +111,6 @@ class CameraSettings(Section):
     # again; an unreachable or stalled camera is never given up (it reconnects forever).
     max_failures: Annotated[int, Field(ge=1)] = 5
     rules: RuleSettings = RuleSettings()
-
-    @field_validator("source")
-    @classmethod
-    def _stream_url_parses(cls, source: str) -> str:
-        """A stream URL that cannot be parsed is a config error saying what to quote (a
-        CameraUrlError is a ValueError), never a failure at run time."""
-        if is_stream_url(source):
-            parse_camera_url(source)
-        return source
 
 
 class SelectionSettings(Section):
