@@ -1,40 +1,54 @@
-"""The global call rate: at most `max_calls` per `period_s`, in the time of a clock.
+"""The call rate: at most `max_calls` in any `period_s`, with a reserve for high priority.
 
-Live, asyncio-throttle counts in real time. A replay played faster than real time counts in
-the recording's time instead: the same sliding window, on its clock.
+A sliding window of the times calls were granted, on a clock (the machine's, or a replayed
+recording's: the same window in media time). A low-priority call is granted only while more
+than `reserve` of the window's calls are left, so a box busy with refreshes still has calls
+for the next new face. A token bucket would not do: one of `max_calls` tokens refilling at
+`max_calls / period_s` lets 2 * max_calls - 1 calls through in some `period_s`, and the
+provider counts calls in any second.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Protocol, cast
 
-from asyncio_throttle.throttler import Throttler
-
-from streamwatch.clock import Clock, SystemClock
+from streamwatch.budget.priority import Priority
+from streamwatch.clock import Clock
 
 
-class RateLimiter(Protocol):
-    async def acquire(self) -> None:
-        """Wait until one more call fits in the window, and count it."""
-        ...
-
-
-class ClockRateLimiter:
-    """A sliding window of the last `max_calls` grants, on `clock`."""
-
-    def __init__(self, max_calls: int, period_s: float, clock: Clock) -> None:
-        self._period_s = period_s
+class SlidingWindow:
+    def __init__(self, max_calls: int, period_s: float, clock: Clock, *, reserve: int = 0) -> None:
+        if not 0 <= reserve < max_calls:
+            raise ValueError(f"reserve must be in [0, {max_calls}), got {reserve}")
+        self.max_calls = max_calls
+        self.period_s = period_s
+        self.reserve = reserve
         self._clock = clock
-        self._granted_s: deque[float] = deque(maxlen=max_calls)
+        self._granted_s: deque[float] = deque()
 
-    async def acquire(self) -> None:
-        if len(self._granted_s) == self._granted_s.maxlen:
-            await self._clock.sleep_until(self._granted_s[0] + self._period_s)
-        self._granted_s.append(self._clock.monotonic_s())
+    def allowed(self, priority: Priority) -> int:
+        """The calls of one window that `priority` may take."""
+        match priority:
+            case Priority.HIGH:
+                return self.max_calls
+            case Priority.LOW:
+                return self.max_calls - self.reserve
 
+    def grant(self, priority: Priority) -> float | None:
+        """Count one call now and return None; or, when it does not fit, the clock's time
+        at which to ask again (nothing counted)."""
+        now_s = self._clock.monotonic_s()
+        granted = self._granted_s
+        while granted and granted[0] <= now_s - self.period_s:
+            granted.popleft()
+        allowed = self.allowed(priority)
+        if len(granted) < allowed:
+            granted.append(now_s)
+            return None
+        # The grant that must leave the window before one more of this priority fits.
+        return granted[len(granted) - allowed] + self.period_s
 
-def rate_limiter(max_calls: int, period_s: float, clock: Clock) -> RateLimiter:
-    if isinstance(clock, SystemClock):
-        return cast(RateLimiter, Throttler(rate_limit=max_calls, period=period_s))
-    return ClockRateLimiter(max_calls, period_s, clock)
+    async def acquire(self, priority: Priority = Priority.HIGH) -> None:
+        """Wait until one more call of `priority` fits in the window, and count it."""
+        while (retry_at_s := self.grant(priority)) is not None:
+            await self._clock.sleep_until(retry_at_s)
