@@ -17,6 +17,7 @@ from typing import Any
 import aiomqtt
 
 from streamwatch.config import MqttSinkSettings
+from streamwatch.delivery.homeassistant import discovery_id
 from streamwatch.delivery.mqtt import MqttSink
 from streamwatch.events import Event
 from streamwatch.events.ack import AckRequest
@@ -133,7 +134,7 @@ async def test_events_state_and_discovery_on_the_documented_topics(tmp_path: Pat
 
 def _check_discovery(discovery: dict[str, dict[str, Any]]) -> None:
     assert sorted(discovery) == sorted(
-        f"homeassistant/{component}/streamwatch_lobby_1/{camera}_{what}/config"
+        f"homeassistant/{component}/streamwatch_{discovery_id(NODE)}/{camera}_{what}/config"
         for camera in CAMERAS
         for component, what in (
             ("sensor", "faces"),

@@ -11,6 +11,7 @@ status topic says "offline" (the last will).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -23,8 +24,16 @@ _NOT_AN_ID_CHARACTER = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def discovery_id(name: str) -> str:
-    """`name` as Home Assistant allows in a discovery topic's node and object ids."""
-    return _NOT_AN_ID_CHARACTER.sub("_", name)
+    """`name` as Home Assistant allows in a discovery topic's node and object ids.
+
+    A name with other characters gets them replaced and a short hash of the name appended:
+    the boxes "lobby.1" and "lobby_1" of one fleet, on one broker, must not share their
+    entities' unique ids.
+    """
+    allowed = _NOT_AN_ID_CHARACTER.sub("_", name)
+    if allowed == name:
+        return name
+    return f"{allowed}_{hashlib.blake2s(name.encode(), digest_size=3).hexdigest()}"
 
 
 def birth_topic(discovery_prefix: str) -> str:
