@@ -15,6 +15,7 @@ import json
 import logging
 import socket
 import struct
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -69,6 +70,13 @@ class EmulatorStats:
     answers: Counter[str] = field(default_factory=Counter)
     in_flight: int = 0  # requests being handled now
     max_in_flight: int = 0
+    arrivals_s: list[float] = field(default_factory=list)  # time.monotonic() of each request
+
+    def busiest(self, period_s: float) -> int:
+        """The most requests that arrived within any `period_s` (what a provider's rate
+        limit counts)."""
+        times = self.arrivals_s
+        return max((sum(1 for u in times if t <= u < t + period_s) for t in times), default=0)
 
 
 def build_emulator(
@@ -132,6 +140,7 @@ class _Endpoint:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         stats = self._stats
         stats.requests += 1
+        stats.arrivals_s.append(time.monotonic())
         stats.in_flight += 1
         stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
         try:

@@ -10,10 +10,11 @@ BudgetDenied(STALE) comes out of `call` or `answer` only when the frame got too 
 request could even be sent: a busy budget, not a broken cloud; the call policy offers the face
 again.
 Everything else the cloud does instead of answering — refused (bad key, out of credits,
-circuit open, daily budget spent), failed after its retries, no answer within `max_age_s` of
-the frame — makes `answer` ask the local analyzer (`analyzer.fallback = "local"`), and the
-`Answer` says which analyzer gave it and why. With `fallback = "none"` the answer has no
-analysis: nothing can analyse, and the route's state says so.
+circuit open, daily budget spent, a fleet's shared budget unreachable with this box's share
+unknown), failed after its retries, no answer within `max_age_s` of the frame — makes `answer`
+ask the local analyzer (`analyzer.fallback = "local"`), and the `Answer` says which analyzer
+gave it and why. With `fallback = "none"` the answer has no analysis: nothing can analyse, and
+the route's state says so.
 
 The route keeps the state the status page, the metrics and the overlay show (cloud answering,
 on-device fallback and why, nothing analysing); each answer carries the state its call left,
@@ -36,6 +37,7 @@ from streamwatch.analysis.analyzer import Analyzer, AnalyzerError
 from streamwatch.analysis.client import CloudAnalyzer
 from streamwatch.analysis.model import FaceAnalysis
 from streamwatch.budget.limiter import BudgetDenied, CallBudget, CallPermit, DenialReason
+from streamwatch.budget.priority import Priority
 from streamwatch.clock import Clock
 
 log = logging.getLogger("streamwatch.analysis")
@@ -48,6 +50,7 @@ class FallbackReason(StrEnum):
     CREDITS = "credits"  # out of credits: calls paused for credits_pause_s
     CIRCUIT_OPEN = "circuit_open"  # failures in a row: calls paused for breaker_cooldown_s
     DAILY_BUDGET = "daily_budget"  # the day's calls are spent
+    SHARED_BUDGET = "shared_budget"  # the fleet's budget unreachable, this box's share unknown
     FAILED = "failed"  # the call failed after its retries
     TOO_LATE = "too_late"  # no answer within max_age_s of the frame
 
@@ -86,27 +89,27 @@ class PendingCall:
         permit: CallPermit | None,
         *,
         deadline_s: float,
-        denied: str = "",
+        denied: BudgetDenied | None = None,
     ) -> None:
         self._route = route
         self._permit = permit
         self._deadline_s = deadline_s  # an answer after this describes a stale frame
-        self._denied = denied  # the daily budget was spent before the call was admitted
+        self._denied = denied  # the budget refused the call before it was admitted
 
     async def answer(self, image: np.ndarray) -> Answer:
         route, cloud = self._route, self._route.cloud
         if cloud is None:
             return Answer(await route.local_analyze(image), route.state)
         if self._permit is None:
-            return await route.fall_back(image, FallbackReason.DAILY_BUDGET, self._denied)
+            assert self._denied is not None
+            return await route.fall_back(image, _refused(self._denied), str(self._denied))
         permit = self._permit
         try:
             async with route.clock.timeout_at(self._deadline_s):
                 analysis = await cloud.analyze(image, permit=permit)
         except (TimeoutError, BudgetDenied) as error:
-            spent = isinstance(error, BudgetDenied) and error.reason is not DenialReason.STALE
-            if spent:
-                return await route.fall_back(image, FallbackReason.DAILY_BUDGET, str(error))
+            if isinstance(error, BudgetDenied) and error.reason is not DenialReason.STALE:
+                return await route.fall_back(image, _refused(error), str(error))
             if permit.attempts == 0:
                 # Still waiting for the rate when the frame got too old: a busy budget, not
                 # a cloud that fails. Dropped, as a candidate the pacing held too long.
@@ -156,8 +159,10 @@ class AnalysisRoute:
         return self._state
 
     @asynccontextmanager
-    async def call(self, camera: str, frame_monotonic_s: float) -> AsyncIterator[PendingCall]:
-        """Admit one call for a frame of `camera` taken at `frame_monotonic_s`.
+    async def call(
+        self, camera: str, frame_monotonic_s: float, priority: Priority = Priority.HIGH
+    ) -> AsyncIterator[PendingCall]:
+        """Admit one call of `priority` for a frame of `camera` taken at `frame_monotonic_s`.
 
         Raises BudgetDenied(STALE) when the frame would be older than max_age_s first.
         """
@@ -167,16 +172,16 @@ class AnalysisRoute:
             return
         async with AsyncExitStack() as stack:
             permit: CallPermit | None = None
-            spent = ""
+            refused: BudgetDenied | None = None
             try:
                 permit = await stack.enter_async_context(
-                    self._budget.call(camera, frame_monotonic_s)
+                    self._budget.call(camera, frame_monotonic_s, priority)
                 )
             except BudgetDenied as denied:
                 if denied.reason is DenialReason.STALE:
                     raise
-                spent = str(denied)  # the daily budget: the device answers
-            yield PendingCall(self, permit, deadline_s=deadline_s, denied=spent)
+                refused = denied  # no call today, or none while the budget is unknown: the device
+            yield PendingCall(self, permit, deadline_s=deadline_s, denied=refused)
 
     # Used by PendingCall.
 
@@ -208,6 +213,15 @@ class AnalysisRoute:
             else:
                 log.warning("face analysis recovered: the cloud answers again")
         return state
+
+
+def _refused(denied: BudgetDenied) -> FallbackReason:
+    """Why the budget let no request go (a stale frame is no reason to fall back)."""
+    match denied.reason:
+        case DenialReason.DAILY_BUDGET_SPENT | DenialReason.STALE:
+            return FallbackReason.DAILY_BUDGET
+        case DenialReason.SHARE_UNKNOWN:
+            return FallbackReason.SHARED_BUDGET
 
 
 def _reason(error: AnalyzerError) -> FallbackReason:

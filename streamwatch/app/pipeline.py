@@ -48,7 +48,7 @@ from streamwatch.events.rules import EventRules
 from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.scene import Scene
 from streamwatch.selection.motion import MotionGate
-from streamwatch.selection.policy import CallPolicy, Candidate, GatedFace
+from streamwatch.selection.policy import CallPolicy, Candidate, GatedFace, call_priority
 from streamwatch.selection.sharpness import SharpnessHistory, face_sharpness
 from streamwatch.tracking.track import FrameTime
 from streamwatch.tracking.tracker import Tracker, TrackUpdate
@@ -215,7 +215,8 @@ class CameraPipeline:
         """One analysis call for a candidate, and what follows from its answer."""
         frame = candidate.frame
         try:
-            async with self._route.call(self.camera, frame.monotonic_s) as call:
+            priority = call_priority(candidate.reason)
+            async with self._route.call(self.camera, frame.monotonic_s, priority) as call:
                 self._policy.sent(candidate)
                 self.counters.calls_made += 1
                 answer = await call.answer(frame.image)

@@ -25,6 +25,7 @@ from streamwatch.analysis.fallback import AnalysisRoute
 from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.budget.ledger import LEDGER_NAME, CallLedger
 from streamwatch.budget.limiter import CallBudget
+from streamwatch.budget.shared import SharedBackend
 from streamwatch.capture.deferred import DeferredSource
 from streamwatch.capture.health import CamerasGone, camera_health
 from streamwatch.capture.reader import CameraReader
@@ -278,8 +279,14 @@ class App:
             status_url = await stack.enter_async_context(serve_status(self, settings.status))
             log.info("health at %shealthz, metrics at %smetrics", status_url, status_url)
         ledger = CallLedger(state_dir / LEDGER_NAME)
+        backend = None
+        # A fleet's boxes share the account's budget; a replay never does (its time is its own).
+        if settings.budget.redis_url is not None and self.media_clock is None:
+            backend = await stack.enter_async_context(
+                SharedBackend(settings.budget, node=settings.node, ledger=ledger)
+            )
         self.budget = await stack.enter_async_context(
-            CallBudget(settings.budget, clock=self.clock, ledger=ledger)
+            CallBudget(settings.budget, clock=self.clock, ledger=ledger, backend=backend)
         )
         cloud = self.analyzer if isinstance(self.analyzer, CloudAnalyzer) else None
         self.route = AnalysisRoute(

@@ -8,7 +8,8 @@ file or waits: the outbox's counts are kept in memory by the dispatcher.
 Health is per part: every camera (streaming with a frame younger than its stall_timeout_s, or
 a file that finished: capture/health.py, the rule camera.offline follows too), the analysis
 path (the cloud answering; or the device answering for it, "degraded"), every sink (not
-failing right now), the outbox (its last commit made: otherwise new events are being lost).
+failing right now), the outbox (its last commit made: otherwise new events are being lost),
+the call budget (a fleet's shared budget answering; or this box on its local share, degraded).
 /healthz answers 200 with "ok" when all of them are healthy, 200 with "degraded" when the box
 still does its job a lesser way (the on-device fallback), and 503 "failing" otherwise, with
 the details as JSON.
@@ -37,6 +38,7 @@ from prometheus_client.core import (
 from streamwatch.analysis.client import CloudHealth, CloudState
 from streamwatch.analysis.fallback import AnalysisMode, FallbackReason
 from streamwatch.analysis.stats import CallStats
+from streamwatch.app.budget_status import budget_health, budget_metrics
 from streamwatch.capture.health import camera_health
 from streamwatch.config.model import StatusSettings
 from streamwatch.histogram import LatencyHistogram
@@ -64,6 +66,7 @@ def health(app: App) -> dict[str, Any]:
         "analyzer": {},
         "sinks": {},
         "outbox": {},
+        "budget": {},
     }
     for name, reader in app.readers.items():
         stats = reader.stats
@@ -84,6 +87,8 @@ def health(app: App) -> dict[str, Any]:
             },
         )
     parts["analyzer"][app.analyzer.name] = analyzer_health(app)
+    budget, budget_detail, budget_degraded = budget_health(app.budget)
+    parts["budget"][budget] = PartHealth(True, budget_detail, degraded=budget_degraded)
     for name, counters in app.dispatcher.counters.items():
         pending = app.dispatcher.pending(name)
         failing = counters.last_error is not None and pending > 0
@@ -273,7 +278,8 @@ class AppCollector:
         budget = app.budget.state
         yield gauge(
             "streamwatch_budget_calls_today",
-            "Analysis calls made today (UTC).",
+            "Analysis calls made today (budget.timezone), by the account's boxes with a shared "
+            "budget.",
             value=budget.calls_today,
         )
         if budget.left_today is not None:
@@ -285,6 +291,7 @@ class AppCollector:
         yield gauge(
             "streamwatch_calls_in_flight", "Analysis calls in flight.", value=budget.in_flight
         )
+        yield from budget_metrics(app.budget)
 
         call_stats: CallStats | None = getattr(app.analyzer, "stats", None)
         if call_stats is not None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from streamwatch.analysis.model import Face, Mask
+from streamwatch.budget.priority import Priority
 from streamwatch.capture.frame import Frame
 from streamwatch.config.model import SelectionSettings
 
@@ -52,6 +53,16 @@ class CallReason(StrEnum):
     CHANGED = "changed"
     UNDECIDED = "undecided"
     REFRESH = "refresh"
+
+
+def call_priority(reason: CallReason) -> Priority:
+    """What a call is worth when calls are scarce (budget/priority.py): a new face's first
+    call and a mask change decide alerts; the others improve what is already known."""
+    match reason:
+        case CallReason.NEW | CallReason.CHANGED:
+            return Priority.HIGH
+        case CallReason.BETTER | CallReason.UNDECIDED | CallReason.REFRESH:
+            return Priority.LOW
 
 
 @dataclass(frozen=True, slots=True)
