@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from streamwatch.analysis.model import Box, Face, Mask
-from streamwatch.budget import BudgetDenied, CallBudget, CallLedger, DenialReason
+from streamwatch.budget import BudgetDenied, CallBudget, CallLedger, DenialReason, Priority
 from streamwatch.capture import Frame
 from streamwatch.config import BudgetSettings, SelectionSettings
 from streamwatch.selection import (
@@ -362,3 +362,18 @@ def test_an_unreadable_ledger_is_reported_and_the_day_counted_from_zero(
     path.write_text('{"day": "2026-11-24", "calls": "many"}')
     assert CallLedger(path).calls_on(date(2026, 11, 24)) == 0
     assert f"{path} unreadable" in caplog.text
+
+
+async def test_a_low_call_goes_at_once_or_not_at_all_but_its_retry_waits_its_turn() -> None:
+    """A low call waiting for the rate would hold its camera's call loop while a new face
+    waits behind it; a retry of a call already sent must not be dropped (it would turn a
+    provider's 5xx into a "too late" answer)."""
+    budget = CallBudget(BudgetSettings(max_calls=2, period_s=0.3, camera_interval_s=0, max_age_s=5))
+    async with budget.call("a", time.monotonic(), Priority.LOW) as permit:
+        await permit.attempt()  # 1 of 2 used: more than the reserve of 1 was left
+        await _one_call(budget, "b")  # a new face's call takes the other
+        await permit.attempt()  # its retry waits for the window, it is not dropped
+    assert permit.attempts == 2 and budget.calls_made == 3
+    with pytest.raises(BudgetDenied, match="older than"):
+        async with budget.call("c", time.monotonic(), Priority.LOW) as low:
+            await low.attempt()  # the window is full: dropped at once, not waited for

@@ -81,8 +81,11 @@ class CallPermit:
         wait) or when the wait would outlast the frame's `max_age_s`.
         """
         budget = self._budget
+        # A retry finishes a call already begun: it waits for its turn as a high call does,
+        # where a low call's first request goes at once or not at all (priority.py).
+        priority = self.priority if self.attempts == 0 else Priority.HIGH
         try:
-            await budget.backend.admit(self.priority, self._deadline_s)
+            await budget.backend.admit(priority, self._deadline_s)
         except TimeoutError:
             raise budget.stale(self._camera) from None
         budget.calls_made += 1

@@ -2,10 +2,10 @@
 
 A sliding window of the times calls were granted, on a clock (the machine's, or a replayed
 recording's: the same window in media time). A low-priority call is granted only while more
-than `reserve` of the window's calls are left, so a box busy with refreshes still has calls
-for the next new face. A token bucket would not do: one of `max_calls` tokens refilling at
-`max_calls / period_s` lets 2 * max_calls - 1 calls through in some `period_s`, and the
-provider counts calls in any second.
+than `reserve` of the window's calls are left, and only at once, so a box busy with refreshes
+still has calls for the next new face. A token bucket would not do: one of `max_calls` tokens
+refilling at `max_calls / period_s` lets 2 * max_calls - 1 calls through in some `period_s`,
+and the provider counts calls in any second.
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ class SlidingWindow:
         return granted[len(granted) - allowed] + self.period_s
 
     async def acquire(self, priority: Priority = Priority.HIGH) -> None:
-        """Wait until one more call of `priority` fits in the window, and count it."""
+        """Wait until one more high call fits in the window, and count it. A low call is
+        counted if it fits now, or raises TimeoutError: it never waits (priority.py)."""
         while (retry_at_s := self.grant(priority)) is not None:
+            if priority is Priority.LOW:
+                raise TimeoutError
             await self._clock.sleep_until(retry_at_s)

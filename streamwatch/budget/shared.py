@@ -1,11 +1,11 @@
 """One budget for every box of an account, kept in Redis (`budget.redis_url`, `budget.account`).
 
 Every admission is one Lua script (scripts.py), atomic in Redis and one round trip: the
-account's rate (at most max_calls in any period_s + rate_margin_s, a high call booking its slot
-ahead, first come first served, a low one only while more than the reserve is left), the day's
-cap (exact over every box: counted in the same step as it is checked), and this box's count.
-A heartbeat every HEARTBEAT_S tells Redis the box is there and learns how many boxes the
-account has.
+account's rate (at most max_calls in any period_s + rate_margin_s; a high call booking its slot
+ahead, first come first served; a low one only at once, and while more than the reserve is
+left), the day's cap (exact over every box: counted in the same step as it is checked), and
+this box's count. A heartbeat every HEARTBEAT_S tells Redis the box is there and learns how
+many boxes the account has.
 
 When Redis cannot be reached (refused, reset, no answer within OP_TIMEOUT_S), the box neither
 stops nor overspends: it takes its local share — `budget.local_share`, or 1 / the account's
@@ -16,7 +16,7 @@ adds the calls it made meanwhile to the day's total (scripts.py, `mine`). While 
 unknown (no local_share, and Redis never answered since the start) it makes no cloud call.
 
 No call here blocks the event loop: redis-py's asyncio client, with time-outs of its own and
-none of its own retries (the back-off is ours).
+one retry at once on a fresh connection; beyond that, the back-off is ours.
 """
 
 from __future__ import annotations
@@ -62,8 +62,6 @@ RECONNECT_INITIAL_S = 0.5
 RECONNECT_MAX_S = 10.0
 # The day's hash outlives the day by this much (a box reconciling just after midnight).
 DAY_GRACE_S = 3600
-# Low calls told to wait retry up to this much later, so boxes do not all retry at once.
-RETRY_JITTER_S = 0.02
 
 
 class _Unreachable(Exception):
@@ -192,51 +190,46 @@ class SharedBackend:
     # The account's budget, in Redis.
 
     async def _admit_shared(self, priority: Priority, deadline_s: float) -> None:
-        settings, clock = self._settings, self._clock
+        settings = self._settings
         allowed = settings.max_calls - (settings.reserve if priority is Priority.LOW else 0)
         window_us = round((settings.period_s + settings.rate_margin_s) * 1e6)
-        while True:
-            now_s = clock.monotonic_s()
-            if now_s >= deadline_s:
+        now_s = self._clock.monotonic_s()
+        if now_s >= deadline_s:
+            raise TimeoutError
+        # A high call may book its slot ahead, up to its deadline; a low one fits now or not at
+        # all (priority.py), holding no slot ahead that a high call would queue behind.
+        ahead_us = round((deadline_s - now_s) * 1e6) if priority is Priority.HIGH else 0
+        day, call_id = self._own.day, next(self._ids)
+        cancels = _cancels_requested()
+        status, total, wait_us, added = await self._run(
+            self._admit_script,
+            [self._rate_key, self._day_key(day)],
+            [
+                self._field,
+                self._own.calls,
+                self._day_expiry_s(day),
+                allowed,
+                window_us,
+                ahead_us,
+                -1 if settings.daily_max_calls is None else settings.daily_max_calls,
+                call_id,
+            ],
+        )
+        self._heard(day, int(total), int(added))
+        if _cancels_requested() > cancels:
+            # Cancelled while the reply came in, and the cancel swallowed on the way
+            # (asyncio.wait_for in redis-py, Python 3.11): still a cancel.
+            if status == "ok":
+                self._give_back(day, call_id)
+            raise asyncio.CancelledError
+        match status:
+            case "ok":
+                await self._wait_for_slot(int(wait_us) / 1e6, day, call_id)
+                self._own.add()
+            case "spent":
+                raise self._spent()
+            case _:  # "wait": a high call's slot would come after its deadline; a low one's later
                 raise TimeoutError
-            # A high call may book its slot ahead, up to its deadline; a low one fits now or
-            # waits without holding a slot (so no high call ever queues behind it).
-            ahead_us = round((deadline_s - now_s) * 1e6) if priority is Priority.HIGH else 0
-            day, call_id = self._own.day, next(self._ids)
-            cancels = _cancels_requested()
-            status, total, wait_us, added = await self._run(
-                self._admit_script,
-                [self._rate_key, self._day_key(day)],
-                [
-                    self._field,
-                    self._own.calls,
-                    self._day_expiry_s(day),
-                    allowed,
-                    window_us,
-                    ahead_us,
-                    -1 if settings.daily_max_calls is None else settings.daily_max_calls,
-                    call_id,
-                ],
-            )
-            self._heard(day, int(total), int(added))
-            if _cancels_requested() > cancels:
-                # Cancelled while the reply came in, and the cancel swallowed on the way
-                # (asyncio.wait_for in redis-py, Python 3.11): still a cancel.
-                if status == "ok":
-                    self._give_back(day, call_id)
-                raise asyncio.CancelledError
-            match status:
-                case "ok":
-                    await self._wait_for_slot(int(wait_us) / 1e6, day, call_id)
-                    self._own.add()
-                    return
-                case "spent":
-                    raise self._spent()
-                case _:  # "wait"
-                    retry_s = now_s + int(wait_us) / 1e6 + self._rng.uniform(0, RETRY_JITTER_S)
-                    if retry_s >= deadline_s:
-                        raise TimeoutError
-                    await clock.sleep_until(retry_s)
 
     async def _wait_for_slot(self, wait_s: float, day: date, call_id: str) -> None:
         if wait_s <= 0:

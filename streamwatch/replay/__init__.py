@@ -21,7 +21,8 @@ time keeps. So a fast replay runs on the recording's own clock (streamwatch.cloc
   would make two replays of one file differ), every frame is gated, and the report estimates
   from the time the pipeline held each frame how many real time would have dropped here;
 - the budget waits in media time: the per-camera interval and max_age on the clock, the global
-  rate with a sliding window on it (asyncio-throttle stays for live use);
+  rate with a sliding window on it (the same as live); a replay never shares a fleet's budget
+  (budget.redis_url is ignored: its time is its own);
 - before the next frame is taken, the calls the earlier frames started are answered, or wait
   for the budget, that is for a later media time. An analysis therefore takes no media time: its
   answer is attached at the frame its call was made on, where live it comes one latency later.
