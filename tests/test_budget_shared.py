@@ -242,3 +242,19 @@ def test_the_day_starts_at_midnight_in_the_accounts_time_zone() -> None:
     assert paris.end_s(date(2026, 7, 14)) == datetime(2026, 7, 14, 22, tzinfo=UTC).timestamp()
     with pytest.raises(ValueError, match="unknown time zone"):
         BudgetSettings(timezone="Europe/Pariss")
+
+
+async def test_the_redis_password_is_never_in_a_log_line_or_the_health(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with redis_server() as server:
+        port = server.port
+    url = f"redis://:hunter2-not-a-real-one@127.0.0.1:{port}/0"  # nothing listens there now
+    settings = _settings(redis_url=url, local_share=0.5)
+    async with SharedBackend(settings, node="box") as box:
+        await _admit(box, Priority.HIGH)  # on its share: Redis is unreachable
+        health = box.health
+    assert health.degraded and f"127.0.0.1:{port}/0 unreachable" in health.detail
+    assert "hunter2" not in caplog.text and "hunter2" not in repr(health)
+    assert "hunter2" not in repr(settings)

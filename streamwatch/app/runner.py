@@ -280,8 +280,10 @@ class App:
             log.info("health at %shealthz, metrics at %smetrics", status_url, status_url)
         ledger = CallLedger(state_dir / LEDGER_NAME)
         backend = None
-        # A fleet's boxes share the account's budget; a replay never does (its time is its own).
-        if settings.budget.redis_url is not None and self.media_clock is None:
+        # A fleet's boxes share the account's budget; a replay never does (its time is its own),
+        # nor a box that never calls the cloud (it would count as one of the account's).
+        cloud_calls = settings.analyzer.kind == "ailab" and self.media_clock is None
+        if settings.budget.redis_url is not None and cloud_calls:
             backend = await stack.enter_async_context(
                 SharedBackend(settings.budget, node=settings.node, ledger=ledger)
             )
