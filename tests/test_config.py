@@ -50,8 +50,8 @@ def test_misspelt_key_names_the_file_the_path_and_the_fix(tmp_path: Path) -> Non
 
 def test_wrong_type_names_the_key_and_the_value() -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_settings('[budget]\nmax_calls = "two"\n', source="x.toml")
-    assert "x.toml: budget.max_calls:" in str(caught.value)
+        parse_settings('[selection]\ndetect_fps = "two"\n', source="x.toml")
+    assert "x.toml: selection.detect_fps:" in str(caught.value)
     assert "'two'" in str(caught.value)
 
 

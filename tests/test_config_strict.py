@@ -20,8 +20,8 @@ CAMERA = '[[cameras]]\nname = "door"\nsource = "demo"\n'
             "nan are not allowed: write a number such as 30.0",
         ),
         (
-            "[budget]\nperiod_s = nan\n",
-            "budget.period_s: Input should be a finite number (got nan); inf and nan are not "
+            "[selection]\nwindow_s = nan\n",
+            "selection.window_s: Input should be a finite number (got nan); inf and nan are not "
             "allowed: write a number such as 30.0",
         ),
         (
@@ -34,7 +34,13 @@ CAMERA = '[[cameras]]\nname = "door"\nsource = "demo"\n'
             "cameras[0].loop: Input should be a valid boolean (got 'yes'); write true or false, "
             "without quotes",
         ),
-        # A section with a secret (overlay, status: their token) never shows a value of its own.
+        # A section with a secret (overlay, status: their token; budget: redis_url) never shows
+        # a value of its own.
+        (
+            "[budget]\nperiod_s = nan\n",
+            "budget.period_s: Input should be a finite number; inf and nan are not allowed: "
+            "write a number such as 30.0",
+        ),
         (
             '[overlay]\nweb = "off"\n',
             "overlay.web: Input should be a valid boolean; write true or false, without quotes",

@@ -46,7 +46,7 @@ from streamwatch.budget.ledger import CallLedger
 from streamwatch.budget.local import LocalBackend
 from streamwatch.budget.priority import Priority
 from streamwatch.clock import SYSTEM_CLOCK, Clock
-from streamwatch.config.model import BudgetSettings
+from streamwatch.config.budget import BudgetSettings
 
 __all__ = ["BudgetDenied", "BudgetState", "CallBudget", "CallPermit", "DenialReason"]
 

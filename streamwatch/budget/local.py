@@ -17,7 +17,7 @@ from streamwatch.budget.ledger import CallLedger
 from streamwatch.budget.priority import Priority
 from streamwatch.budget.rate import SlidingWindow
 from streamwatch.clock import Clock
-from streamwatch.config.model import BudgetSettings
+from streamwatch.config.budget import BudgetSettings
 
 log = logging.getLogger("streamwatch.budget")
 

@@ -19,7 +19,7 @@ from streamwatch.budget.denial import BudgetDenied, DenialReason
 from streamwatch.budget.priority import Priority
 from streamwatch.budget.rate import SlidingWindow
 from streamwatch.clock import Clock
-from streamwatch.config.model import BudgetSettings
+from streamwatch.config.budget import BudgetSettings
 
 
 class LocalShare:

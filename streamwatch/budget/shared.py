@@ -48,7 +48,7 @@ from streamwatch.budget.priority import Priority
 from streamwatch.budget.scripts import ADMIT, HEARTBEAT, REFUND
 from streamwatch.budget.share import LocalShare
 from streamwatch.clock import SYSTEM_CLOCK, Clock
-from streamwatch.config.model import BudgetSettings
+from streamwatch.config.budget import BudgetSettings
 
 log = logging.getLogger("streamwatch.budget")
 

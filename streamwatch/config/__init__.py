@@ -1,9 +1,9 @@
 """Typed settings loaded from TOML; see config/streamwatch.toml for every key."""
 
+from streamwatch.config.budget import BudgetSettings
 from streamwatch.config.loader import ConfigError, load_settings, parse_settings
 from streamwatch.config.model import (
     AnalyzerSettings,
-    BudgetSettings,
     CameraSettings,
     OutboxSettings,
     OverlaySettings,
