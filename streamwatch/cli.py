@@ -160,7 +160,7 @@ def _settings(args: argparse.Namespace, path: Path | None) -> Settings:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from streamwatch.app.runner import run
+    from streamwatch.app.daemon import run
 
     def load() -> Settings:
         settings = _settings(args, args.config)

@@ -10,7 +10,7 @@ from standardwebhooks.webhooks import Webhook
 
 from streamwatch.analysis.emulator import serve_emulator
 from streamwatch.analysis.local import LocalAnalyzer
-from streamwatch.app.runner import run
+from streamwatch.app.daemon import run
 from streamwatch.config import Settings
 
 from .support.webhook_receiver import webhook_receiver
