@@ -15,7 +15,7 @@ from streamwatch.budget.daycount import DayCounter
 from streamwatch.budget.denial import BudgetDenied, DenialReason
 from streamwatch.budget.ledger import CallLedger
 from streamwatch.budget.priority import Priority
-from streamwatch.budget.rate import SlidingWindow
+from streamwatch.budget.rate import rate_window
 from streamwatch.clock import Clock
 from streamwatch.config.budget import BudgetSettings
 
@@ -33,7 +33,7 @@ class LocalBackend:
     ) -> None:
         self._settings = settings
         self._clock = clock
-        self._rate = SlidingWindow(
+        self._rate = rate_window(
             settings.max_calls, settings.period_s, clock, reserve=settings.reserve
         )
         self._count = DayCounter(today, ledger)

@@ -1,7 +1,8 @@
 """The call rate: at most `max_calls` in any `period_s`, with a reserve for high priority.
 
-A sliding window of the times calls were granted, on a clock (the machine's, or a replayed
-recording's: the same window in media time). A low-priority call is granted only while more
+A sliding window of the times calls were granted: live, asyncio-throttle's `Throttler` keeps
+it on the machine's clock; a recording replayed faster than real time keeps the same window
+in its media time (`SlidingWindow`). A low-priority call is granted only while more
 than `reserve` of the window's calls are left, and only at once, so a box busy with refreshes
 still has calls for the next new face. A token bucket would not do: one of `max_calls` tokens
 refilling at `max_calls / period_s` lets 2 * max_calls - 1 calls through in some `period_s`,
@@ -10,10 +11,60 @@ and the provider counts calls in any second.
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from typing import Protocol, cast
+
+from asyncio_throttle.throttler import Throttler
 
 from streamwatch.budget.priority import Priority
-from streamwatch.clock import Clock
+from streamwatch.clock import Clock, SystemClock
+
+
+class RateWindow(Protocol):
+    async def acquire(self, priority: Priority = Priority.HIGH) -> None:
+        """Wait until one more high call fits, and count it; a low call is counted if it
+        fits now, or raises TimeoutError: it never waits (priority.py)."""
+        ...
+
+
+def rate_window(max_calls: int, period_s: float, clock: Clock, *, reserve: int = 0) -> RateWindow:
+    if isinstance(clock, SystemClock):
+        return ThrottledWindow(max_calls, period_s, reserve=reserve)
+    return SlidingWindow(max_calls, period_s, clock, reserve=reserve)
+
+
+class _Throttler(Protocol):
+    """asyncio-throttle's Throttler as typed here (its methods carry no annotations)."""
+
+    _task_logs: deque[float]
+
+    async def acquire(self) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class ThrottledWindow:
+    """asyncio-throttle's window on the machine's clock, with the reserve on top."""
+
+    def __init__(self, max_calls: int, period_s: float, *, reserve: int = 0) -> None:
+        if not 0 <= reserve < max_calls:
+            raise ValueError(f"reserve must be in [0, {max_calls}), got {reserve}")
+        self._throttler = cast(_Throttler, Throttler(rate_limit=max_calls, period=period_s))
+        self._low_calls = max_calls - reserve
+
+    async def acquire(self, priority: Priority = Priority.HIGH) -> None:
+        match priority:
+            case Priority.HIGH:
+                await self._throttler.acquire()
+            case Priority.LOW:
+                # The throttler only waits; a low call must be decided at once, on the same
+                # window: its log of grant times (monotonic), flushed of those out of it.
+                self._throttler.flush()
+                granted = self._throttler._task_logs
+                if len(granted) >= self._low_calls:
+                    raise TimeoutError
+                granted.append(time.monotonic())
 
 
 class SlidingWindow:
