@@ -49,9 +49,11 @@ class LocalShare:
         if share is not None:
             rate = settings.max_calls * share
             calls = max(1, math.floor(rate))
+            # The margin the shared rate keeps too: requests sent a little late from a busy
+            # box must not land in the same provider second as the next box's.
             self._window = SlidingWindow(
                 calls,
-                settings.period_s * calls / rate,
+                (settings.period_s + settings.rate_margin_s) * calls / rate,
                 clock,
                 reserve=min(calls - 1, math.floor(settings.reserve * share)),
             )
