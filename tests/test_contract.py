@@ -17,7 +17,8 @@ import pytest
 from pydantic import SecretStr
 
 from streamwatch.analysis.analyzer import Analyzer, AnalyzerError
-from streamwatch.analysis.client import CloudAnalyzer, CloudState
+from streamwatch.analysis.client import CloudAnalyzer
+from streamwatch.analysis.cloud_health import CloudState
 from streamwatch.analysis.emulator import EmulatorStats, serve_emulator
 from streamwatch.analysis.faults import Faults
 from streamwatch.analysis.geometric import GeometricAnalyzer, draw_mark

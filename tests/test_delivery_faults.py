@@ -15,8 +15,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from streamwatch.app.health import health
+from streamwatch.app.metrics import AppCollector
 from streamwatch.app.runner import App
-from streamwatch.app.status import AppCollector, health
 from streamwatch.config import Settings, WebhookSinkSettings
 from streamwatch.delivery import Outbox, OutboxError, WebhookSink
 from streamwatch.delivery.dispatcher import APPEND_ATTEMPTS

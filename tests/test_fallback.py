@@ -19,8 +19,8 @@ from streamwatch.analysis.emulator import EmulatorStats, serve_emulator
 from streamwatch.analysis.fallback import AnalysisMode
 from streamwatch.analysis.faults import Faults
 from streamwatch.analysis.local import LocalAnalyzer
+from streamwatch.app.health import health
 from streamwatch.app.runner import App
-from streamwatch.app.status import health
 from streamwatch.clock import MediaClock
 from streamwatch.config import Settings
 

@@ -24,8 +24,8 @@ import pytest
 
 from streamwatch.analysis.emulator import EmulatorStats, serve_emulator
 from streamwatch.analysis.local import LocalAnalyzer
+from streamwatch.app.health import health
 from streamwatch.app.runner import App
-from streamwatch.app.status import health
 from streamwatch.budget import BackendMode
 from streamwatch.budget import shared as shared_budget
 from streamwatch.clock import MediaClock

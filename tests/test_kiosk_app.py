@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 from prometheus_client import CollectorRegistry, generate_latest
 
+from streamwatch.app.metrics import AppCollector
 from streamwatch.app.runner import App
-from streamwatch.app.status import AppCollector
 from streamwatch.config.model import CameraSettings, OverlaySettings, Settings, StatusSettings
 from streamwatch.config.sinks import JsonLinesSinkSettings
 from streamwatch.events.ack import AckOutcome, AckRequest, AckVia

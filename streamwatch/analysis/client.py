@@ -17,8 +17,8 @@ At most max_concurrent_calls requests are in flight; more wait for a slot. Every
 about a call names it ("call 17") and, once the service has answered, carries its request_id
 as the record's `request_id` field. The API key is only ever in the request header: not in a
 log line, an exception, `repr` or a stats label. Transport lives in transport.py, the
-envelope in envelope.py, image rules in imaging.py, the breaker in breaker.py, the counters in
-stats.py.
+envelope in envelope.py, image rules in imaging.py, the breaker in breaker.py, the client's
+health values in cloud_health.py, the counters in stats.py.
 """
 
 from __future__ import annotations
@@ -29,13 +29,12 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 
 from streamwatch.analysis.analyzer import AnalyzerError, RequestPermit
 from streamwatch.analysis.breaker import CircuitBreaker, CircuitState
+from streamwatch.analysis.cloud_health import CloudHealth, CloudState
 from streamwatch.analysis.contract import API_KEY_HEADER, IMAGE_FIELD
 from streamwatch.analysis.imaging import EncodedImage, check_frame, encode_for_api
 from streamwatch.analysis.model import FaceAnalysis
@@ -53,24 +52,6 @@ from streamwatch.config.model import AnalyzerSettings
 IMAGE_FILENAME = "frame.jpg"
 
 logger = logging.getLogger("streamwatch.analysis")
-
-
-class CloudState(StrEnum):
-    OK = "ok"
-    DEGRADED = "degraded"  # circuit open or half-open: calls refused until a probe succeeds
-    PAUSED = "paused"  # out of credits: calls refused until the pause ends
-    FAILING = "failing"  # bad key, locked account or wrong URL: calls stopped until restart
-
-
-@dataclass(frozen=True, slots=True)
-class CloudHealth:
-    """Whether the client is calling the API, for health checks and the status page."""
-
-    state: CloudState
-    detail: str  # what happened, with the request_id when there was one; never the key
-    circuit: CircuitState
-    consecutive_failures: int
-    retry_in_s: float | None = None  # paused or degraded: when calls are tried again
 
 
 class _Refused(Exception):

@@ -37,6 +37,7 @@ from typing import Any
 
 from streamwatch.delivery.pending_counts import Accepts, CountChange, PendingCounts, count_pending
 from streamwatch.events.model import Event
+from streamwatch.sqlite_files import immediate_transaction, sqlite_errors
 
 log = logging.getLogger("streamwatch.delivery")
 
@@ -342,23 +343,12 @@ class Outbox:
     @contextlib.contextmanager
     def _transaction(self, *, durable: bool) -> Iterator[sqlite3.Connection]:
         db = self._connection()
-        with self._errors():
-            db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
-            db.execute("BEGIN IMMEDIATE")
+        with self._errors(), immediate_transaction(db, durable=durable):
             change = self._change = CountChange()
-            try:
-                # Each change is counted from the file as it is now, others' commits included:
-                # an event another process queued and this one passes is in the count first.
-                self.refresh_counts()
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                # COMMIT itself may have failed (disk full): the connection must not stay in
-                # the transaction, or every later BEGIN would fail too.
-                with contextlib.suppress(sqlite3.Error):
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                raise
+            # Each change is counted from the file as it is now, others' commits included:
+            # an event another process queued and this one passes is in the count first.
+            self.refresh_counts()
+            yield db
         if self._counts is not None:
             self._counts.apply(change)
 
@@ -367,12 +357,8 @@ class Outbox:
             raise RuntimeError("the outbox is not open (use `with Outbox(...)`)")
         return self._db
 
-    @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as error:
-            raise OutboxError(f"outbox {self.path}: {error}") from None
+    def _errors(self) -> contextlib.AbstractContextManager[None]:
+        return sqlite_errors(OutboxError, f"outbox {self.path}")
 
 
 def _event(body: str) -> Event:

@@ -34,6 +34,7 @@ from typing import Any, Final
 from streamwatch.events.kind import EventKind
 from streamwatch.events.model import EVENT_TYPE_PREFIX, Event
 from streamwatch.overlay.alarm import alert_id_of
+from streamwatch.sqlite_files import immediate_transaction, sqlite_errors
 
 FILE_NAME: Final = "history.db"
 ORPHAN_S: Final = 3600.0
@@ -306,31 +307,21 @@ class EventStore:
     def _transaction(self, *, durable: bool) -> Iterator[sqlite3.Connection]:
         db = self._connection()
         before = (self.stats.events, self.stats.bytes, dict(self.stats.dropped))
-        with self._errors():
-            db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
-            db.execute("BEGIN IMMEDIATE")
-            try:
+        try:
+            with self._errors(), immediate_transaction(db, durable=durable):
                 yield db
-                db.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                # What the transaction counted did not happen.
-                self.stats.events, self.stats.bytes, self.stats.dropped = before
-                raise
+        except BaseException:
+            # What the transaction counted did not happen.
+            self.stats.events, self.stats.bytes, self.stats.dropped = before
+            raise
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             raise RuntimeError("the event store is not open (use `with EventStore(...)`)")
         return self._db
 
-    @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as error:
-            raise HistoryError(f"history {self.path}: {error}") from None
+    def _errors(self) -> contextlib.AbstractContextManager[None]:
+        return sqlite_errors(HistoryError, f"history {self.path}")
 
 
 def _stored_json(event: Event) -> str:
