@@ -245,10 +245,11 @@ class CameraPipeline:
         analysis = await self._with_signatures(analysis, candidate)
         for observer in self.call_observers:
             observer(candidate, analysis)
-        update = self._tracker.attach(analysis, _frame_time(frame))
+        at = _frame_time(frame)
+        update = self._tracker.attach(analysis, at)
         await self._emit(
             update,
-            _frame_time(frame),
+            at,
             analyzer=analysis.analyzer,
             image=frame.image,
             # The cloud's answer and the device's alike: the gate reports only readings its
