@@ -8,13 +8,14 @@ in front of the screen would see: a box in a mask-state colour around each face.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import select
 import shutil
 import struct
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import cv2
@@ -114,8 +115,19 @@ async def window_picture(display: str, height_px: int) -> np.ndarray:
             return read_xwd(dump)[:height_px, :WINDOW_WIDTH_PX]
 
 
+@contextlib.asynccontextmanager
+async def guard(awaited: str) -> AsyncIterator[None]:
+    """A failure guard for one step, naming what did not come."""
+    try:
+        async with asyncio.timeout(GUARD_S):
+            yield
+    except TimeoutError:
+        pytest.fail(f"no {awaited} within {GUARD_S:.0f} s")
+
+
 async def press(display: str, key: str) -> None:
-    await run_tool(display, "xdotool", "search", "--name", "^streamwatch$", "windowfocus")
+    # --sync: the key goes out only once X has moved the focus to the window.
+    await run_tool(display, "xdotool", "search", "--name", "^streamwatch$", "windowfocus", "--sync")
     await run_tool(display, "xdotool", "key", key)
 
 
@@ -181,26 +193,30 @@ async def test_the_window_boxes_the_faces_of_a_real_clip_and_obeys_its_keys(
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        async with LocalAnalyzer() as detector, asyncio.timeout(GUARD_S):
+        async with LocalAnalyzer() as detector:
             height_px = grid_tiles(2, WINDOW_WIDTH_PX)[0].height
-            while True:  # until both tiles show a boxed face; each screenshot is a new look
-                window = await window_picture(x_display, height_px)
-                colours = boxed_faces(window, detector)
-                if all(colours):
-                    break
+            async with guard("a boxed face in both tiles"):
+                while True:  # each screenshot is a new look
+                    window = await window_picture(x_display, height_px)
+                    colours = boxed_faces(window, detector)
+                    if all(colours):
+                        break
             assert colours[0] in MASK_COLOURS.values()
             assert not np.all(window == LANDMARK_COLOUR, axis=-1).any()
 
             await press(x_display, "l")
-            while not np.all(window == LANDMARK_COLOUR, axis=-1).sum() > 10:
-                window = await window_picture(x_display, height_px)
+            async with guard("landmarks after l"):
+                while not np.all(window == LANDMARK_COLOUR, axis=-1).sum() > 10:
+                    window = await window_picture(x_display, height_px)
 
             await press(x_display, "f")  # no window manager here: the window covers the screen
-            while await window_size(x_display) != SCREEN_PX:
-                pass
+            async with guard("a full-screen window after f"):
+                while await window_size(x_display) != SCREEN_PX:
+                    pass
 
             await press(x_display, "q")
-            assert await app.wait() == 0
+            async with guard("the app's exit after q"):
+                assert await app.wait() == 0
     finally:
         if app.returncode is None:
             app.kill()

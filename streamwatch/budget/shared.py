@@ -310,6 +310,10 @@ class SharedBackend:
 
     def _heard(self, day: date, total: int, added: int) -> None:
         """Redis answered: the account's day total; calls of this box it added just now."""
+        # The heartbeat and admissions run on their own connections, so an older total can
+        # be heard after a newer one; the day's count only grows but for refunds (and a share
+        # reckoned one refund high errs on the safe side).
+        total = max(total, self._account_calls(day))
         self._known = (day, total)
         self.reconciled_calls += added
         if self._share is not None:
