@@ -12,6 +12,7 @@ import re
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import cv2
 import numpy as np
@@ -21,9 +22,11 @@ from streamwatch.analysis.local.chip import aligned_chip
 from streamwatch.analysis.local.detector import FaceDetector
 from streamwatch.analysis.local.mask_classifier import (
     WEIGHTS_FORMAT,
+    IncorrectBy,
     MaskClassifier,
     packaged_weights,
 )
+from streamwatch.analysis.local.mask_features import FEATURE_LENGTH
 from streamwatch.analysis.local.models import ModelFileError
 from streamwatch.analysis.model import Box, Mask
 
@@ -87,3 +90,50 @@ def test_weights_of_another_format_are_refused_naming_the_fix(tmp_path: Path) ->
         ModelFileError, match=re.escape("retrain with training/train_mask_classifier.py")
     ):
         MaskClassifier(path=stale)
+
+
+def _constant_weights(path: Path, probabilities: tuple[float, float, float]) -> Path:
+    """Weights whose mask network says `probabilities` of any chip (and the nose shows)."""
+    zeros_in = np.zeros((FEATURE_LENGTH, 1), dtype=np.float16)
+    stored: dict[str, Any] = {  # Any: numpy's stubs take a ** of arrays for its bool keyword
+        "format": np.array(WEIGHTS_FORMAT),
+        "features": np.array(FEATURE_LENGTH),
+        "mean": np.zeros(FEATURE_LENGTH, dtype=np.float16),
+        "scale": np.ones(FEATURE_LENGTH, dtype=np.float16),
+    }
+    for prefix, outputs in (("mask", np.log(probabilities)), ("nose", np.log([0.01, 0.99]))):
+        stored |= {
+            f"{prefix}_hidden_w": zeros_in,
+            f"{prefix}_hidden_b": np.zeros(1, dtype=np.float16),
+            f"{prefix}_out_w": np.zeros((1, len(outputs)), dtype=np.float16),
+            f"{prefix}_out_b": np.asarray(outputs, dtype=np.float16),
+        }
+    np.savez_compressed(path, **stored)
+    return path
+
+
+# The skin-colour measure's four values at the features' end: no skin below the eyes, no lips
+# (it says a mask is worn; it has no vote on `incorrect`).
+MASKED_SKIN = np.array([0.0, 0.0, 0.0, -1.0], dtype=np.float32)
+
+
+@pytest.mark.parametrize("incorrect_by", list(IncorrectBy))
+def test_an_unsure_incorrect_is_said_as_the_likelier_of_none_and_worn(
+    tmp_path: Path, incorrect_by: IncorrectBy
+) -> None:
+    # A smiling face half in profile: the network says `incorrect` 0.52, `none` 0.47, and
+    # two such answers confirmed a false face.mask_incorrect on short_hamilton's audience.
+    unsure = MaskClassifier(
+        incorrect_by, _constant_weights(tmp_path / "unsure.npz", (0.47, 0.01, 0.52))
+    )
+    features = np.concatenate([np.zeros(FEATURE_LENGTH - 4, np.float32), MASKED_SKIN])
+    reading = unsure.read_features(features, face_px=80.0)
+    assert reading.state is Mask.NONE
+    assert not reading.confident
+    # A confident `incorrect` is said as it is.
+    sure = MaskClassifier(
+        incorrect_by, _constant_weights(tmp_path / "sure.npz", (0.01, 0.01, 0.98))
+    )
+    reading = sure.read_features(features, face_px=80.0)
+    assert reading.state is Mask.INCORRECT
+    assert reading.confident
