@@ -103,20 +103,26 @@ def test_a_first_call_waits_past_the_window_for_a_usual_frame_then_takes_the_bes
     assert last.frame.sequence == 3  # the sharpest of the second
 
 
-def test_better_is_called_once_per_face_unless_its_answer_was_unusable() -> None:
-    # Main called `better` on every 1.3x improvement: a person walking in, the face growing
-    # and sharpening frame by frame, made five calls in two seconds.
-    policy = CallPolicy(SelectionSettings(window_s=0, refresh_s=60, improvement=1.3))
+def test_better_is_called_once_while_undecided_and_after_an_unusable_answer_only() -> None:
+    # An earlier main called `better` on every 1.3x improvement: a person walking in, the
+    # face growing and sharpening frame by frame, made five calls in two seconds; the last
+    # main still made one for a face whose first answer had settled its state.
     walking_in = ((64, 0.6), (80, 0.8), (96, 1.0), (112, 1.2), (128, 1.5))
-    calls = []
-    for n, (size, relative) in enumerate(walking_in):
-        candidate = policy.consider(_frame(n + 1, n * 0.5), [_gated("a", size, relative)])
-        if candidate is not None:
-            policy.sent(candidate)
-            policy.answered("a", Mask.NONE)
-            policy.decided("a")
-            calls.append(candidate.reason)
-    assert calls == [CallReason.NEW, CallReason.BETTER]
+    for settled, expected in (
+        (True, [CallReason.NEW]),
+        (False, [CallReason.NEW, CallReason.BETTER]),
+    ):
+        policy = CallPolicy(SelectionSettings(window_s=0, refresh_s=60, improvement=1.3))
+        calls = []
+        for n, (size, relative) in enumerate(walking_in):
+            # 0.25 s apart: an undecided face's retry (UNDECIDED_RETRY_S) is not yet due.
+            candidate = policy.consider(_frame(n + 1, n * 0.25), [_gated("a", size, relative)])
+            if candidate is not None:
+                policy.sent(candidate)
+                policy.answered("a", Mask.NONE)
+                policy.decided("a", settled)
+                calls.append(candidate.reason)
+        assert calls == expected
     # An answer that found no face (or no mask state) may be followed by another better one.
     policy = CallPolicy(SelectionSettings(window_s=0, refresh_s=60, improvement=1.3))
     reasons = []
@@ -175,11 +181,12 @@ def test_after_the_first_call_only_a_clearly_better_face_or_a_refresh_is_called(
     first = policy.consider(_frame(1, 0.0), [_gated("a", 80)])
     assert first is not None
     policy.sent(first)
-    policy.decided("a")
-    assert policy.consider(_frame(2, 1.0), [_gated("a", 90)]) is None  # a little better: no
-    better = policy.consider(_frame(3, 2.0), [_gated("a", 128)])  # 60 % bigger: yes
+    policy.decided("a", False)  # its answer did not settle the state
+    assert policy.consider(_frame(2, 0.4), [_gated("a", 90)]) is None  # a little better: no
+    better = policy.consider(_frame(3, 0.8), [_gated("a", 128)])  # 60 % bigger: yes
     assert better is not None and better.reason is CallReason.BETTER
     policy.sent(better)
+    policy.decided("a")
     assert policy.consider(_frame(4, 5.0), [_gated("a", 128)]) is None
     refresh = policy.consider(_frame(5, 12.5), [_gated("a", 128)])
     assert refresh is not None and refresh.reason is CallReason.REFRESH
@@ -201,6 +208,50 @@ def test_small_or_blurred_faces_never_get_a_call_and_calls_are_capped() -> None:
             policy.sent(candidate)
             calls += 1
     assert calls == 2
+
+
+def test_a_face_that_shrinks_below_min_face_px_still_gets_its_first_call_on_a_fit_frame() -> None:
+    # An ASL take: the face is 64-65 px for its first half second, then 60-63 px. Main
+    # looked at no frame without a fit face, so the call never came: the take went
+    # unannounced.
+    policy = CallPolicy(SelectionSettings(window_s=0.5, min_face_px=64))
+    frames = [_frame(n + 1, n * 0.2) for n in range(8)]
+    assert policy.consider(frames[0], [_gated("a", 64, relative=0.8)]) is None
+    assert policy.consider(frames[1], [_gated("a", 65, relative=0.9)]) is None
+    candidate = None
+    for frame in frames[2:]:
+        candidate = policy.consider(frame, [_gated("a", 60, relative=1.2)])
+        if candidate is not None:
+            break
+    assert candidate is not None and candidate.reason is CallReason.NEW
+    assert candidate.frame is frames[1]  # the best of its fit frames
+    assert candidate.track_ids == ("a",)
+    # A face never fit gets none.
+    policy = CallPolicy(SelectionSettings(window_s=0.5, min_face_px=64))
+    assert all(policy.consider(f, [_gated("b", 60)]) is None for f in frames)
+
+
+def test_a_face_another_call_found_makes_no_first_call_of_its_own() -> None:
+    # Three people walk up together; the first to reach 64 px is called, and the answer
+    # finds all three. Main called again 0.25 s later for the next face to reach 64 px.
+    policy = CallPolicy(SelectionSettings(window_s=0, min_face_px=64))
+    first = policy.consider(_frame(1, 0.0), [_gated("a", 64), _gated("b", 62)])
+    assert first is not None and first.track_ids == ("a",)
+    policy.sent(first)
+    policy.answered("a", Mask.NONE)
+    policy.found_too("b", Mask.NONE, first)
+    policy.decided("a")
+    policy.decided("b")
+    assert policy.consider(_frame(2, 0.25), [_gated("a", 65), _gated("b", 64)]) is None
+    # Found with no mask state, it may still have one `better` call, as after any unusable
+    # answer.
+    policy = CallPolicy(SelectionSettings(window_s=0, min_face_px=64))
+    first = policy.consider(_frame(1, 0.0), [_gated("a", 64), _gated("b", 62)])
+    assert first is not None
+    policy.sent(first)
+    policy.found_too("b", None, first)
+    again = policy.consider(_frame(2, 0.25), [_gated("b", 100)])
+    assert again is not None and again.reason is CallReason.BETTER
 
 
 def test_a_face_softer_than_the_cameras_usual_gets_its_first_call_but_no_blurred_re_call() -> None:

@@ -180,11 +180,14 @@ class CameraPipeline:
             relative = self._sharpness.relative(sharpness)
             gated.append(GatedFace(track_id, detection, sharpness, relative))
         fit = [face for face in gated if self._policy.eligible(face)]
-        if not fit:
+        # Consulted on unfit frames too: a face that shrank below min_face_px is still due
+        # its first call, on an earlier fit frame of it.
+        candidate = self._policy.consider(frame, gated)
+        if not fit and candidate is None:
             counters.dropped_unfit += 1
             return GateReport(frame, GateDecision.UNFIT, changed, tuple(gated))
-        candidate = self._policy.consider(frame, gated)
-        counters.calls_saved += len(fit) - (len(candidate.track_ids) if candidate else 0)
+        called = [face for face in fit if candidate and face.track_id in candidate.track_ids]
+        counters.calls_saved += len(fit) - len(called)
         if candidate is None:
             return GateReport(frame, GateDecision.SAVED, changed, tuple(gated))
         counters.candidates += 1
@@ -265,6 +268,8 @@ class CameraPipeline:
                 track_id, None if track is None else track.face.mask, found=track is not None
             )
         for track in update.analysed:
+            if track.track_id not in candidate.track_ids:
+                self._policy.found_too(track.track_id, track.face.mask, candidate)
             self._policy.decided(track.track_id, self._rules.settled(track.track_id))
 
     async def _with_signatures(self, analysis: FaceAnalysis, candidate: Candidate) -> FaceAnalysis:

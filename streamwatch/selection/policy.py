@@ -7,19 +7,24 @@ FIRST_CALL_WAIT_WINDOWS windows, on the best frame it had (people walk in blurre
 towards the camera: the first frame is rarely the best, and a call on a soft one asks for
 another).
 After that a call is made only
-- `better`: when the face got clearly better than the frame already sent — once per face,
-  unless the answer to the previous call was unusable (no face found there, or no mask
+- `better`: when the face got clearly better than the frame already sent — only while its
+  state is undecided, once, or after an unusable answer (no face found there, or no mask
   state): each 1.3x improvement calling again made cascades of five calls for one person
-  walking in;
+  walking in, and a better picture of a face whose state the answers settled changes no
+  alert;
 - `changed`: when the local gate's mask reading changed since the last call and differs from
   the last answer. The reading is held (MaskHysteresis): it moves to a new state only after
   CHANGE_CONFIRMATIONS confident gate readings of it in a row (unsure readings, None, count
   for neither side), so a face flip-flopping in profile makes no calls;
 - `undecided`: while the answers do not settle its mask state, every UNDECIDED_RETRY_S;
 - `refresh`: every `refresh_s`;
-never more than `max_calls_per_track`. Everything else is a call saved. Re-calls other than
-`changed` wait for a frame no softer than `sharpness_relative_min` of the camera's usual; a
-change the gate is sure of is called on the frame it is seen in.
+never more than `max_calls_per_track`. Everything else is a call saved.
+Every fit face in the frame sent counts the call as its own, and so does a face the answer
+found that was not called for (below `min_face_px` then, or its window not over): it makes
+no first call of its own. A face that shrinks below `min_face_px` after fit frames still
+gets its first call, on the best of them (the policy sees every gated frame, fit or not).
+Re-calls other than `changed` wait for a frame no softer than `sharpness_relative_min` of the
+camera's usual; a change the gate is sure of is called on the frame it is seen in.
 """
 
 from __future__ import annotations
@@ -163,9 +168,17 @@ class CallPolicy:
         for face in faces:
             state = self._tracks.setdefault(face.track_id, _TrackCalls(first_seen_s=now_s))
             state.mask.observe(face.face.mask)
-            if not self.eligible(face) or state.calls >= self._settings.max_calls_per_track:
+            if state.calls >= self._settings.max_calls_per_track:
                 continue
-            reason = self._reason(state, face, frame, faces)
+            if self.eligible(face):
+                reason = self._reason(state, face, frame, faces)
+            elif state.calls == 0:
+                # Shrunk below min_face_px (stepped back, turned) after fit frames: its
+                # first call still goes, on the best of them (an ASL take's face is 64 px
+                # for its first half second, then 60-63 px).
+                reason = self._first_call(state, now_s)
+            else:
+                continue
             if reason is CallReason.NEW:
                 assert state.best is not None
                 score, best_frame, best_gated = state.best
@@ -177,13 +190,18 @@ class CallPolicy:
         # One call per frame: the newest frame first (it is the freshest picture of the most
         # faces); among equals the best-looking one.
         chosen = max(due, key=lambda c: (c.frame.sequence, c.score))
-        visible = {face.track_id for face in faces if self.eligible(face)}
-        if chosen.frame is frame:
-            # Every face in the picture is analysed by the same call.
-            chosen = Candidate(
-                frame, tuple(sorted(visible)), chosen.reason, chosen.score, tuple(faces)
-            )
-        return chosen
+        # Every fit face in the picture sent is analysed by the same call, an earlier frame's
+        # too (a first call goes on the face's best frame): counted as theirs, they make no
+        # first call of their own a moment later (walk_and_pause: two calls 0.25 s apart
+        # for three people standing together).
+        visible = {face.track_id for face in chosen.gated if self.eligible(face)}
+        return Candidate(
+            chosen.frame,
+            tuple(sorted(visible | set(chosen.track_ids))),
+            chosen.reason,
+            chosen.score,
+            chosen.gated,
+        )
 
     def _reason(
         self, state: _TrackCalls, face: GatedFace, frame: Frame, faces: list[GatedFace]
@@ -195,13 +213,7 @@ class CallPolicy:
             usual = face.relative_sharpness >= USUAL_RELATIVE_SHARPNESS
             if usual and (state.usual_best is None or face.score > state.usual_best[0]):
                 state.usual_best = (face.score, frame, tuple(faces))
-            waited_s = now_s - state.first_seen_s
-            if waited_s < self._settings.window_s:
-                return None
-            if state.usual_best is not None:
-                state.best = state.usual_best
-                return CallReason.NEW
-            return CallReason.NEW if waited_s >= self._first_call_max_wait_s else None
+            return self._first_call(state, now_s)
         assert state.last_call_s is not None
         since_s = now_s - state.last_call_s
         held = state.mask.held
@@ -214,7 +226,9 @@ class CallPolicy:
             return CallReason.CHANGED
         if not self._sharp_enough_to_call_again(face):
             return None
-        better_allowed = state.better_calls == 0 or not state.answer_usable
+        # A face whose answers settled its state gains nothing for its alerts from a better
+        # picture (the entrance clip: two of its 14 calls); an undecided one may get one.
+        better_allowed = not state.answer_usable or (state.undecided and state.better_calls == 0)
         if better_allowed and face.score >= state.sent_score * self._settings.improvement:
             return CallReason.BETTER
         if state.undecided and since_s >= UNDECIDED_RETRY_S:
@@ -222,6 +236,16 @@ class CallPolicy:
         if since_s >= self._settings.refresh_s:
             return CallReason.REFRESH
         return None
+
+    def _first_call(self, state: _TrackCalls, now_s: float) -> CallReason | None:
+        """NEW when the face's first call is due, on the frame `state.best` then holds."""
+        waited_s = now_s - state.first_seen_s
+        if state.best is None or waited_s < self._settings.window_s:
+            return None
+        if state.usual_best is not None:
+            state.best = state.usual_best
+            return CallReason.NEW
+        return CallReason.NEW if waited_s >= self._first_call_max_wait_s else None
 
     def sent(self, candidate: Candidate) -> None:
         """A call was made for the candidate."""
@@ -254,6 +278,23 @@ class CallPolicy:
         state.answer_usable = found and mask is not None
         if state.answer_usable:
             state.answer_mask = mask
+
+    def found_too(self, track_id: str, mask: Mask | None, candidate: Candidate) -> None:
+        """The answer to a call for other faces found this one as well (it was below
+        min_face_px then, or its window not yet over): that was its first call, and it
+        makes none of its own (walk_and_pause: three people standing together, a second call
+        0.25 s after the first, when the next face reached 64 px)."""
+        state = self._tracks.get(track_id)
+        if state is None or state.calls > 0:
+            return
+        state.calls = 1
+        state.last_call_s = candidate.frame.monotonic_s
+        state.sent_score = next(
+            (face.score for face in candidate.gated if face.track_id == track_id), 0.0
+        )
+        state.best = state.usual_best = None
+        state.mask_at_call = state.mask.held
+        self.answered(track_id, mask)
 
     def decided(self, track_id: str, decided: bool = True) -> None:
         """Whether the answers so far settle this face's state. While they do not (none yet,

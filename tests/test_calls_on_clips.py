@@ -1,0 +1,46 @@
+"""Calls on the development clips, replayed as bench/replays.py plays them (the device's own
+path: which calls are made does not depend on who answers them).
+
+Each clip is played with the built-in settings, every frame on its own clock, so the same
+calls are made on every run. The clips are ../shared/media's (skipped with the reason when
+absent); their truth files say who is in view when.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from streamwatch.config import Settings
+from streamwatch.replay.run import ReplayOptions, play
+
+
+async def test_three_people_walking_up_together_cost_one_call(
+    media_dir: Path, tmp_path: Path
+) -> None:
+    # Their faces reach 64 px a quarter second apart; the first call finds all three, and
+    # main made a second one for the next face to reach 64 px.
+    replay = await play(
+        ReplayOptions(
+            video=str(media_dir / "videos" / "walk_and_pause_3people.mp4"),
+            settings=Settings(),
+            report_dir=tmp_path,
+        )
+    )
+    assert [call.faces_found for call in replay.calls] == [3]
+
+
+async def test_every_take_of_the_sign_language_clip_is_called(
+    media_dir: Path, tmp_path: Path
+) -> None:
+    # P3's second take shows a face of 64-65 px for half a second, then 60-63 px: main's
+    # policy was not asked on frames without a fit face, and that take went uncalled.
+    clip = media_dir / "videos" / "asl_5people_sequence.mp4"
+    takes = json.loads(clip.with_suffix(".truth.json").read_text())["segments"]
+    replay = await play(ReplayOptions(video=str(clip), settings=Settings(), report_dir=tmp_path))
+    called = [
+        any(t["start_s"] <= c.media_s <= t["end_s"] and c.faces_found for c in replay.calls)
+        for t in takes
+    ]
+    assert called == [True] * len(takes)
+    assert len(replay.calls) == len(takes)  # one call each
