@@ -12,7 +12,7 @@ say (1 or 0), SKIN_WEIGHT_SMALL or SKIN_WEIGHT_BIG by the face's size, and the r
 network's. Alone it is the weaker reader (masked vs maskless 90.2 % on the held-out chips);
 as a second opinion it makes a reading the two disagree on unsure, which is what it is, and on
 a big face, where it is as good as the network, it breaks their tie. With it and the mirror
-image the held-out chips read 94.3 % right (the network alone on the chip: 93.1 %), 84 % of
+image the held-out chips read 94.0 % right (the network alone on the chip: 93.1 %), 84 % of
 readings are confident and 97.6 % of those right; on ../shared/media's mask photos of faces
 >= 64 px, 95.4 % (94.4 % for the skin measure alone).
 
