@@ -38,7 +38,7 @@ from common import median_ms, write_results
 
 from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.analysis.local.chip import aligned_chip
-from streamwatch.analysis.local.detector import FaceDetector
+from streamwatch.analysis.local.detector import DetectorSize, FaceDetector
 from streamwatch.analysis.local.features import expression, eye_distance_px, pupils
 from streamwatch.analysis.local.mask import MIN_EYE_DISTANCE_PX, measure_mask
 from streamwatch.analysis.local.mask_classifier import IncorrectBy, MaskClassifier
@@ -316,7 +316,8 @@ def latency_table(analyzer: LocalAnalyzer, repeat: int) -> dict[str, float]:
     chip = aligned_chip(frame, points)
     signatures = SignatureModel()
     pose = estimate_pose(points, 640, 480)
-    gate480, gate640 = FaceDetector(0.6, 480), FaceDetector(0.6, 640)
+    gate480 = FaceDetector(0.6, DetectorSize(width_px=480))
+    gate640 = FaceDetector(0.6, DetectorSize(width_px=640))
     classifier = MaskClassifier()
     stages = {
         "gate_detect_480w_ms": lambda: gate480.detect(frame),

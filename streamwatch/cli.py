@@ -267,7 +267,7 @@ def _analyze(args: argparse.Namespace) -> int:
     settings = _settings(args, args.config)
 
     async def analyze() -> FaceAnalysis:
-        async with build_analyzer(settings.analyzer) as analyzer:
+        async with build_analyzer(settings) as analyzer:
             return await analyzer.analyze(image)
 
     try:

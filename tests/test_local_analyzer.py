@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
@@ -21,7 +22,8 @@ import pytest_asyncio
 
 from streamwatch.analysis.analyzer import AnalyzerError
 from streamwatch.analysis.local import LocalAnalyzer
-from streamwatch.analysis.local.detector import FaceDetector
+from streamwatch.analysis.local.analyzer import default_workers
+from streamwatch.analysis.local.detector import DetectorSize, FaceDetector, detector_input
 from streamwatch.analysis.local.landmarks import (
     CONTRACT_LANDMARK_COUNT,
     contract_landmarks,
@@ -31,6 +33,8 @@ from streamwatch.analysis.local.pose import FACE_TEMPLATE_MM, camera_matrix, est
 from streamwatch.analysis.local.signature import SAME_PERSON_MAX_DISTANCE
 from streamwatch.analysis.model import Box, Expression, Face, Mask, Point, Signature
 from streamwatch.analysis.wire import UNESTIMATED_FIELD, to_data
+from streamwatch.app.runner import local_analyzer
+from streamwatch.config import Settings
 
 FRONTAL_TOLERANCE_DEG = 10.0
 
@@ -289,7 +293,7 @@ async def test_bad_input_names_the_fix() -> None:
 async def test_a_cancelled_detection_keeps_the_network_until_its_thread_is_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # YuNet is not thread-safe. The first detection is held inside the network; the task
+    # YuNet is not thread-safe. The first detection is held inside the only network; the task
     # awaiting it is cancelled (a camera stopped) and a second camera asks for a detection.
     inside, most = 0, 0
     counting = threading.Lock()
@@ -310,7 +314,7 @@ async def test_a_cancelled_detection_keeps_the_network_until_its_thread_is_out(
                 inside -= 1
 
     monkeypatch.setattr(FaceDetector, "detect", instrumented)
-    async with LocalAnalyzer() as local:
+    async with LocalAnalyzer(workers=1) as local:
         first = asyncio.create_task(local.detect(portrait()))
         assert await asyncio.to_thread(first_inside.wait, 10)
         first.cancel()
@@ -323,3 +327,99 @@ async def test_a_cancelled_detection_keeps_the_network_until_its_thread_is_out(
         faces = (await second).faces
     assert not entered_early and most == 1
     assert len(faces) == 1
+
+
+async def test_workers_detect_side_by_side_each_on_a_network_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three cameras ask at once of two workers: two detections run together, on two
+    networks, the third waits for one of them; leaving ends the workers and gives OpenCV its
+    threads back. On main one lock let one detection run at a time for every camera."""
+    inside: dict[int, int] = {}
+    most_inside, most_in_one = 0, 0
+    counting = threading.Lock()
+    two_inside, third_inside, let_go = threading.Event(), threading.Event(), threading.Event()
+    real_detect = FaceDetector.detect
+
+    def instrumented(detector: FaceDetector, image: np.ndarray) -> list[Face]:
+        nonlocal most_inside, most_in_one
+        with counting:
+            inside[id(detector)] = inside.get(id(detector), 0) + 1
+            total = sum(inside.values())
+            most_inside, most_in_one = max(most_inside, total), max(most_in_one, *inside.values())
+            if total >= 3:
+                third_inside.set()
+            if total >= 2:
+                two_inside.set()
+        try:
+            let_go.wait(timeout=10)
+            return real_detect(detector, image)
+        finally:
+            with counting:
+                inside[id(detector)] -= 1
+
+    monkeypatch.setattr(FaceDetector, "detect", instrumented)
+    threads_before = cv2.getNumThreads()
+    async with LocalAnalyzer(workers=2) as local:
+        assert cv2.getNumThreads() == 1
+        cameras = [asyncio.create_task(local.detect(portrait())) for _ in range(3)]
+        assert await asyncio.to_thread(two_inside.wait, 10), "two workers never ran at once"
+        # The third must wait for a free network: give it the chance not to.
+        entered_early = await asyncio.to_thread(third_inside.wait, 1.0)
+        let_go.set()
+        answers = await asyncio.gather(*cameras)
+    assert not entered_early and most_inside == 2 and most_in_one == 1
+    assert [len(answer.faces) for answer in answers] == [1, 1, 1]
+    assert not [t for t in threading.enumerate() if t.name.startswith("local-analyzer")]
+    assert cv2.getNumThreads() == threads_before
+
+
+async def test_a_detection_cancelled_before_a_worker_took_it_never_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started = 0
+    held, let_go = threading.Event(), threading.Event()
+    real_detect = FaceDetector.detect
+
+    def instrumented(detector: FaceDetector, image: np.ndarray) -> list[Face]:
+        nonlocal started
+        started += 1
+        held.set()
+        let_go.wait(timeout=10)
+        return real_detect(detector, image)
+
+    monkeypatch.setattr(FaceDetector, "detect", instrumented)
+    async with LocalAnalyzer(workers=1) as local:
+        busy = asyncio.create_task(local.detect(portrait()))
+        assert await asyncio.to_thread(held.wait, 10)
+        queued = asyncio.create_task(local.detect(portrait()))
+        await asyncio.sleep(0)  # let it reach the workers' queue
+        queued.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        let_go.set()
+        await busy
+    assert started == 1
+
+
+def test_yunet_sees_a_frame_as_small_as_the_smallest_face_worth_a_call_allows() -> None:
+    """A 64 px face is 24 px in YuNet's input (bench/gate_detection.py: as found as at full
+    size), never below 480 px wide (the points the analysis needs), never enlarged. On main
+    every frame was 480 px wide: a 1080p camera's 64 px faces were 16 px there."""
+    size = DetectorSize()
+    assert [size.width_for(w) for w in (640, 1280, 1920, 3840)] == [480, 480, 720, 1440]
+    assert DetectorSize(min_face_px=128).width_for(3840) == 720
+    assert DetectorSize(width_px=480).width_for(1920) == 480
+    frame = np.zeros((1080, 1920, 3), np.uint8)
+    prepared = detector_input(frame, size)
+    assert prepared.image.shape[:2] == (405, 720) and prepared.scale == pytest.approx(1920 / 720)
+
+
+def test_the_app_builds_its_analyzer_from_the_settings() -> None:
+    settings = Settings.model_validate(
+        {"analyzer": {"local_workers": 3}, "selection": {"min_face_px": 96}}
+    )
+    analyzer = local_analyzer(settings)
+    assert analyzer.workers == 3
+    assert analyzer.size == DetectorSize(min_face_px=96)
+    assert LocalAnalyzer().workers == default_workers() == min(len(os.sched_getaffinity(0)), 4)

@@ -21,6 +21,7 @@ from streamwatch.analysis.analyzer import Analyzer
 from streamwatch.analysis.client import CloudAnalyzer
 from streamwatch.analysis.fallback import AnalysisRoute
 from streamwatch.analysis.local import LocalAnalyzer
+from streamwatch.analysis.local.detector import DetectorSize
 from streamwatch.budget.ledger import LEDGER_NAME, CallLedger
 from streamwatch.budget.limiter import CallBudget
 from streamwatch.budget.shared import SharedBackend
@@ -29,7 +30,7 @@ from streamwatch.capture.health import CamerasGone, camera_health
 from streamwatch.capture.reader import CameraReader
 from streamwatch.capture.sources import VideoSource, open_source
 from streamwatch.clock import SYSTEM_CLOCK, MediaClock
-from streamwatch.config.model import AnalyzerSettings, CameraSettings, Settings
+from streamwatch.config.model import CameraSettings, Settings
 from streamwatch.delivery.dispatcher import Dispatcher
 from streamwatch.delivery.service import open_delivery
 from streamwatch.delivery.state_dir import resolve_state_dir
@@ -51,10 +52,20 @@ from .status import serve_status
 log = logging.getLogger("streamwatch.app")
 
 
-def build_analyzer(settings: AnalyzerSettings) -> Analyzer:
-    if settings.kind == "ailab":
-        return CloudAnalyzer(settings)
-    return LocalAnalyzer(min_face_probability=settings.min_face_probability)
+def build_analyzer(settings: Settings) -> Analyzer:
+    if settings.analyzer.kind == "ailab":
+        return CloudAnalyzer(settings.analyzer)
+    return local_analyzer(settings)
+
+
+def local_analyzer(settings: Settings) -> LocalAnalyzer:
+    """The device's analyzer: YuNet sees frames as small as the call policy's smallest face
+    allows, on `local_workers` workers."""
+    return LocalAnalyzer(
+        min_face_probability=settings.analyzer.min_face_probability,
+        size=DetectorSize(min_face_px=settings.selection.min_face_px),
+        workers=settings.analyzer.local_workers,
+    )
 
 
 @dataclass
@@ -134,15 +145,13 @@ class App:
         # Entered in the order of the path of a frame backwards, so that leaving stops the
         # cameras first and the sinks last, once the events of the last frames are out.
         session = await stack.enter_async_context(aiohttp.ClientSession())
-        self.analyzer = await stack.enter_async_context(build_analyzer(settings.analyzer))
+        self.analyzer = await stack.enter_async_context(build_analyzer(settings))
         # The local face gate runs on the device whatever the analyzer is; with the local
         # analyzer they share one model.
         if isinstance(self.analyzer, LocalAnalyzer):
             self.gate = self.analyzer
         else:
-            self.gate = await stack.enter_async_context(
-                LocalAnalyzer(min_face_probability=settings.analyzer.min_face_probability)
-            )
+            self.gate = await stack.enter_async_context(local_analyzer(settings))
         state_dir = self._state_dir or resolve_state_dir(settings.state_dir)
         # Opened and closed by its sink, within the state directory's lock and after the
         # last delivery.

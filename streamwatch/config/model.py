@@ -174,6 +174,10 @@ class AnalyzerSettings(SecretFiles):
     fallback: Literal["local", "none"] = "local"
     # Local analyzer: detections under this score are not faces.
     min_face_probability: Annotated[float, Field(ge=0, le=1)] = 0.6
+    # Local analyzer (and the face gate, whatever the analyzer): detections and analyses at
+    # once, each on a detector of its own; more wait for a free one. This, not the budget,
+    # rations the device's CPU. Unset: the cores, at most 4.
+    local_workers: Annotated[int, Field(ge=1, le=64)] | None = None
 
     @model_validator(mode="after")
     def _cloud_needs_a_key(self) -> AnalyzerSettings:

@@ -1,8 +1,8 @@
 """LocalAnalyzer: the Analyzer protocol on the device's CPU, no network, no API key.
 
-Two entry points share one detector:
+Two entry points share its detectors:
 - `detect` / `detect_sync`: the face gate. YuNet: boxes, probabilities and the five native
-  points (8-10 ms for a 640x480 frame on one core), plus the mask classifier's reading when
+  points (~6 ms of CPU for a 720p frame, detector.py), plus the mask classifier's reading when
   it is confident (mask_classifier.py, under a millisecond a face; an unsure reading is left
   out, None), so the gate notices a mask taken off without a paid call and does not flip
   with a face half turned away.
@@ -11,23 +11,38 @@ Two entry points share one detector:
   the SFace signature (~20 ms a face on top of detection). Gender, age, beauty, hat and
   glasses stay None: no model small enough ships for them (README, "Dependencies").
 
-The networks are not thread-safe: every use of one holds its `threading.Lock`, taken in the
-thread that does the work. (An asyncio lock around `to_thread` would be released when the
-awaiting task is cancelled, while its thread still runs inside the network.) The rest of the
-work, and the other network, run meanwhile.
+The work runs on the analyzer's own `workers` threads (default: the cores, at most
+MAX_DEFAULT_WORKERS), each with a YuNet of its own: cameras detect side by side instead of
+queueing behind one network, and the workers ration the device's CPU among every camera's
+detections and analyses (the cloud's call budget plays no part in it). OpenCV runs
+single-threaded meanwhile (`opencv_threads`): the workers are the parallelism, and a 720p
+detection costs 6.1 ms of the process's CPU against 7.6 on OpenCV's two threads, which spin
+between the pieces they share (bench/gate_detection.py). The one SFace (10.7 MB) stays shared
+behind its lock.
+
+The networks are not thread-safe: a detector is taken from the free ones, and a signature
+model's lock held, in the thread that does the work, and given back there on any exit. (An
+asyncio lock around the thread would be released when the awaiting task is cancelled, while
+its thread still runs inside the network.) A job cancelled before a worker took it never runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import queue
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import TypeVar
 
+import cv2
 import numpy as np
 
 from streamwatch.analysis.analyzer import LOCAL_ANALYZER, AnalyzerError
 from streamwatch.analysis.local.chip import aligned_chip
-from streamwatch.analysis.local.detector import DETECTION_WIDTH_PX, FaceDetector
+from streamwatch.analysis.local.detector import DEFAULT_SIZE, DetectorSize, FaceDetector
 from streamwatch.analysis.local.features import expression, eye_distance_px, pupils
 from streamwatch.analysis.local.mask import MIN_EYE_DISTANCE_PX, measure_mask
 from streamwatch.analysis.local.mask_classifier import IncorrectBy, MaskClassifier
@@ -39,10 +54,25 @@ from streamwatch.analysis.model import Face, FaceAnalysis, Signature
 
 MIN_IMAGE_SIDE_PX = 8
 YUNET_POINTS = ("right eye", "left eye", "nose tip", "right mouth corner", "left mouth corner")
+# Past four workers a box has better uses for its cores than more cameras' detections at once.
+MAX_DEFAULT_WORKERS = 4
+
+T = TypeVar("T")
+
+
+def default_workers() -> int:
+    """The cores this process may run on, at most MAX_DEFAULT_WORKERS."""
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS))
 
 
 class LocalAnalyzer:
-    """On-device analysis. Models load in `__aenter__`; one call runs at a time."""
+    """On-device analysis. Models load and workers start in `__aenter__`; at most `workers`
+    calls run at once (None: `default_workers()`), each detection on a detector of its own.
+
+    `size`: how big YuNet sees frames (detector.py; the call policy's min_face_px).
+    `opencv_threads`: OpenCV's threads while the analyzer runs (restored after); None leaves
+    OpenCV's own choice.
+    """
 
     name = LOCAL_ANALYZER
 
@@ -50,63 +80,97 @@ class LocalAnalyzer:
         self,
         min_face_probability: float = 0.6,
         *,
-        detection_width_px: int = DETECTION_WIDTH_PX,
+        size: DetectorSize = DEFAULT_SIZE,
+        workers: int | None = None,
+        opencv_threads: int | None = 1,
         incorrect_by: IncorrectBy = IncorrectBy.LEARNED,
     ) -> None:
+        if workers is not None and workers < 1:
+            raise ValueError(f"a local analyzer needs at least one worker, got {workers}")
         self._min_face_probability = min_face_probability
-        self._detection_width_px = detection_width_px
+        self.size = size
+        self.workers = workers or default_workers()
+        self._opencv_threads = opencv_threads
         self._incorrect_by = incorrect_by
-        self._detector: FaceDetector | None = None
+        # The detectors no thread is inside: taken and given back by the thread that uses one.
+        self._free: queue.SimpleQueue[FaceDetector] = queue.SimpleQueue()
+        self._executor: ThreadPoolExecutor | None = None
+        self._threads_before: int | None = None
         self._signatures: SignatureModel | None = None
         self._masks: MaskClassifier | None = None
-        # Held by the thread inside each network (several cameras share them).
-        self._detector_lock = threading.Lock()
+        # Held by the thread inside the signature network (every worker shares it).
         self._signature_lock = threading.Lock()
 
     async def __aenter__(self) -> LocalAnalyzer:
         quiet_opencv()
-        self._detector = FaceDetector(self._min_face_probability, self._detection_width_px)
+        detectors = [
+            FaceDetector(self._min_face_probability, self.size) for _ in range(self.workers)
+        ]
         self._signatures = SignatureModel()
         self._masks = MaskClassifier(self._incorrect_by)
+        for detector in detectors:
+            self._free.put(detector)
+        if self._opencv_threads is not None:
+            self._threads_before = cv2.getNumThreads()
+            cv2.setNumThreads(self._opencv_threads)
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="local-analyzer")
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self._detector = None
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            # Jobs not started are dropped; the loop goes on while the running ones end.
+            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        if self._threads_before is not None:
+            cv2.setNumThreads(self._threads_before)
+            self._threads_before = None
+        while not self._free.empty():
+            self._free.get_nowait()
         self._signatures = None
         self._masks = None
 
     async def detect(self, image: np.ndarray) -> FaceAnalysis:
-        return await asyncio.to_thread(self.detect_sync, image)
+        return await self._on_a_worker(self.detect_sync, image)
 
     async def analyze(self, image: np.ndarray) -> FaceAnalysis:
-        return await asyncio.to_thread(self.analyze_sync, image)
+        return await self._on_a_worker(self.analyze_sync, image)
 
     async def signature(self, image: np.ndarray, face: Face) -> Signature | None:
-        return await asyncio.to_thread(self.signature_sync, image, face)
+        return await self._on_a_worker(lambda: self.signature_sync(image, face))
+
+    async def _on_a_worker(self, work: Callable[..., T], *args: object) -> T:
+        if self._executor is None:
+            raise RuntimeError("LocalAnalyzer used outside `async with LocalAnalyzer() as ...`")
+        # Cancelling the await cancels a job still queued; one running finishes in its thread.
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
 
     def detect_sync(self, image: np.ndarray) -> FaceAnalysis:
         """The face gate: boxes, probabilities, five points and the confident mask reading."""
-        detector, _ = self._models()
+        self._models()
         _check_image(image)
-        faces = [self._with_mask(face, image) for face in self._detect(detector, image)]
+        faces = [self._with_mask(face, image) for face in self._detect(image)]
         return self._analysis(image, faces)
 
     def signature_sync(self, image: np.ndarray, face: Face) -> Signature | None:
         """The SFace signature of a face this analyzer detected (it needs the five points)."""
-        _, signatures = self._models()
+        signatures = self._models()
         if len(face.landmarks_px) != len(YUNET_POINTS):
             return None
         return self._embed(signatures, aligned_chip(image, face.landmarks_px))
 
     def analyze_sync(self, image: np.ndarray) -> FaceAnalysis:
-        detector, signatures = self._models()
+        signatures = self._models()
         _check_image(image)
-        faces = [self._describe(face, image, signatures) for face in self._detect(detector, image)]
+        faces = [self._describe(face, image, signatures) for face in self._detect(image)]
         return self._analysis(image, faces)
 
-    def _detect(self, detector: FaceDetector, image: np.ndarray) -> list[Face]:
-        with self._detector_lock:
+    def _detect(self, image: np.ndarray) -> list[Face]:
+        # A free detector, or wait for one (a caller of the *_sync methods beside the workers).
+        detector = self._free.get()
+        try:
             return detector.detect(image)
+        finally:
+            self._free.put(detector)
 
     def _embed(self, signatures: SignatureModel, chip: np.ndarray) -> Signature:
         with self._signature_lock:
@@ -150,10 +214,10 @@ class LocalAnalyzer:
             raise RuntimeError("LocalAnalyzer used outside `async with LocalAnalyzer() as ...`")
         return self._masks
 
-    def _models(self) -> tuple[FaceDetector, SignatureModel]:
-        if self._detector is None or self._signatures is None:
+    def _models(self) -> SignatureModel:
+        if self._signatures is None:
             raise RuntimeError("LocalAnalyzer used outside `async with LocalAnalyzer() as ...`")
-        return self._detector, self._signatures
+        return self._signatures
 
     def _analysis(self, image: np.ndarray, faces: list[Face]) -> FaceAnalysis:
         return FaceAnalysis(
