@@ -20,7 +20,8 @@ The route keeps the state the status page, the metrics and the overlay show (clo
 on-device fallback and why, nothing analysing); each answer carries the state its call left,
 and each camera's pipeline turns a change of it into analyzer.degraded / analyzer.recovered
 events for that camera. With the local analyzer configured there is no budget and no state to
-change: every call is local.
+change: every call is local, and free; what rations it is the device's CPU, the analyzer's
+workers (analyzer.local_workers), never the cloud's call budget.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ from streamwatch.config.base import SecretFiles
 class BudgetSettings(SecretFiles):
     secret_fields = ("redis_url",)
 
-    # At most `max_calls` analyses per `period_s`, across all cameras (across every box of the
-    # account with `redis_url`). The cloud API's provider rejects more than about 2 calls/s.
+    # At most `max_calls` cloud analyses per `period_s`, across all cameras (across every box of
+    # the account with `redis_url`). The cloud API's provider rejects more than about 2 calls/s.
+    # The local analyzer spends none of it: its workers ration it (analyzer.local_workers).
     max_calls: Annotated[int, Field(ge=1)] = 2
     period_s: Annotated[float, Field(gt=0)] = 1.0
     # At most one call per camera per camera_interval_s.
