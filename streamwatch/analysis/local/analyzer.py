@@ -16,9 +16,10 @@ MAX_DEFAULT_WORKERS), each with a YuNet of its own: cameras detect side by side 
 queueing behind one network, and the workers ration the device's CPU among every camera's
 detections and analyses (the cloud's call budget plays no part in it). OpenCV runs
 single-threaded meanwhile (`opencv_threads`): the workers are the parallelism, and a 720p
-detection costs 6.1 ms of the process's CPU against 7.6 on OpenCV's two threads, which spin
-between the pieces they share (bench/gate_detection.py). The one SFace (10.7 MB) stays shared
-behind its lock.
+detection costs 6.2 ms of the process's CPU against 7.3 on OpenCV's two threads, which spin
+between the pieces they share. Eight cameras on two cores: 229 detections a second against 161
+behind one lock (bench/gate_detection.py). The one SFace (10.7 MB) stays shared behind its
+lock.
 
 The networks are not thread-safe: a detector is taken from the free ones, and a signature
 model's lock held, in the thread that does the work, and given back there on any exit. (An
@@ -118,16 +119,18 @@ class LocalAnalyzer:
 
     async def __aexit__(self, *exc_info: object) -> None:
         executor, self._executor = self._executor, None
-        if executor is not None:
-            # Jobs not started are dropped; the loop goes on while the running ones end.
-            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
-        if self._threads_before is not None:
-            cv2.setNumThreads(self._threads_before)
-            self._threads_before = None
-        while not self._free.empty():
-            self._free.get_nowait()
-        self._signatures = None
-        self._masks = None
+        try:
+            if executor is not None:
+                # Jobs not started are dropped; the loop goes on while the running ones end.
+                await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        finally:
+            if self._threads_before is not None:
+                cv2.setNumThreads(self._threads_before)
+                self._threads_before = None
+            while not self._free.empty():
+                self._free.get_nowait()
+            self._signatures = None
+            self._masks = None
 
     async def detect(self, image: np.ndarray) -> FaceAnalysis:
         return await self._on_a_worker(self.detect_sync, image)
