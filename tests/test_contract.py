@@ -23,6 +23,7 @@ from streamwatch.analysis.emulator import EmulatorStats, serve_emulator
 from streamwatch.analysis.faults import Faults
 from streamwatch.analysis.geometric import GeometricAnalyzer, draw_mark
 from streamwatch.analysis.local import LocalAnalyzer
+from streamwatch.analysis.local.detector import MAX_WIDTH_PX
 from streamwatch.analysis.model import Box, Face, FaceAnalysis
 from streamwatch.config.model import AnalyzerSettings
 
@@ -430,12 +431,12 @@ async def test_a_6000x4000_frame_is_downscaled_and_everything_maps_back_within_2
             assert abs(pupil.radius - expected_pupil.radius) <= 2.0
 
 
-# The local analyzer (the emulator's default) detects at 640 px wide, however large the frame:
-# one detector pixel is 6000 / 640 ≈ 9.4 frame pixels. Both paths feed it nearly the same
-# 640 px picture (one resize, or a resize to 4095 px, JPEG q90 and another resize), so its
-# box moves by a small fraction of a detector pixel; the wire's whole-pixel boxes add 0.7 px.
-# Half a detector pixel is allowed; measured: under 2 px.
-REAL_FACE_TOLERANCE_PX = 0.5 * 6000 / 640
+# The local analyzer (the emulator's default) detects a frame this large at 960 px wide (its
+# MAX_WIDTH_PX): one detector pixel is 6000 / 960 = 6.25 frame pixels. Both paths feed it
+# nearly the same 960 px picture (one resize, or a resize to 4095 px, JPEG q90 and another
+# resize), so its box moves by a small fraction of a detector pixel; the wire's whole-pixel
+# boxes add 0.7 px. Half a detector pixel is allowed.
+REAL_FACE_TOLERANCE_PX = 0.5 * 6000 / MAX_WIDTH_PX
 
 
 async def test_a_real_face_in_a_6000x4000_frame_maps_back_to_what_the_detector_finds_at_full_size(

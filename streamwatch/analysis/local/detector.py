@@ -6,9 +6,11 @@ min_face_px`, the API's 64 px) becomes YUNET_SMALLEST_FACE_PX in YuNet's input. 
 still finds 214 of the 224 faces of at least 64 px that it finds at full size in 157 frames of
 the media's clips seen at 720p; at 20 px 210, at 16 px 204 (bench/gate_detection.py). Never
 narrower than MIN_WIDTH_PX, though: the analysis cuts its chips and reads the pose from these
-points, and at 160 px a 240p portrait's pose was off by 13 degrees. So a 720p frame is
-detected at 480 px wide, as before, and a 1080p one at 720 (the old fixed 480 px made a 64 px
-face 16 px there, and lost one in eleven).
+points, and at 160 px a 240p portrait's pose was off by 13 degrees. Nor wider than
+MAX_WIDTH_PX: the cost grows with the area (one run on 4K: 6 ms of CPU at 480 px, 22 at 960,
+44 at 1280), so a 4K frame's 64 px faces are 16 px there. So a 720p frame is detected at 480
+px wide, as before, and a 1080p one at 720 (the old fixed 480 px made a 64 px face 16 px
+there: 237 of 262 found, now 241).
 
 The frame is shrunk with INTER_LINEAR: 0.5 ms of CPU for 1280 -> 480 where INTER_AREA took
 2.1 ms, for the same recall (it samples instead of averaging; YuNet does not mind the aliasing
@@ -32,8 +34,10 @@ from streamwatch.analysis.model import Box, Face, Point
 # A face this big in YuNet's input is found about as reliably as at full size (docstring).
 YUNET_SMALLEST_FACE_PX = 24.0
 DEFAULT_MIN_FACE_PX = 64.0
-# Narrower, the five points lose the precision the analysis needs (docstring).
+# Narrower, the five points lose the precision the analysis needs; wider costs too much
+# (docstring).
 MIN_WIDTH_PX = 480
+MAX_WIDTH_PX = 960
 # Images whose longest side is at most this are crops: padded by SMALL_IMAGE_PADDING of that
 # side with mid-grey (a replicated border smears the face's edge into a second "face"), then
 # enlarged to this size.
@@ -63,8 +67,9 @@ class Shrink(StrEnum):
 @dataclass(frozen=True, slots=True)
 class DetectorSize:
     """How big YuNet sees a frame: shrunk so that a face of `min_face_px` (frame pixels)
-    becomes YUNET_SMALLEST_FACE_PX, but not below MIN_WIDTH_PX, and never enlarged; or, with
-    `width_px`, that wide whatever the frame (the old fixed 480 px, kept for the benchmark)."""
+    becomes YUNET_SMALLEST_FACE_PX, within MIN_WIDTH_PX..MAX_WIDTH_PX, and never enlarged;
+    or, with `width_px`, that wide whatever the frame (the old fixed 480 px, kept for the
+    benchmark)."""
 
     min_face_px: float = DEFAULT_MIN_FACE_PX
     width_px: int | None = None
@@ -78,7 +83,7 @@ class DetectorSize:
         if self.width_px is not None:
             return min(self.width_px, frame_width_px)
         wanted = math.ceil(frame_width_px * YUNET_SMALLEST_FACE_PX / self.min_face_px)
-        return min(max(wanted, MIN_WIDTH_PX), frame_width_px)
+        return min(max(wanted, MIN_WIDTH_PX), MAX_WIDTH_PX, frame_width_px)
 
 
 DEFAULT_SIZE = DetectorSize()
