@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 # Upper bounds (seconds) of the latency buckets: the API answers in a few hundred ms when well.
 LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# In-process stages (a frame from capture until the gates are done with it) take milliseconds
+# when the machine keeps up and hundreds of them when it does not.
+STAGE_BUCKETS_S = (0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5)
 
 
 @dataclass(frozen=True, slots=True)

@@ -279,6 +279,11 @@ async def test_metrics_move_and_a_dead_camera_fails_health(tmp_path: Path) -> No
     assert cameras["dead"]["healthy"] is False
     assert first['streamwatch_camera_up{camera="dead"}'] == 0.0
     assert "streamwatch_gate_frames_total" in " ".join(first)
+    # Capture→gate-done is timed for every frame the gates took, and only for those.
+    timed = first['streamwatch_gate_latency_seconds_count{camera="demo"}']
+    assert 0 < timed <= first[key]
+    assert first['streamwatch_gate_latency_seconds_bucket{camera="demo",le="+Inf"}'] == timed
+    assert first['streamwatch_gate_latency_seconds_sum{camera="demo"}'] / timed < 1.0
 
 
 async def _more(running: Daemon, key: str, than: float) -> bool:

@@ -78,6 +78,7 @@ class AppCollector:
             ["camera", "reason"],
         )
         events = counter("streamwatch_events", "Events by type.", ["camera", "type"])
+        gate_latencies: dict[tuple[str, ...], LatencyHistogram] = {}
         for name, reader in app.readers.items():
             stats = reader.stats
             frames.add_metric([name], stats.frames_read)
@@ -111,6 +112,7 @@ class AppCollector:
                 fallbacks.add_metric([name, reason], c.fallbacks.get(reason, 0))
             for kind, value in c.events_by_type.items():
                 events.add_metric([name, kind], value)
+            gate_latencies[(name,)] = pipeline.gate_latency.snapshot()
         yield from (
             frames,
             dropped,
@@ -123,6 +125,12 @@ class AppCollector:
             calls,
             fallbacks,
             events,
+        )
+        yield histogram(
+            "streamwatch_gate_latency_seconds",
+            "Frame captured until the gates were done with it (its wait for the gate included).",
+            gate_latencies,
+            ["camera"],
         )
 
         analyzer = analyzer_health(app)

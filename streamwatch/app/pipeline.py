@@ -4,6 +4,8 @@ Four tasks per camera:
 - the gate loop takes the newest frame whenever it is free: motion gate, then (at most
   `detect_fps` times a second) the local face detector, which moves the tracks; the call
   policy picks the frames worth a call and leaves the newest one in a one-slot hand-over;
+  how long a frame took from capture until the gates were done with it (its wait for the
+  loop included) goes into `gate_latency`;
 - the call loop takes that candidate, asks the analysis route for an answer (the cloud under
   the budget, never past the frame's `max_age_s`, or the device when the cloud cannot:
   analysis/fallback.py) and attaches it to the tracks of that frame's time;
@@ -45,6 +47,7 @@ from streamwatch.events.camera import CameraHealthRules
 from streamwatch.events.crop import with_crops
 from streamwatch.events.model import Event
 from streamwatch.events.rules import EventRules
+from streamwatch.histogram import STAGE_BUCKETS_S, HistogramRecorder
 from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.scene import Scene
 from streamwatch.selection.motion import MotionGate
@@ -96,6 +99,7 @@ class CameraPipeline:
         assert reader.latest is not None, "the reader must be started (async with)"
         self.camera = camera
         self.counters = PipelineCounters()
+        self.gate_latency = HistogramRecorder(STAGE_BUCKETS_S)
         # Told of every frame's gate decision and of every call and its answer (benchmarks,
         # the replay report). They must return at once.
         self.gate_observers: list[Callable[[GateReport], None]] = []
@@ -147,6 +151,7 @@ class CameraPipeline:
             sequence = frame.sequence
             self.counters.frames_seen += 1
             report = await self._gate(frame)
+            self.gate_latency.observe(self._clock.monotonic_s() - frame.monotonic_s)
             self._dealt_up_to_monotonic_s = frame.monotonic_s
             for observer in self.gate_observers:
                 observer(report)
