@@ -41,6 +41,7 @@ from streamwatch.analysis.contract import ENDPOINT_PATH
 from tests.support.ports import free_port
 from tests.support.webhook_receiver import webhook_receiver
 
+REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "latency.json"
 SELECTION = Path(__file__).parent / "results" / "selection.json"
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos"
@@ -56,7 +57,13 @@ async def process(*args: str, log: Path) -> AsyncIterator[asyncio.subprocess.Pro
     """A subprocess, SIGTERM then SIGKILL on any exit of the block."""
     with log.open("wb") as log_file:
         child = await asyncio.create_subprocess_exec(
-            *args, stdout=asyncio.subprocess.DEVNULL, stderr=log_file
+            *args,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log_file,
+            # Not in the checkout: `-m` would import the streamwatch of the working directory;
+            # the one measured is PYTHONPATH's, else this checkout's.
+            cwd=log.parent,
+            env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH") or str(REPO)},
         )
         try:
             yield child
@@ -211,7 +218,9 @@ def main() -> None:
     figures["cpus"] = os.cpu_count()
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     labels = previous.get("labels", {})
-    labels[args.label] = figures
+    # Clips measured under this label before (another --clips run) are kept beside these.
+    kept = labels.get(args.label, {}).get("clips", {})
+    labels[args.label] = {**figures, "clips": {**kept, **figures["clips"]}}
     write_results(RESULTS, {"target": {"p95_ms": 800}, "labels": labels})
 
 

@@ -20,7 +20,9 @@ the time); "entrance" is entrance_sim.mp4 (faces ~40 % of the time).
 `--profile` records py-spy (`--threads --nonblocking`) for a second window on the N = 8 run (or
 the largest N asked) and keeps the top functions per thread group in the results; the raw
 collapsed stacks go to bench/results/profiles/. `--quick`: N = 1, 2 for 15 s, to try it out.
-Each label's figures are kept in bench/results/pipeline_scale.json (before/after a change).
+Each label's figures are kept in bench/results/pipeline_scale.json (before/after a change);
+the streamwatch measured is the one on PYTHONPATH (unset: this checkout's), so another
+commit's figures can be taken with this script.
 Every process started here is stopped on any exit (SIGINT and SIGTERM included).
 """
 
@@ -59,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.suppor
 from tests.support.ports import free_port
 from tests.support.rtsp_server import RtspServer, missing_rtsp_tools
 
+REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "pipeline_scale.json"
 PROFILES = Path(__file__).parent / "results" / "profiles"
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos"
@@ -116,6 +119,11 @@ def streamwatch_config(url: str, cameras: int, state_dir: Path, status_port: int
         "[overlay]\nweb = true\nweb_port = 0\n\n"
         f"[status]\nport = {status_port}\n"
     )
+
+
+def streamwatch_env() -> dict[str, str]:
+    """The environment of the measured streamwatch: PYTHONPATH's, else this checkout's."""
+    return {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH") or str(REPO)}
 
 
 def scrape(status_port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
@@ -205,6 +213,9 @@ def measure_streamwatch(
             [*command, "--config", str(config)],
             stdout=subprocess.DEVNULL,
             stderr=(state_dir / "streamwatch.log").open("wb"),
+            # Not in the checkout: `-m` would import the streamwatch of the working directory.
+            cwd=state_dir,
+            env=streamwatch_env(),
         )
         with stopped_on_exit(process):
             startup_s = wait_streaming(process, status_port, cameras)
@@ -362,7 +373,12 @@ def main() -> None:
         sys.exit(f"cannot run: {', '.join(missing)} missing (the development media)")
     # SIGTERM unwinds like Ctrl-C, so every server, decoder and streamwatch is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    figures: dict[str, Any] = {"cpus": os.cpu_count(), "seconds": args.seconds, "clips": {}}
+    figures: dict[str, Any] = {
+        "streamwatch": streamwatch_env()["PYTHONPATH"],
+        "cpus": os.cpu_count(),
+        "seconds": args.seconds,
+        "clips": {},
+    }
     with tempfile.TemporaryDirectory(prefix="pipeline-scale-clips-") as directory:
         for clip in clips:
             h264 = encode_clip(CLIPS[clip], Path(directory))
