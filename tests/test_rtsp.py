@@ -219,3 +219,50 @@ async def test_a_dead_camera_does_not_slow_a_live_one(server: RtspServer) -> Non
         assert delivered >= 0.9 * 50
         assert app.readers["dead"].stats.frames_read == 0
         assert app.readers["dead"].state in (CameraState.RECONNECTING, CameraState.CONNECTING)
+
+
+def _decoder_threads() -> int:
+    """FFmpeg's frame-decoding threads in this process ("av:h264:df0", …)."""
+    tasks = Path("/proc/self/task").iterdir()
+    return sum((task / "comm").read_text().startswith("av:") for task in tasks)
+
+
+async def test_a_stream_decoded_on_its_reader_thread_hands_each_frame_over_sooner(
+    server: RtspServer,
+) -> None:
+    # The default, decode_threads = 1, against FFmpeg's own frame threads on the same stream:
+    # each picture is in the pipeline's hands about a frame interval sooner, with no decoder
+    # threads of its own.
+    cameras = {
+        name: CameraSettings(name=name, source=server.url(), decode_threads=threads, **FAST)
+        for name, threads in (("own", 1), ("ffmpeg", 0))
+    }
+    arrived: dict[str, dict[bytes, float]] = {"own": {}, "ffmpeg": {}}
+
+    async def collect(reader: CameraReader, frames: int) -> None:
+        assert reader.latest is not None
+        sequence = 0
+        while len(arrived[reader.camera.name]) < frames:
+            frame = await reader.latest.next(sequence)
+            sequence = frame.sequence
+            # The same picture from both readers: its bytes say which one it is.
+            arrived[reader.camera.name].setdefault(
+                frame.image[::16, ::16].tobytes(), frame.monotonic_s
+            )
+
+    own = CameraReader(cameras["own"], open_source(cameras["own"]))
+    async with own:
+        await asyncio.wait_for(collect(own, 1), timeout=10)
+        assert _decoder_threads() == 0
+        ffmpeg = CameraReader(cameras["ffmpeg"], open_source(cameras["ffmpeg"]))
+        async with ffmpeg:
+            await asyncio.wait_for(collect(ffmpeg, 1), timeout=10)
+            assert _decoder_threads() >= 1
+            await asyncio.wait_for(
+                asyncio.gather(collect(own, 2 * FPS), collect(ffmpeg, 2 * FPS)), timeout=20
+            )
+    both = arrived["own"].keys() & arrived["ffmpeg"].keys()
+    assert len(both) >= FPS
+    later_ms = sorted((arrived["ffmpeg"][k] - arrived["own"][k]) * 1000 for k in both)
+    # FFmpeg's threads hold a frame back (40 ms at 25 fps); half of that is the bar.
+    assert later_ms[len(later_ms) // 2] >= 0.5 * 1000 / FPS
