@@ -156,6 +156,9 @@ def _settings(args: argparse.Namespace, path: Path | None) -> Settings:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from streamwatch.app.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before the cameras' threads start
     from streamwatch.app.daemon import run
 
     def load() -> Settings:
