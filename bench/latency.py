@@ -6,7 +6,8 @@ Each clip plays once, in real time, as a file camera of one `streamwatch run` th
 cloud client against `streamwatch emulate --latency-ms 300` (the API contract served from the
 local analyzer, every answer 300 ms late) and posts its events to a real aiohttp webhook
 receiver in this process. Per event of face.new and face.maskless: the wall time the webhook
-got it minus the event's frame time (data.frame_timestamp_s), as p50/p95/max. Calls per person
+got it minus the event's frame time (data.frame_timestamp_s), as p50/p95/max, and that time
+split at the moment the event was made (its "time"). Calls per person
 are the calls made (/metrics) over the clip's person-appearances (bench/selection.py's ground
 truth), shown beside the figure bench/selection.py measured for the same clip.
 
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -145,17 +147,25 @@ async def measure_clip(clip: Path, rtt_ms: float, seconds: float | None) -> dict
                         async with asyncio.timeout(1.0):
                             await daemon.wait()
     latencies: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    decided_ms: list[float] = []  # frame → the event made (its "time")
+    delivered_ms: list[float] = []  # the event made → the webhook got it
     for delivery in receiver.received:
         event = delivery.event
         kind = event["type"].removeprefix("streamwatch.")
         if kind in latencies:
             received_wall_s = delivery.at_s + wall_minus_monotonic_s
-            latencies[kind].append((received_wall_s - event["data"]["frame_timestamp_s"]) * 1000)
+            frame_s = event["data"]["frame_timestamp_s"]
+            made_s = datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp()
+            latencies[kind].append((received_wall_s - frame_s) * 1000)
+            decided_ms.append((made_s - frame_s) * 1000)
+            delivered_ms.append((received_wall_s - made_s) * 1000)
     return {
         "played_s": round(play_s, 1),
         "calls_made": calls,
         "latency_ms": {kind: summary(values) for kind, values in latencies.items()},
         "all_ms": summary([v for values in latencies.values() for v in values]),
+        "frame_to_event_made_ms": summary(decided_ms),
+        "event_made_to_webhook_ms": summary(delivered_ms),
     }
 
 
@@ -199,6 +209,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
         print(f"    by type: {clip['latency_ms']}", flush=True)
+        print(
+            f"    frame → event made {clip['frame_to_event_made_ms']}, "
+            f"made → webhook {clip['event_made_to_webhook_ms']}",
+            flush=True,
+        )
     return figures
 
 

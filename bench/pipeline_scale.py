@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -310,7 +311,8 @@ def run_clip(clip: str, h264: Path, args: argparse.Namespace) -> dict[str, Any]:
             load_1min = round(os.getloadavg()[0], 2)
             profile_to = None
             if args.profile and cameras == profile_n:
-                profile_to = PROFILES / f"{args.label.replace(' ', '_')}-{clip}-n{cameras}.raw"
+                label = re.sub(r"[^\w.-]+", "-", args.label).strip("-")
+                profile_to = PROFILES / f"{label}-{clip}-n{cameras}.raw"
             streamwatch = measure_streamwatch(
                 server.url(),
                 cameras,
