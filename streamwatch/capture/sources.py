@@ -197,9 +197,9 @@ class StreamSource(_OpenCVSource):
         ]
         if self._decode_threads:
             # A live stream comes at its own pace: decoding it on this thread hands each frame
-            # over as soon as it is decoded. FFmpeg's frame threads (one per core, plus one)
-            # each hold a frame back: 65 ms later at 15 fps, for the same CPU (720p: 2.1 ms a
-            # frame either way), with 3 more threads and 3.5 MB more per camera.
+            # over as soon as it is decoded. FFmpeg's frame threads hold frames back (with two
+            # of them, one frame: 65 ms at 15 fps), for the same CPU (720p: 2.1 ms a frame
+            # either way), with 3 more threads and 3.5 MB more per camera.
             params += [cv2.CAP_PROP_N_THREADS, self._decode_threads]
         with capture_options(self._options):
             return cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)

@@ -96,7 +96,7 @@ class CameraSettings(Section):
     fps: float | None = None
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
     # Streams: FFmpeg's decoder threads. 1 decodes on the camera's reader thread, which hands
-    # each frame over a frame interval sooner (FFmpeg's frame threads hold one back each) and
+    # each frame over a frame interval sooner (FFmpeg's frame threads hold frames back) and
     # saves their threads and buffers; 0 = FFmpeg's choice (for what one core cannot decode).
     decode_threads: Annotated[int, Field(ge=0, le=16)] = 1
     # No frame for this long = the stream is stalled: it is reopened. Also the time-out of
