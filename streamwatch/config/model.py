@@ -139,8 +139,8 @@ class SelectionSettings(Section):
     # and the share of the camera's recent median below which it is worse than usual.
     sharpness_floor: Annotated[float, Field(ge=0)] = 15.0
     sharpness_relative_min: Annotated[float, Field(ge=0)] = 0.6
-    # A new face gets one call once in view window_s: on its best frame as sharp as the
-    # camera's usual, or after two windows on its best; after that a call only when it got
+    # A new face gets one call: on its first frame as sharp as the camera's usual, or after
+    # two window_s on the best of the last window_s; after that a call only when it got
     # clearly better (score times improvement; once), when the gate's held mask reading
     # changed, when its state is still undecided, or every refresh_s; at most
     # max_calls_per_track calls in all (selection/policy.py).

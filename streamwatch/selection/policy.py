@@ -1,11 +1,12 @@
 """The call policy: which frame to spend a paid call on, per tracked face.
 
-A face that appears gets one call, once it has been in view `window_s` (a track that lives
-shorter is not worth one), on its best frame at least as good as the camera's usual (its
-sharpness at least the camera's recent median); when no such frame comes within
-FIRST_CALL_WAIT_WINDOWS windows, on the best frame it had (people walk in blurred and turn
-towards the camera: the first frame is rarely the best, and a call on a soft one asks for
-another).
+A face that appears gets one call: on its first frame at least as good as the camera's usual
+(its sharpness at least the camera's recent median), as soon as the gate has seen it
+FIRST_CALL_MIN_SIGHTINGS times (one detection may be a false face) — the alert goes out
+one round trip after the frame; when no such frame comes within FIRST_CALL_WAIT_WINDOWS
+windows of `window_s`, on the best frame of the last window (people walk in blurred and
+turn towards the camera: a call on a soft frame asks for another; an older frame, however
+good, would announce the face that much later).
 After that a call is made only
 - `better`: when the face got clearly better than the frame already sent — only while its
   state is undecided, once, or after an unusable answer (no face found there, or no mask
@@ -47,9 +48,12 @@ CHANGE_CONFIRMATIONS = 3
 # A frame this sharp against the camera's recent median is as good as its usual.
 USUAL_RELATIVE_SHARPNESS = 1.0
 # How many windows a face's first call waits for a frame as good as usual before it settles
-# for the best it had (2: one second at the default window; the entrance clip's visitors walk
-# in blurred for a second, an ASL take lasts 1.6 s).
+# for the best of the last window (2: one second at the default window; the entrance clip's
+# visitors walk in blurred for a second, an ASL take lasts 1.6 s).
 FIRST_CALL_WAIT_WINDOWS = 2
+# Gate detections of a face before its first call: two in a row (0.2 s at 5 detections a
+# second) are rarely a false face; one sometimes is.
+FIRST_CALL_MIN_SIGHTINGS = 3
 
 
 class CallReason(StrEnum):
@@ -128,10 +132,8 @@ class MaskHysteresis:
 @dataclass
 class _TrackCalls:
     first_seen_s: float  # monotonic
+    sightings: int = 0  # gated frames the face was in
     best: tuple[float, Frame, tuple[GatedFace, ...]] | None = None  # best before the first call
-    usual_best: tuple[float, Frame, tuple[GatedFace, ...]] | None = (
-        None  # of those as sharp as usual
-    )
     calls: int = 0
     better_calls: int = 0
     last_call_s: float | None = None
@@ -167,6 +169,7 @@ class CallPolicy:
         due: list[Candidate] = []
         for face in faces:
             state = self._tracks.setdefault(face.track_id, _TrackCalls(first_seen_s=now_s))
+            state.sightings += 1
             state.mask.observe(face.face.mask)
             if state.calls >= self._settings.max_calls_per_track:
                 continue
@@ -208,11 +211,19 @@ class CallPolicy:
     ) -> CallReason | None:
         now_s = frame.monotonic_s
         if state.calls == 0:
-            if state.best is None or face.score > state.best[0]:
+            # The best frame of the last window only: a first call on an older one would
+            # announce the face that much later (the alert's latency counts from its frame).
+            best = state.best
+            if (
+                best is None
+                or face.score > best[0]
+                or now_s - best[1].monotonic_s > self._settings.window_s
+            ):
                 state.best = (face.score, frame, tuple(faces))
             usual = face.relative_sharpness >= USUAL_RELATIVE_SHARPNESS
-            if usual and (state.usual_best is None or face.score > state.usual_best[0]):
-                state.usual_best = (face.score, frame, tuple(faces))
+            if usual and state.sightings >= FIRST_CALL_MIN_SIGHTINGS:
+                state.best = (face.score, frame, tuple(faces))
+                return CallReason.NEW
             return self._first_call(state, now_s)
         assert state.last_call_s is not None
         since_s = now_s - state.last_call_s
@@ -240,12 +251,9 @@ class CallPolicy:
     def _first_call(self, state: _TrackCalls, now_s: float) -> CallReason | None:
         """NEW when the face's first call is due, on the frame `state.best` then holds."""
         waited_s = now_s - state.first_seen_s
-        if state.best is None or waited_s < self._settings.window_s:
+        if state.best is None or waited_s < self._first_call_max_wait_s:
             return None
-        if state.usual_best is not None:
-            state.best = state.usual_best
-            return CallReason.NEW
-        return CallReason.NEW if waited_s >= self._first_call_max_wait_s else None
+        return CallReason.NEW
 
     def sent(self, candidate: Candidate) -> None:
         """A call was made for the candidate."""
@@ -257,7 +265,7 @@ class CallPolicy:
             state.better_calls += candidate.reason is CallReason.BETTER
             state.last_call_s = candidate.frame.monotonic_s
             state.sent_score = max(state.sent_score, candidate.score)
-            state.best = state.usual_best = None
+            state.best = None
             state.mask_at_call = state.mask.held
 
     def dropped(self, candidate: Candidate) -> None:
@@ -265,7 +273,7 @@ class CallPolicy:
         for track_id in candidate.track_ids:
             state = self._tracks.get(track_id)
             if state is not None and state.calls == 0:
-                state.best = state.usual_best = None
+                state.best = None
                 state.first_seen_s = candidate.frame.monotonic_s
 
     def answered(self, track_id: str, mask: Mask | None, *, found: bool = True) -> None:
@@ -292,7 +300,7 @@ class CallPolicy:
         state.sent_score = next(
             (face.score for face in candidate.gated if face.track_id == track_id), 0.0
         )
-        state.best = state.usual_best = None
+        state.best = None
         state.mask_at_call = state.mask.held
         self.answered(track_id, mask)
 
