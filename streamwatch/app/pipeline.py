@@ -2,7 +2,8 @@
 
 Four tasks per camera:
 - the gate loop takes the newest frame whenever it is free: motion gate, then (at most
-  `detect_fps` times a second) the local face detector, which moves the tracks; the call
+  `detect_fps` times a second, `still_detect_fps` while the faces in view are at rest:
+  selection/pace.py) the local face detector, which moves the tracks; the call
   policy picks the frames worth a call and leaves the newest one in a one-slot hand-over;
   how long a frame took from capture until the gates were done with it (its wait for the
   loop included) goes into `gate_latency`;
@@ -51,6 +52,7 @@ from streamwatch.histogram import STAGE_BUCKETS_S, HistogramRecorder
 from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.scene import Scene
 from streamwatch.selection.motion import MotionGate
+from streamwatch.selection.pace import DetectionPace
 from streamwatch.selection.policy import CallPolicy, Candidate, GatedFace, call_priority
 from streamwatch.selection.sharpness import SharpnessHistory, face_sharpness
 from streamwatch.tracking.track import FrameTime
@@ -111,6 +113,7 @@ class CameraPipeline:
         self._motion = MotionGate(selection)
         self._sharpness = SharpnessHistory()
         self._policy = CallPolicy(selection)
+        self._pace = DetectionPace(selection)
         self._detect = detect
         self._signature_of = signature_of
         self._clock = clock
@@ -172,9 +175,11 @@ class CameraPipeline:
         if frame.monotonic_s < self._next_detection_s:
             counters.dropped_rate += 1
             return GateReport(frame, GateDecision.RATE, changed)
-        self._next_detection_s = frame.monotonic_s + 1 / self._selection.detect_fps
         detections = await self._detect(frame.image)
         update = self._tracker.observe(detections.faces, at)
+        boxes = {track_id: face.box_px for track_id, face in update.detections.items()}
+        self._pace.observe(boxes, at_rest=self._policy.at_rest(boxes))
+        self._next_detection_s = frame.monotonic_s + self._pace.interval_s()
         await self._emit(update, at)
         if not detections.faces:
             counters.dropped_no_face += 1

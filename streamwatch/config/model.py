@@ -133,6 +133,10 @@ class SelectionSettings(Section):
     # Face gate: the local detector runs at most this often per camera (only on frames with
     # motion, or while faces are tracked).
     detect_fps: Annotated[float, Field(gt=0, le=60)] = 5.0
+    # ... and this often while every face in view is still, called and settled (the detector
+    # is the gate's largest cost; full rate again on any change: selection/pace.py). Set it
+    # to detect_fps to keep the full rate.
+    still_detect_fps: Annotated[float, Field(gt=0, le=60)] = 2.0
     # The API does not analyse faces smaller than 64x64 px reliably: no call for them.
     min_face_px: Annotated[int, Field(ge=16)] = 64
     # Variance of the Laplacian of the face (resampled to 96x96 px) below which it is blurred,

@@ -30,6 +30,7 @@ camera's usual; a change the gate is sure of is called on the frame it is seen i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -115,6 +116,11 @@ class MaskHysteresis:
     held: Mask | None = None
     _candidate: Mask | None = None
     _streak: int = 0
+
+    @property
+    def steady(self) -> bool:
+        """No other state is being seen (and confirmed) against the held one."""
+        return self._candidate is None
 
     def observe(self, reading: Mask | None) -> None:
         """One gate reading: a confident state, or None (unsure, too small: no evidence)."""
@@ -309,6 +315,15 @@ class CallPolicy:
         or a later answer disagreed), it is called again every UNDECIDED_RETRY_S."""
         if track_id in self._tracks:
             self._tracks[track_id].undecided = not decided
+
+    def at_rest(self, track_ids: Iterable[str]) -> bool:
+        """Nothing is pending for these faces: each had its first call, the answers settled
+        its state, and the gate's mask reading of it is steady (pace.py slows the detector)."""
+        for track_id in track_ids:
+            state = self._tracks.get(track_id)
+            if state is None or state.calls == 0 or state.undecided or not state.mask.steady:
+                return False
+        return True
 
     def forget(self, track_id: str) -> None:
         self._tracks.pop(track_id, None)
