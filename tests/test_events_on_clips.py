@@ -159,11 +159,19 @@ async def test_five_people_in_nine_takes_are_five_new_and_four_returned(
 
 async def test_one_maskless_after_the_mask_comes_off(media_dir: Path, tmp_path: Path) -> None:
     # mask_on_off: mask on for about 2 s, then off. The maskless stretch is 1 s long; let the
-    # man stand maskless for 5 s more (his own frames, back and forth), as at a real kiosk.
+    # man stand maskless for 6 s (his own frames, back and forth), as at a real kiosk. Only
+    # the frames of it the analyzer reads as maskless: the others (it reads some of them as
+    # worn: issue 16, bench/local_analyzer.py) made the outcome hang on which frames the
+    # calls happened to land on, and this test is about the rules.
     frames, fps = _read(media_dir / "videos" / "mask_on_off.mp4")
-    maskless = await _read_as(Mask.NONE, frames[round(2.8 * fps) :])
+    mask_off_at = round(2.8 * fps)
+    maskless = await _read_as(Mask.NONE, frames[mask_off_at:])
     assert len(maskless) >= 3, "the clip's last second shows him without a mask"
-    clip = _write(tmp_path / "mask_off.mkv", frames + _ping_pong(maskless, round(5 * fps)), fps)
+    clip = _write(
+        tmp_path / "mask_off.mkv",
+        frames[:mask_off_at] + _ping_pong(maskless, round(6 * fps)),
+        fps,
+    )
     async with _emulator() as url:
         events, start_s = await _events_of(clip, url, tmp_path)
     maskless_events = _kinds(events, "face.maskless")

