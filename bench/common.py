@@ -29,3 +29,11 @@ def write_results(path: Path, results: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {path}")
+
+
+def write_labelled_results(path: Path, label: str, figures: Any) -> None:
+    """The figures under `label` in `path`, beside those of other labels (before/after)."""
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    labels = previous.get("labels", {})
+    labels[label] = figures
+    write_results(path, {**previous, "labels": labels})

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import write_results
+from common import write_labelled_results
 
 import streamwatch
 from streamwatch.capture.frame import Frame
@@ -114,10 +113,7 @@ def main() -> None:
         name = "frames_at_once" if aligned else "frames_spread"
         figures[name] = asyncio.run(measure(args.cameras, args.seconds, aligned=aligned))
         print(f"{args.label}, {args.cameras} cameras, {name}: {figures[name]}", flush=True)
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    labels = previous.get("labels", {})
-    labels[args.label] = figures
-    write_results(RESULTS, {"labels": labels})
+    write_labelled_results(RESULTS, args.label, figures)
 
 
 if __name__ == "__main__":

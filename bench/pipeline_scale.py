@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import signal
@@ -43,7 +42,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from common import write_results
+from common import write_labelled_results
 from procstat import (
     TICKS_PER_S,
     CpuSample,
@@ -385,10 +384,7 @@ def main() -> None:
         for clip in clips:
             h264 = encode_clip(CLIPS[clip], Path(directory))
             figures["clips"][clip] = run_clip(clip, h264, args)
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    labels = previous.get("labels", {})
-    labels[args.label] = figures
-    write_results(RESULTS, {"labels": labels})
+    write_labelled_results(RESULTS, args.label, figures)
 
 
 if __name__ == "__main__":
