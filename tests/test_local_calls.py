@@ -72,9 +72,14 @@ async def test_local_calls_spend_no_budget_while_cloud_calls_keep_to_it(
         serve_emulator(engine, api_key=API_KEY, stats=stats) as url,
     ):
         cloud = {"kind": "ailab", "url": url, "api_key": API_KEY, "fallback": "none"}
-        _, cloud_stale, cloud_spent = await _play(_settings(clip, tmp_path / "cloud", cloud))
+        cloud_calls, cloud_stale, cloud_spent = await _play(
+            _settings(clip, tmp_path / "cloud", cloud)
+        )
 
     assert local_spent == 0 and local_stale == 0
     assert local_calls >= 3 * allowed, (local_calls, allowed)
     assert 1 <= stats.requests <= allowed and cloud_spent == stats.requests
     assert cloud_stale > 0  # the budget, not a lack of candidates, held the cloud back
+    # Candidates that got too old waiting for the rate were no calls (main counted 11 of
+    # them as made in a replay with 2 requests: its cost estimate was 7x too high).
+    assert cloud_calls == stats.requests

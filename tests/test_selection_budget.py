@@ -450,3 +450,24 @@ async def test_a_low_call_goes_at_once_or_not_at_all_but_its_retry_waits_its_tur
     with pytest.raises(BudgetDenied, match="older than"):
         async with budget.call("c", time.monotonic(), Priority.LOW) as low:
             await low.attempt()  # the window is full: dropped at once, not waited for
+
+
+def test_a_call_withdrawn_before_it_went_leaves_the_face_to_be_called_again() -> None:
+    # Main counted a call the budget's rate held until its frame was too old as the face's
+    # first call: the face never got one, and was announced unanalysed 5 s later.
+    policy = CallPolicy(SelectionSettings(window_s=0.5))
+    frames = [_frame(n, n * 0.2) for n in range(8)]
+    candidate = None
+    for frame in frames[:3]:
+        candidate = policy.consider(frame, [_gated("a", 100, relative=1.1)])
+    assert candidate is not None and candidate.reason is CallReason.NEW
+    policy.sent(candidate)
+    assert policy.consider(frames[3], [_gated("a", 100, relative=1.1)]) is None  # in flight
+    policy.withdrawn(candidate)
+    again = policy.consider(frames[4], [_gated("a", 100, relative=1.1)])
+    assert again is not None and again.reason is CallReason.NEW
+    # A later candidate withdrawn does not undo a call that went.
+    policy.sent(again)
+    policy.answered("a", Mask.NONE)
+    policy.withdrawn(candidate)
+    assert policy.consider(frames[5], [_gated("a", 100, relative=1.1)]) is None

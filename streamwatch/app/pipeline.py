@@ -231,14 +231,14 @@ class CameraPipeline:
             priority = call_priority(candidate.reason)
             async with self._route.call(self.camera, frame.monotonic_s, priority) as call:
                 self._policy.sent(candidate)
-                self.counters.calls_made += 1
                 answer = await call.answer(frame.image)
         except BudgetDenied as denied:  # too old before its turn came: offered again later
-            self._policy.dropped(candidate)
+            self._policy.withdrawn(candidate)
             self.counters.calls_dropped_stale += 1
             log.debug("camera %s: %s", self.camera, denied, extra={"camera": self.camera})
             return
         except AnalyzerError as error:  # the device could not analyse it either
+            self.counters.calls_made += 1
             self.counters.analysis_errors += 1
             log.warning(
                 "camera %s: analysis failed: %s",
@@ -247,6 +247,7 @@ class CameraPipeline:
                 extra={"camera": self.camera, "request_id": error.request_id},
             )
             return
+        self.counters.calls_made += 1
         await self._publish(self._analysis_rules.observe(answer.state))
         if answer.fallback is not None:
             fallbacks = self.counters.fallbacks

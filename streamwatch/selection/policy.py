@@ -31,7 +31,7 @@ camera's usual; a change the gate is sure of is called on the frame it is seen i
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from streamwatch.analysis.model import Face, Mask
@@ -157,6 +157,8 @@ class CallPolicy:
     def __init__(self, settings: SelectionSettings) -> None:
         self._settings = settings
         self._tracks: dict[str, _TrackCalls] = {}
+        # Each face as the last call `sent` for it found it.
+        self._before_sent: dict[str, tuple[Candidate, _TrackCalls]] = {}
         self._first_call_max_wait_s = FIRST_CALL_WAIT_WINDOWS * settings.window_s
 
     def eligible(self, face: GatedFace) -> bool:
@@ -262,17 +264,31 @@ class CallPolicy:
         return CallReason.NEW
 
     def sent(self, candidate: Candidate) -> None:
-        """A call was made for the candidate."""
+        """A call goes for the candidate (until `withdrawn` says it did not after all)."""
         for track_id in candidate.track_ids:
             state = self._tracks.get(track_id)
             if state is None:
                 continue
+            self._before_sent[track_id] = (candidate, replace(state))
             state.calls += 1
             state.better_calls += candidate.reason is CallReason.BETTER
             state.last_call_s = candidate.frame.monotonic_s
             state.sent_score = max(state.sent_score, candidate.score)
             state.best = None
             state.mask_at_call = state.mask.held
+
+    def withdrawn(self, candidate: Candidate) -> None:
+        """The call `sent` for the candidate never went: its frame got too old while the
+        budget's rate held it back. Its faces are as they were before, and then `dropped`:
+        counted as called, a face whose only call was withdrawn would never get one."""
+        for track_id in candidate.track_ids:
+            sent, before = self._before_sent.get(track_id, (None, None))
+            state = self._tracks.get(track_id)
+            if sent is candidate and before is not None and state is not None:
+                del self._before_sent[track_id]
+                # What the gate saw meanwhile stays.
+                self._tracks[track_id] = replace(before, sightings=state.sightings, mask=state.mask)
+        self.dropped(candidate)
 
     def dropped(self, candidate: Candidate) -> None:
         """The candidate was not sent (too old, no budget): its faces start a fresh window."""
@@ -327,3 +343,4 @@ class CallPolicy:
 
     def forget(self, track_id: str) -> None:
         self._tracks.pop(track_id, None)
+        self._before_sent.pop(track_id, None)
