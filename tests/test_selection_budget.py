@@ -14,7 +14,9 @@ import pytest
 
 from streamwatch.analysis.model import Box, Face, Mask
 from streamwatch.budget import BudgetDenied, CallBudget, CallLedger, DenialReason, Priority
+from streamwatch.budget.rate import SlidingWindow
 from streamwatch.capture import Frame
+from streamwatch.clock import MediaClock
 from streamwatch.config import BudgetSettings, SelectionSettings
 from streamwatch.selection import (
     CallPolicy,
@@ -471,3 +473,17 @@ def test_a_call_withdrawn_before_it_went_leaves_the_face_to_be_called_again() ->
     policy.answered("a", Mask.NONE)
     policy.withdrawn(candidate)
     assert policy.consider(frames[5], [_gated("a", 100, relative=1.1)]) is None
+
+
+async def test_a_window_on_media_time_lets_a_call_go_when_the_first_leaves_it() -> None:
+    # Main dropped a grant from the window at `now - period` but retried at `grant + period`:
+    # at 3.4 s of media, 3.4 - 3 < 0.4 in floating point, so the grant of 0.4 s stayed in the
+    # window while the retry time had come: `streamwatch replay` with one call per 3 s spun a
+    # core forever on the ASL clip.
+    clock = MediaClock(fps=15)
+    window = SlidingWindow(max_calls=1, period_s=3.0, clock=clock)
+    clock.advance_to(0.4)
+    await window.acquire()
+    clock.advance_to(3.4)
+    assert window.grant(Priority.HIGH) is None  # counted now (main: "retry at 3.4", now)
+    assert window.grant(Priority.HIGH) == 3.4 + 3.0

@@ -90,7 +90,9 @@ class SlidingWindow:
         at which to ask again (nothing counted)."""
         now_s = self._clock.monotonic_s()
         granted = self._granted_s
-        while granted and granted[0] <= now_s - self.period_s:
+        # Out of the window by the same sum as the retry time below: `now - period` rounds
+        # otherwise (3.4 - 3 < 0.4), and a grant neither out nor retried later spun forever.
+        while granted and granted[0] + self.period_s <= now_s:
             granted.popleft()
         allowed = self.allowed(priority)
         if len(granted) < allowed:
