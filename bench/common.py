@@ -5,12 +5,39 @@ The benchmarks run as scripts (`python bench/NAME.py`), so this module is import
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+MEDIA_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos"
+
+# The shape of a real face event's data (README, Events), about 700 bytes as JSON.
+SAMPLE_FACE = {
+    "box_px": {"left": 417, "top": 189, "width": 131, "height": 155},
+    "probability": 0.93,
+    "mask": "none",
+    "age": 34,
+    "gender": "female",
+    "pose_deg": {"yaw": -1.9, "pitch": 14.0, "roll": 0.6},
+    "qualities": {"blur": 88.1, "fnf": 93.0, "pose": 84.1},
+}
+
+
+def clips_from_arguments() -> list[str] | None:
+    """`--clips NAME ...` from the command line (None: every clip); exits when the media are
+    not there."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clips", nargs="*", help="only these clips (names without .mp4)")
+    args = parser.parse_args()
+    if not MEDIA_VIDEOS.is_dir():
+        sys.exit(f"cannot run: the media are not at {MEDIA_VIDEOS}")
+    clips: list[str] | None = args.clips
+    return clips
 
 
 def median_ms(run: Callable[[], object], repeat: int) -> float:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from common import write_results
+from common import SAMPLE_FACE, write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
 
@@ -41,16 +41,6 @@ from tests.support.webhook_receiver import webhook_receiver
 
 RESULTS = Path(__file__).parent / "results" / "delivery.json"
 SECRET = "whsec_" + "YmVuY2gtZGVsaXZlcnktc2VjcmV0LWtleQ=="
-# The shape of a real face event's data (README, Events), about 700 bytes as JSON.
-FACE = {
-    "box_px": {"left": 417, "top": 189, "width": 131, "height": 155},
-    "probability": 0.93,
-    "mask": "none",
-    "age": 34,
-    "gender": "female",
-    "pose_deg": {"yaw": -1.9, "pitch": 14.0, "roll": 0.6},
-    "qualities": {"blur": 88.1, "fnf": 93.0, "pose": 84.1},
-}
 
 
 def face_event(n: int) -> Event:
@@ -61,7 +51,7 @@ def face_event(n: int) -> Event:
         "analyzer": "ailab",
         "frame_time": "2026-11-24T09:15:02.067Z",
         "frame_timestamp_s": 1795511702.067,
-        "face": FACE,
+        "face": SAMPLE_FACE,
     }
     return Event.create("face.new", node="bench", camera=camera, subject=f"{camera}-{n}", data=data)
 

@@ -11,22 +11,20 @@ Prints a table and writes bench/results/events.json.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from common import write_results
+from common import MEDIA_VIDEOS, clips_from_arguments, write_results
 
 from streamwatch.app.runner import App
 from streamwatch.config import Settings
 from streamwatch.events.kind import EventKind
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos"
+MEDIA = MEDIA_VIDEOS
 RESULTS = Path(__file__).parent / "results" / "events.json"
 KINDS = (
     EventKind.FACE_NEW,
@@ -77,15 +75,11 @@ async def emitted(clip: Path) -> Counter[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--clips", nargs="*", help="only these clips (names without .mp4)")
-    args = parser.parse_args()
-    if not MEDIA.is_dir():
-        sys.exit(f"cannot run: the media are not at {MEDIA}")
+    clips = clips_from_arguments()
     results: dict[str, Any] = {}
     print(f"{'clip':<24} " + " ".join(f"{k.removeprefix('face.'):>14}" for k in KINDS))
     for name, expected in EXPECTED.items():
-        if args.clips and name not in args.clips:
+        if clips and name not in clips:
             continue
         counts = asyncio.run(emitted(MEDIA / f"{name}.mp4"))
         results[name] = {"expected": expected, "emitted": {k: counts.get(k, 0) for k in KINDS}}

@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import aiohttp
 import numpy as np
-from common import write_results
+from common import SAMPLE_FACE, write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,21 +47,12 @@ from streamwatch.overlay.web import serve_live_view
 
 RESULTS = Path(__file__).parent / "results" / "history.json"
 CAMERAS = ["door-1", "door-2", "hall", "yard"]
-FACE = {
-    "box_px": {"left": 417, "top": 189, "width": 131, "height": 155},
-    "probability": 0.93,
-    "mask": "none",
-    "age": 34,
-    "gender": "female",
-    "pose_deg": {"yaw": -1.9, "pitch": 14.0, "roll": 0.6},
-    "qualities": {"blur": 88.1, "fnf": 93.0, "pose": 84.1},
-}
 
 
 def event(n: int, at: datetime) -> Event:
     camera = CAMERAS[n % len(CAMERAS)]
     kind = "face.maskless" if n % 10 == 0 else ("face.new", "face.left")[n % 2]
-    data = {"camera": camera, "track_id": f"{camera}-{n}", "analyzer": "local", "face": FACE}
+    data = {"camera": camera, "track_id": f"{camera}-{n}", "analyzer": "local", "face": SAMPLE_FACE}
     return Event.create(
         kind, node="bench", camera=camera, subject=f"{camera}-{n}", data=data, time=at
     )

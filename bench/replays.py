@@ -19,15 +19,13 @@ Prints a table and writes bench/results/replays.json.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import math
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from common import write_results
+from common import clips_from_arguments, write_results
 from selection import MEDIA, Clip, ground_truth
 
 from streamwatch.config import Settings
@@ -128,12 +126,8 @@ REASONS = ("new", "better", "changed", "undecided", "refresh")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--clips", nargs="*", help="only these clips (names without .mp4)")
-    args = parser.parse_args()
-    if not MEDIA.is_dir():
-        sys.exit(f"cannot run: the media are not at {MEDIA}")
-    results = asyncio.run(measure(args.clips))
+    clips = clips_from_arguments()
+    results = asyncio.run(measure(clips))
     print("\ntotals:")
     for path, figures in results["totals"].items():
         print(f"  {path:<9} {figures}")

@@ -18,11 +18,9 @@ Prints tables and writes bench/results/selection.json.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -31,7 +29,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from common import write_results
+from common import MEDIA_VIDEOS, clips_from_arguments, write_results
 
 from streamwatch.analysis.client import CloudAnalyzer
 from streamwatch.analysis.emulator import serve_emulator
@@ -43,7 +41,7 @@ from streamwatch.config import AnalyzerSettings, SelectionSettings, Settings
 from streamwatch.selection.motion import MotionGate
 from streamwatch.selection.policy import Candidate
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos"
+MEDIA = MEDIA_VIDEOS
 RESULTS = Path(__file__).parent / "results" / "selection.json"
 API_KEY = "bench-key"
 
@@ -308,12 +306,8 @@ async def measure(names: list[str] | None) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--clips", nargs="*", help="only these clips (names without .mp4)")
-    args = parser.parse_args()
-    if not MEDIA.is_dir():
-        sys.exit(f"cannot run: the media are not at {MEDIA}")
-    results = asyncio.run(measure(args.clips))
+    clips = clips_from_arguments()
+    results = asyncio.run(measure(clips))
     print("\ntotals:")
     for policy, figures in results["totals"].items():
         print(f"  {policy:<9} {figures}")
