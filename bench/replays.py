@@ -9,7 +9,8 @@ built-in settings, once with `--analyzer local` (the device answers) and once wi
 on-device analyzer through JPEG). Per clip and path:
 - calls, against a 1 Hz poller's (one call a second of media);
 - appearances caught: an answer found the face(s) while the person was in view with a face of
-  at least 64 px (the appearances of bench/selection.py's ground truth);
+  at least 64 px (the appearances of bench/selection.py's ground truth) — a call's, or the
+  answer remembered for a person back in view (`selection.reuse_answer_s`, app/recall.py);
 - mask alerts: `face.maskless` and `face.mask_incorrect` counts, and the wrong ones — a
   maskless alert while the truth says a mask is worn (and no maskless stretch is near), on a
   clip with no face at all, or any `incorrect` alert (no clip shows a mask worn below the
@@ -28,9 +29,10 @@ from typing import Any
 from common import clips_from_arguments, write_results
 from selection import MEDIA, Clip, ground_truth
 
+from streamwatch.app.reports import GateDecision
 from streamwatch.config import Settings
 from streamwatch.events.kind import EventKind
-from streamwatch.replay.collect import CallRecord
+from streamwatch.replay.collect import CallRecord, FrameRecord
 from streamwatch.replay.events import EventRecord
 from streamwatch.replay.run import AnalyzerChoice, ReplayOptions, play
 
@@ -40,9 +42,13 @@ TOLERANCE_S = 0.5  # the truth's own precision
 NO_FACE_CLIPS = ("backs_3people_part1",)
 
 
-def caught(clip: Clip, calls: list[CallRecord]) -> int:
+def caught(clip: Clip, calls: list[CallRecord], frames: list[FrameRecord]) -> int:
+    """Appearances an answer found: a call's, or the answer remembered for a person back
+    in view (a frame the gate decided REMEMBERED, app/recall.py)."""
+    found = [(c.media_s, c.faces_found) for c in calls]
+    found += [(f.media_s, f.faces) for f in frames if f.decision is GateDecision.REMEMBERED]
     return sum(
-        any(a.start_s <= c.media_s <= a.end_s and c.faces_found >= a.together_with for c in calls)
+        any(a.start_s <= at_s <= a.end_s and faces >= a.together_with for at_s, faces in found)
         for a in clip.appearances
     )
 
@@ -69,7 +75,10 @@ def wrong_alerts(clip: Clip, events: list[EventRecord]) -> dict[str, int]:
 async def measure(names: list[str] | None) -> dict[str, Any]:
     clips = [c for c in ground_truth() if names is None or c.name in names]
     results: dict[str, Any] = {"clips": {}, "totals": {}}
-    totals = {p: {"calls": 0, "poll_1hz": 0, "appearances": 0, "caught": 0} for p in PATHS}
+    totals = {
+        p: {"calls": 0, "poll_1hz": 0, "appearances": 0, "caught": 0, "answers_reused": 0}
+        for p in PATHS
+    }
     wrong_total = {p: {"face.maskless": 0, "face.mask_incorrect": 0} for p in PATHS}
     for clip in clips:
         row: dict[str, Any] = {}
@@ -91,7 +100,8 @@ async def measure(names: list[str] | None) -> dict[str, Any]:
                 "poll_1hz": polled,
                 "by_reason": {r: [c.reason for c in replayed.calls].count(r) for r in REASONS},
                 "appearances": len(clip.appearances),
-                "caught": caught(clip, replayed.calls),
+                "caught": caught(clip, replayed.calls, replayed.frames),
+                "answers_reused": replayed.counters.answers_reused,
                 "face.new": kinds.count(EventKind.FACE_NEW),
                 "face.returned": kinds.count(EventKind.FACE_RETURNED),
                 "face.maskless": kinds.count(EventKind.FACE_MASKLESS),
@@ -107,7 +117,8 @@ async def measure(names: list[str] | None) -> dict[str, Any]:
             f"{clip.name:<24} "
             + "  ".join(
                 f"{p}: {f['calls']:>2}/{f['poll_1hz']:<3} calls, {f['caught']}/{f['appearances']}"
-                f" caught, maskless {f['face.maskless']} (wrong {f['wrong']['face.maskless']}),"
+                f" caught ({f['answers_reused']} remembered),"
+                f" maskless {f['face.maskless']} (wrong {f['wrong']['face.maskless']}),"
                 f" incorrect {f['face.mask_incorrect']}"
                 for p, f in row.items()
             )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from streamwatch.config import Settings
+from streamwatch.config import SelectionSettings, Settings
 from streamwatch.replay.run import ReplayOptions, play
 
 
@@ -37,10 +37,32 @@ async def test_every_take_of_the_sign_language_clip_is_called(
     # policy was not asked on frames without a fit face, and that take went uncalled.
     clip = media_dir / "videos" / "asl_5people_sequence.mp4"
     takes = json.loads(clip.with_suffix(".truth.json").read_text())["segments"]
-    replay = await play(ReplayOptions(video=str(clip), settings=Settings(), report_dir=tmp_path))
+    every_face_called = Settings(selection=SelectionSettings(reuse_answer_s=0))
+    replay = await play(
+        ReplayOptions(video=str(clip), settings=every_face_called, report_dir=tmp_path)
+    )
     called = [
         any(t["start_s"] <= c.media_s <= t["end_s"] and c.faces_found for c in replay.calls)
         for t in takes
     ]
     assert called == [True] * len(takes)
     assert len(replay.calls) == len(takes)  # one call each
+
+
+async def test_a_signer_who_comes_back_is_described_by_their_first_answer(
+    media_dir: Path, tmp_path: Path
+) -> None:
+    # Five signers, nine takes: on main each comeback was a paid call for a state the
+    # signer's first answer had settled seconds before (9 calls).
+    clip = media_dir / "videos" / "asl_5people_sequence.mp4"
+    truth = json.loads(clip.with_suffix(".truth.json").read_text())
+    takes, signers = truth["segments"], {t["person"] for t in truth["segments"]}
+    replay = await play(ReplayOptions(video=str(clip), settings=Settings(), report_dir=tmp_path))
+    assert len(replay.calls) == len(signers) < len(takes)
+    assert replay.counters.answers_reused == len(takes) - len(signers)
+    arrivals = [e for e in replay.events if e.kind in ("face.new", "face.returned")]
+    announced = [any(t["start_s"] <= e.media_s <= t["end_s"] for e in arrivals) for t in takes]
+    assert announced == [True] * len(takes)
+    # Each comeback is still alerted: the gate read the same state on the face's frame.
+    maskless = [e.media_s for e in replay.events if e.kind == "face.maskless"]
+    assert len(maskless) == len(takes)

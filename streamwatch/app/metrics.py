@@ -100,6 +100,7 @@ class AppCollector:
                 ("unfit", c.dropped_unfit),
                 ("saved", c.calls_saved),
                 ("candidate", c.candidates),
+                ("remembered", c.answers_reused),
             ):
                 gate.add_metric([name, decision], value)
             for outcome, value in (

@@ -9,7 +9,8 @@ Four tasks per camera:
   loop included) goes into `gate_latency`;
 - the call loop takes that candidate, asks the analysis route for an answer (the cloud under
   the budget, never past the frame's `max_age_s`, or the device when the cloud cannot:
-  analysis/fallback.py) and attaches it to the tracks of that frame's time;
+  analysis/fallback.py) and attaches it to the tracks of that frame's time (a new face that
+  is someone answered for a moment ago is described by that answer instead: recall.py);
 - the live loop hands every frame with the current tracks to the overlay;
 - the health loop turns the camera's health (capture/health.py, the same as /healthz's) into
   camera.offline / camera.online; a camera its reader gave up is announced at once, and ended.
@@ -34,7 +35,7 @@ import numpy as np
 
 from streamwatch.analysis.analyzer import AnalyzerError
 from streamwatch.analysis.fallback import AnalysisRoute, FallbackReason
-from streamwatch.analysis.model import Box, Face, FaceAnalysis, Mask, Signature
+from streamwatch.analysis.model import Box, FaceAnalysis, Mask
 from streamwatch.budget.limiter import BudgetDenied
 from streamwatch.capture.frame import Frame
 from streamwatch.capture.health import camera_health
@@ -53,12 +54,19 @@ from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.scene import Scene
 from streamwatch.selection.motion import MotionGate
 from streamwatch.selection.pace import DetectionPace
-from streamwatch.selection.policy import CallPolicy, Candidate, GatedFace, call_priority
+from streamwatch.selection.policy import (
+    CallPolicy,
+    CallReason,
+    Candidate,
+    GatedFace,
+    call_priority,
+)
 from streamwatch.selection.sharpness import SharpnessHistory, face_sharpness
 from streamwatch.tracking.track import FrameTime
 from streamwatch.tracking.tracker import Tracker, TrackUpdate
 
 from .handover import CandidateSlot
+from .recall import AnswerRecall, SignatureOf
 from .reports import GateDecision, GateReport, PipelineCounters
 
 log = logging.getLogger("streamwatch.app")
@@ -72,7 +80,6 @@ class Evidence(Protocol):
     ) -> None: ...
 
 
-SignatureOf = Callable[[np.ndarray, Face], Awaitable[Signature | None]]
 # A face of the analysis and a face of the gate in the same frame are the same face when
 # their boxes overlap this much (different detectors draw somewhat different boxes).
 SAME_FACE_IOU = 0.3
@@ -135,6 +142,16 @@ class CameraPipeline:
         self._recent_events: deque[Event] = deque(maxlen=recent_events)
         # Capture time of the newest frame the gate loop has dealt with (for the overlay).
         self._dealt_up_to_monotonic_s = clock.monotonic_s()
+        self._recall = (
+            AnswerRecall(
+                rules=rules,
+                tracker=tracker,
+                signature_of=signature_of,
+                max_age_s=selection.reuse_answer_s,
+            )
+            if signature_of is not None and selection.reuse_answer_s > 0
+            else None
+        )
 
     async def run(self) -> None:
         """Until the camera closes or the task is cancelled."""
@@ -200,6 +217,13 @@ class CameraPipeline:
         counters.calls_saved += len(fit) - len(called)
         if candidate is None:
             return GateReport(frame, GateDecision.SAVED, changed, tuple(gated))
+        if candidate.reason is CallReason.NEW and self._recall is not None:
+            recalled = await self._recall.recall(candidate)
+            if recalled is not None:
+                counters.answers_reused += 1
+                self._policy.sent(candidate)
+                await self._answered(candidate, recalled.analysis, answer_age_s=recalled.age_s)
+                return GateReport(frame, GateDecision.REMEMBERED, changed, tuple(gated), candidate)
         counters.candidates += 1
         if (replaced := self._pending.offer(candidate)) is not None:
             self._policy.dropped(replaced)
@@ -256,9 +280,22 @@ class CameraPipeline:
         if analysis is None:  # fallback "none": the face stays unanalysed
             self.counters.analysis_errors += 1
             return
-        analysis = await self._with_signatures(analysis, candidate)
         for observer in self.call_observers:
             observer(candidate, analysis)
+        await self._answered(candidate, analysis, degraded=answer.fallback)
+
+    async def _answered(
+        self,
+        candidate: Candidate,
+        analysis: FaceAnalysis,
+        *,
+        degraded: FallbackReason | None = None,
+        answer_age_s: float | None = None,
+    ) -> None:
+        """What follows from an answer: tracks described, events, the policy told.
+        `answer_age_s`: the answer is a remembered one (recall.py), this old."""
+        analysis = await self._with_signatures(analysis, candidate)
+        frame = candidate.frame
         at = _frame_time(frame)
         update = self._tracker.attach(analysis, at)
         await self._emit(
@@ -270,7 +307,8 @@ class CameraPipeline:
             # classifier is sure of, so on the device's own path this seconds an answer only
             # when the classifier is confident.
             gate_masks=_gate_masks(candidate),
-            degraded=answer.fallback,
+            degraded=degraded,
+            answer_age_s=answer_age_s,
         )
         analysed = {track.track_id: track for track in update.analysed}
         for track_id in candidate.track_ids:
@@ -299,9 +337,11 @@ class CameraPipeline:
                 and gated
                 and gated.face.box_px.iou(face.box_px) >= SAME_FACE_IOU
             ):
-                face = replace(
-                    face, signature=await self._signature_of(candidate.frame.image, gated.face)
+                kept = self._recall and self._recall.signature(
+                    gated.track_id, candidate.frame.sequence
                 )
+                signature = kept or await self._signature_of(candidate.frame.image, gated.face)
+                face = replace(face, signature=signature)
             faces.append(face)
         return replace(analysis, faces=tuple(faces))
 
@@ -376,16 +416,27 @@ class CameraPipeline:
         image: np.ndarray | None = None,
         gate_masks: dict[str, Mask] | None = None,
         degraded: FallbackReason | None = None,
+        answer_age_s: float | None = None,
     ) -> None:
         """The update's events, with face crops of `image` when the camera wants them."""
         for track in update.left:
             self._policy.forget(track.track_id)
+            if self._recall is not None:
+                self._recall.forget(track.track_id)
         events = self._rules.apply(
-            update, at=at, analyzer=analyzer or self._route.name, gate_masks=gate_masks
+            update,
+            at=at,
+            analyzer=analyzer or self._route.name,
+            gate_masks=gate_masks,
+            remembered=answer_age_s is not None,
         )
         if degraded is not None:
             # Decided on the device's answer because the cloud could not give one: say why.
             events = [replace(e, data={**e.data, "degraded": str(degraded)}) for e in events]
+        if answer_age_s is not None:
+            # Decided on an earlier answer for the same person (recall.py): say how old.
+            age_s = round(answer_age_s, 1)
+            events = [replace(e, data={**e.data, "answer_age_s": age_s}) for e in events]
         rules = self._reader.camera.rules
         if events and image is not None and rules.crop:
             events = await asyncio.to_thread(

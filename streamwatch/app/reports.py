@@ -18,6 +18,7 @@ class GateDecision(StrEnum):
     UNFIT = "unfit"  # faces, none big and sharp enough for the API
     SAVED = "saved"  # fit faces the policy needed no call for
     CANDIDATE = "candidate"
+    REMEMBERED = "remembered"  # a new face described by its person's answer of a moment ago
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class PipelineCounters:
     calls_made: int = 0
     calls_saved: int = 0  # fit faces the policy did not need a call for
     calls_dropped_stale: int = 0
+    answers_reused: int = 0  # first calls saved: the person's answer of a moment ago reused
     # Calls the cloud did not answer that the device answered (or, with fallback "none",
     # nobody did), by why (FallbackReason).
     fallbacks: dict[str, int] = field(default_factory=dict)

@@ -152,6 +152,10 @@ class SelectionSettings(Section):
     improvement: Annotated[float, Field(ge=1)] = 1.3
     refresh_s: Annotated[float, Field(gt=0)] = 30.0
     max_calls_per_track: Annotated[int, Field(ge=1)] = 6
+    # A new face that is someone answered for less than this long ago (the same signature,
+    # the gate reading the same mask state now) is described by that answer: no new call
+    # for a person who stepped out of view and back. 0: every face gets its own first call.
+    reuse_answer_s: Annotated[float, Field(ge=0)] = 60.0
 
 
 class AnalyzerSettings(SecretFiles):

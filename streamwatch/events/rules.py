@@ -5,6 +5,8 @@
   `announce_unanalysed_after_s`). The identity memory decides which of the two: a face seen
   within `forget_after_s` returns. A track that is the same identity as one still in view
   (the tracker lost and refound it) is re-linked to that visit: no second event.
+  An answer that settles a face's mask state is remembered with its identity, for the
+  pipeline to describe the same person with when they come back soon (`remembered`).
 - `face.left`: the last track of an announced visit ended (expired, cut, or closed with its
   camera); with the identity and the dwell time.
 - `face.maskless` / `face.mask_incorrect`: confirmed by k of the last n analyses, by one
@@ -30,12 +32,12 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from streamwatch.analysis.model import Mask, Qualities
+from streamwatch.analysis.model import Mask, Qualities, Signature
 from streamwatch.config.model import RuleSettings, TrackingSettings
 from streamwatch.events.kind import EventKind
 from streamwatch.events.model import Event
 from streamwatch.events.payload import track_payload
-from streamwatch.tracking.identity import IdentityMemory
+from streamwatch.tracking.identity import IdentityMemory, RememberedAnswer
 from streamwatch.tracking.track import FrameTime, Track
 from streamwatch.tracking.tracker import TrackUpdate
 
@@ -92,6 +94,7 @@ class EventRules:
         at: FrameTime,
         analyzer: str,
         gate_masks: Mapping[str, Mask] | None = None,
+        remembered: bool = False,
     ) -> list[Event]:
         """The events of one update of the frame taken `at`, in the order things happened:
         left, new, then states.
@@ -112,21 +115,15 @@ class EventRules:
         for track in update.analysed:
             if track.track_id in self._faces:
                 gate_mask = (gate_masks or {}).get(track.track_id)
-                events += self._states(track, at, analyzer, gate_mask)
+                events += self._states(track, at, analyzer, gate_mask, remembered)
         return [event for event in events if event.kind in self._rules.events]
 
     def _announce(self, track: Track, at: FrameTime, analyzer: str) -> list[Event]:
         if track.track_id in self._faces or not self._counts(track):
             return []
         face = self._faces[track.track_id] = _Face()
-        # Two faces in the same picture are two people, however alike they look.
-        beside = {
-            identity_id
-            for identity_id, track_ids in self._in_view.items()
-            if any(self._last_seen_s.get(t, -math.inf) >= track.first_seen_s for t in track_ids)
-        }
         recognition = self._identities.recognise(
-            track.track_id, track.face.signature, at.monotonic_s, exclude=beside
+            track.track_id, track.face.signature, at.monotonic_s, exclude=self._beside(track)
         )
         face.identity_id = recognition.identity_id
         in_view = self._in_view.setdefault(recognition.identity_id, set())
@@ -152,6 +149,27 @@ class EventRules:
             ]
         return [self._event(EventKind.FACE_NEW, track, at.wall_s, analyzer)]
 
+    def remembered(
+        self, track: Track, signature: Signature, now_s: float, *, max_age_s: float
+    ) -> RememberedAnswer | None:
+        """The answer that settled the mask state of the person this new track is, when
+        they were answered for less than `max_age_s` ago (monotonic now_s)."""
+        return self._identities.recall(
+            signature, now_s, max_age_s=max_age_s, exclude=self._beside(track)
+        )
+
+    def remembers_answers_since(self, oldest_s: float) -> bool:
+        return self._identities.answered_since(oldest_s)
+
+    def _beside(self, track: Track) -> set[str]:
+        """The identities in the picture with this track: two faces in the same picture are
+        two people, however alike they look."""
+        return {
+            identity_id
+            for identity_id, track_ids in self._in_view.items()
+            if any(self._last_seen_s.get(t, -math.inf) >= track.first_seen_s for t in track_ids)
+        }
+
     def _left(self, track: Track, analyzer: str) -> Event | None:
         face = self._faces.pop(track.track_id, None)
         self._last_seen_s.pop(track.track_id, None)
@@ -173,7 +191,12 @@ class EventRules:
         )
 
     def _states(
-        self, track: Track, at: FrameTime, analyzer: str, gate_mask: Mask | None
+        self,
+        track: Track,
+        at: FrameTime,
+        analyzer: str,
+        gate_mask: Mask | None,
+        remembered: bool,
     ) -> list[Event]:
         face = self._faces[track.track_id]
         latest = track.face.mask
@@ -188,6 +211,10 @@ class EventRules:
             face.settled = latest
         elif latest is not None and latest is not face.settled:
             face.settled = None  # an answer disagrees: undecided again
+        if face.settled is not None and face.identity_id is not None and not remembered:
+            # A remembered answer is not remembered again: it ages from the call it came from.
+            answer = RememberedAnswer(track.face, analyzer, at.monotonic_s)
+            self._identities.answered(face.identity_id, answer)
         events = []
         for kind, state in MASK_ALERTS:
             confirmed = (latest is state and sure) or (

@@ -35,7 +35,15 @@ DECISION_COLOURS = {
     GateDecision.UNFIT: "#fc9272",
     GateDecision.SAVED: "#a1d99b",
     GateDecision.CANDIDATE: "#3182bd",
+    GateDecision.REMEMBERED: "#31a354",
 }
+# The decisions of frames with faces, drawn on the sharpness and size panels.
+FACE_DECISIONS = (
+    GateDecision.UNFIT,
+    GateDecision.SAVED,
+    GateDecision.CANDIDATE,
+    GateDecision.REMEMBERED,
+)
 REASON_COLOURS = {
     "new": "#08519c",
     "better": "#6a51a3",
@@ -130,7 +138,7 @@ def _sharpness(ax: Axes, frames: Sequence[FrameRecord], floor: float, min_face_p
     whole.plot(times, [f.frame_sharpness for f in frames], color="#969696", linewidth=0.6)
     whole.set_ylabel("whole frame (grey)", color="#737373")
     whole.set_ylim(bottom=0)
-    for decision in (GateDecision.UNFIT, GateDecision.SAVED, GateDecision.CANDIDATE):
+    for decision in FACE_DECISIONS:
         chosen = [
             (f.media_s, f.face_sharpness)
             for f in frames
@@ -157,7 +165,7 @@ def _sharpness(ax: Axes, frames: Sequence[FrameRecord], floor: float, min_face_p
 
 def _sizes(ax: Axes, frames: Sequence[FrameRecord], min_face_px: float) -> None:
     """The largest face's size per frame, by the gate's decision, against min_face_px."""
-    for decision in (GateDecision.UNFIT, GateDecision.SAVED, GateDecision.CANDIDATE):
+    for decision in FACE_DECISIONS:
         chosen = [(f.media_s, f.face_px) for f in frames if f.decision is decision and f.face_px]
         ax.scatter(
             [t for t, _ in chosen],
@@ -227,6 +235,17 @@ def _sent_and_events(
         chosen = [c.media_s for c in calls if c.reason == reason]
         if chosen:
             ax.vlines(chosen, top - 0.4, top + 0.4, color=colour, linewidth=2, label=reason)
+    remembered = [f.media_s for f in frames if f.decision is GateDecision.REMEMBERED]
+    if remembered:
+        ax.vlines(
+            remembered,
+            top - 0.4,
+            top + 0.4,
+            color=DECISION_COLOURS[GateDecision.REMEMBERED],
+            linestyle="dotted",
+            linewidth=2,
+            label="remembered (no call)",
+        )
     for row, kind in enumerate(reversed(kinds)):
         marker, colour = EVENT_MARKERS.get(kind, ("o", "#000000"))
         for gate_only in (False, True):

@@ -6,6 +6,10 @@ within `identity_max_distance` of one seen less than `forget_after_s` ago is tha
 coming back. Signatures are never sent anywhere; with `identity_file` set they are kept in a
 JSON file on this machine so that a restart does not make everyone new again.
 
+Each identity also keeps the last answer that settled its mask state (`RememberedAnswer`,
+in memory only, never in the file): a person who steps out of view and back within
+`selection.reuse_answer_s` is described by it instead of a new paid call (app/pipeline.py).
+
 The search is one matrix product over every identity's signatures (tracking.signatures).
 Times are monotonic (the frames' clock): a step of the wall clock neither forgets everyone
 nor keeps them forever. The file holds wall-clock times, the only ones a restart can use;
@@ -23,7 +27,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from streamwatch.analysis.model import Signature
+from streamwatch.analysis.model import Face, Signature
 from streamwatch.clock import SYSTEM_CLOCK, Clock
 from streamwatch.config.model import TrackingSettings
 from streamwatch.tracking.signatures import SignatureIndex
@@ -31,6 +35,15 @@ from streamwatch.tracking.signatures import SignatureIndex
 log = logging.getLogger("streamwatch.tracking")
 
 SIGNATURES_PER_IDENTITY = 5  # several views of a face match its next view better than one
+
+
+@dataclass(frozen=True, slots=True)
+class RememberedAnswer:
+    """The last analysis of a face that settled its mask state, and who made it when."""
+
+    face: Face
+    analyzer: str
+    answered_s: float  # monotonic, the analysed frame's
 
 
 @dataclass
@@ -41,6 +54,7 @@ class Identity:
     signatures: deque[Signature] = field(
         default_factory=lambda: deque(maxlen=SIGNATURES_PER_IDENTITY)
     )
+    answer: RememberedAnswer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +114,40 @@ class IdentityMemory:
         if signature is not None:
             self._remember(match, signature)
         return Recognition(match.identity_id, True, previous, away_s)
+
+    def recall(
+        self,
+        signature: Signature,
+        now_s: float,
+        *,
+        max_age_s: float,
+        exclude: Collection[str] = (),
+    ) -> RememberedAnswer | None:
+        """The remembered answer of the identity this signature is, when it is younger than
+        `max_age_s` at now_s (monotonic). Only looks: `recognise` still decides who it is."""
+        if not self.answered_since(now_s - max_age_s):
+            return None
+        nearest = self._index.nearest(signature, exclude=exclude)
+        if nearest is None or nearest[1] > self._settings.identity_max_distance:
+            return None
+        answer = self._identities[nearest[0]].answer
+        if answer is None or now_s - answer.answered_s > max_age_s:
+            return None
+        return answer
+
+    def answered_since(self, oldest_s: float) -> bool:
+        """Whether any identity has an answer from oldest_s on (monotonic): a cheap look
+        before the signature a `recall` needs is computed."""
+        return any(
+            i.answer is not None and i.answer.answered_s >= oldest_s
+            for i in self._identities.values()
+        )
+
+    def answered(self, identity_id: str, answer: RememberedAnswer) -> None:
+        """An answer settled this identity's mask state."""
+        identity = self._identities.get(identity_id)
+        if identity is not None:
+            identity.answer = answer
 
     def seen(self, identity_id: str, signature: Signature | None, now_s: float) -> None:
         """The identity is still in view (or just left) at now_s (monotonic)."""

@@ -81,6 +81,9 @@ class Tracker:
     def active(self) -> tuple[Track, ...]:
         return tuple(self._tracks.values())
 
+    def track(self, track_id: str) -> Track | None:
+        return self._tracks.get(track_id)
+
     def observe(self, faces: Sequence[Face], at: FrameTime) -> TrackUpdate:
         """Local detections of one frame: move the tracks, start new ones, end old ones."""
         left = self._expire(at.monotonic_s)
