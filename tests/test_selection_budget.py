@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import weakref
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -487,3 +489,21 @@ async def test_a_window_on_media_time_lets_a_call_go_when_the_first_leaves_it() 
     clock.advance_to(3.4)
     assert window.grant(Priority.HIGH) is None  # counted now (main: "retry at 3.4", now)
     assert window.grant(Priority.HIGH) == 3.4 + 3.0
+
+
+def test_an_answered_call_lets_its_frame_go() -> None:
+    # Main kept each face's last sent candidate (for `withdrawn`) until the face left: one
+    # 720p frame, 2.7 MB, per face in view, long after its answer.
+    policy = CallPolicy(SelectionSettings(window_s=0.5))
+    image = np.zeros((720, 1280, 3), np.uint8)
+    kept = weakref.ref(image)
+    candidate = None
+    for n in range(3):
+        frame = _frame(n, n * 0.1, image if n == 2 else None)
+        candidate = policy.consider(frame, [_gated("a", 100, relative=1.1)])
+    assert candidate is not None and candidate.frame.image is image
+    policy.sent(candidate)
+    policy.answered("a", Mask.NONE)
+    del image, frame, candidate
+    gc.collect()
+    assert kept() is None

@@ -302,6 +302,9 @@ class CallPolicy:
         """What the answer to a call for this face said: whether it found the face, and its
         mask state (None: unknown). An unusable answer (not found, or no state) allows one
         more `better` call."""
+        # Answered: the call can no longer be withdrawn, and its frame (2.7 MB at 720p) need
+        # not live as long as the face.
+        self._before_sent.pop(track_id, None)
         state = self._tracks.get(track_id)
         if state is None:
             return
