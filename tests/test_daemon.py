@@ -264,9 +264,13 @@ async def test_metrics_move_and_a_dead_camera_fails_health(tmp_path: Path) -> No
     config = _config(tmp_path / "mixed.toml", [("demo", "demo"), ("dead", dead)])
     async with daemon(config) as running:
         key = 'streamwatch_camera_frames_total{camera="demo"}'
+        gated = 'streamwatch_gate_latency_seconds_count{camera="demo"}'
 
         async def frames_flow() -> bool:
-            return (await running.metrics()).get(key, 0) > 0
+            # Read, and through the gates: a frame is counted when read, timed when the
+            # gates are done with it (the first one waits for the detector to load).
+            metrics = await running.metrics()
+            return metrics.get(key, 0) > 0 and metrics.get(gated, 0) > 0
 
         await _until(frames_flow)
         first = await running.metrics()
@@ -280,7 +284,7 @@ async def test_metrics_move_and_a_dead_camera_fails_health(tmp_path: Path) -> No
     assert first['streamwatch_camera_up{camera="dead"}'] == 0.0
     assert "streamwatch_gate_frames_total" in " ".join(first)
     # Capture→gate-done is timed for every frame the gates took, and only for those.
-    timed = first['streamwatch_gate_latency_seconds_count{camera="demo"}']
+    timed = first[gated]
     assert 0 < timed <= first[key]
     assert first['streamwatch_gate_latency_seconds_bucket{camera="demo",le="+Inf"}'] == timed
     assert first['streamwatch_gate_latency_seconds_sum{camera="demo"}'] / timed < 1.0
