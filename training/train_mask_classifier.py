@@ -65,7 +65,7 @@ from streamwatch.analysis.local.mask_classifier import (  # noqa: E402
 )
 from streamwatch.analysis.local.mask_features import FEATURE_LENGTH, chip_features  # noqa: E402
 from streamwatch.analysis.local.models import quiet_opencv  # noqa: E402
-from streamwatch.analysis.model import Box, Mask  # noqa: E402
+from streamwatch.analysis.model import Box, Mask, Point  # noqa: E402
 
 CHIPS = REPO.parent / "shared" / "training" / "mask_chips"
 OUT = REPO / "streamwatch" / "analysis" / "local" / WEIGHTS_FILE
@@ -100,10 +100,22 @@ class Sample:
     extra_labels: tuple[Mask, ...]
 
 
-def load(chips_dir: Path, rng: np.random.Generator) -> list[Sample]:
+@dataclass(frozen=True)
+class Found:
+    """One training chip's face as YuNet found it: the chip's image and the five points."""
+
+    image: np.ndarray
+    points: tuple[Point, ...]
+    label: Mask
+    width_px: int  # the annotated face's width in the original photo
+    held_out: bool
+
+
+def find_faces(chips_dir: Path) -> list[Found]:
+    """Every chip whose annotated face YuNet finds (the detection overlapping the box most)."""
     detector = FaceDetector(TRAINING_MIN_PROBABILITY)
     rows = list(csv.DictReader((chips_dir / "labels.csv").open(encoding="utf-8")))
-    samples = []
+    found = []
     for row in rows:
         image = cv2.imread(str(chips_dir / row["file"]), cv2.IMREAD_COLOR)
         if image is None:
@@ -115,8 +127,24 @@ def load(chips_dir: Path, rng: np.random.Generator) -> list[Sample]:
         face = max(faces, key=lambda f: f.box_px.iou(annotated), default=None)
         if face is None or face.box_px.iou(annotated) < MATCH_IOU:
             continue
-        label = LABELS[row["label"]]
-        chip = aligned_chip(image, face.landmarks_px)
+        found.append(
+            Found(
+                image=image,
+                points=face.landmarks_px,
+                label=LABELS[row["label"]],
+                width_px=int(row["face_w_px"]),
+                held_out=is_held_out(row["source_image"]),
+            )
+        )
+    print(f"chips: {len(rows)}; found by YuNet at p >= {TRAINING_MIN_PROBABILITY}: {len(found)}")
+    return found
+
+
+def load(chips_dir: Path, rng: np.random.Generator) -> list[Sample]:
+    samples = []
+    for face in find_faces(chips_dir):
+        label = face.label
+        chip = aligned_chip(face.image, face.points)
         flipped = np.ascontiguousarray(chip[:, ::-1])
         copies = [(flipped, label)] + [
             (altered(flipped if k % 2 else chip, label, rng), label) for k in range(ALTERED_COPIES)
@@ -131,13 +159,12 @@ def load(chips_dir: Path, rng: np.random.Generator) -> list[Sample]:
                 features=chip_features(chip),
                 mirrored=chip_features(flipped),
                 label=label,
-                width_px=int(row["face_w_px"]),
-                held_out=is_held_out(row["source_image"]),
+                width_px=face.width_px,
+                held_out=face.held_out,
                 extra=np.stack([chip_features(c) for c, _ in copies]),
                 extra_labels=tuple(lab for _, lab in copies),
             )
         )
-    print(f"chips: {len(rows)}; found by YuNet at p >= {TRAINING_MIN_PROBABILITY}: {len(samples)}")
     return samples
 
 

@@ -139,28 +139,42 @@ class MaskClassifier:
         masked = float(network[1] + network[2]) or 1.0
         p = np.array([none, *(network[1:] / masked * (1 - none))])
         nose = float(self._nose.probabilities(rows).mean(axis=0)[1])
-        probabilities = (float(p[0]), float(p[1]), float(p[2]))
-        reading = self._decide(probabilities, nose)
-        if reading.state is Mask.INCORRECT and not reading.confident:
-            # An unsure `incorrect` is an alert's worth of doubt (a smiling face in profile
-            # reads half `incorrect` on every call, and two such answers confirm): only a
-            # confident one is said; otherwise the likelier of the other two.
-            best = 0 if probabilities[0] >= probabilities[1] else 1
-            return MaskReading(STATES[best], probabilities, nose, probabilities[best])
-        return reading
+        return reading_of((float(p[0]), float(p[1]), float(p[2])), nose, self.incorrect_by)
 
-    def _decide(self, probabilities: tuple[float, float, float], nose: float) -> MaskReading:
-        match self.incorrect_by:
-            case IncorrectBy.RULE:
-                present = probabilities[1] + probabilities[2]
-                if present < 0.5:
-                    return MaskReading(Mask.NONE, probabilities, nose, 1.0 - present)
-                state = Mask.INCORRECT if nose >= 0.5 else Mask.WORN
-                confidence = min(present, max(nose, 1.0 - nose))
-                return MaskReading(state, probabilities, nose, confidence)
-            case IncorrectBy.LEARNED:
-                best = int(np.argmax(probabilities))
-                return MaskReading(STATES[best], probabilities, nose, probabilities[best])
+
+def reading_of(
+    probabilities: tuple[float, float, float],
+    nose: float,
+    incorrect_by: IncorrectBy,
+    incorrect_from: float = CONFIDENT_PROBABILITY,
+) -> MaskReading:
+    """The reading of the mask probabilities (none, worn, incorrect) and the probability that
+    the nose shows, `incorrect` decided as `incorrect_by` says and said only when its
+    confidence is at least `incorrect_from`."""
+    reading = _decide(probabilities, nose, incorrect_by)
+    if reading.state is Mask.INCORRECT and reading.confidence < incorrect_from:
+        # An unsure `incorrect` is an alert's worth of doubt (a smiling face in profile
+        # reads half `incorrect` on every call, and two such answers confirm): only a
+        # confident one is said; otherwise the likelier of the other two.
+        best = 0 if probabilities[0] >= probabilities[1] else 1
+        return MaskReading(STATES[best], probabilities, nose, probabilities[best])
+    return reading
+
+
+def _decide(
+    probabilities: tuple[float, float, float], nose: float, incorrect_by: IncorrectBy
+) -> MaskReading:
+    match incorrect_by:
+        case IncorrectBy.RULE:
+            present = probabilities[1] + probabilities[2]
+            if present < 0.5:
+                return MaskReading(Mask.NONE, probabilities, nose, 1.0 - present)
+            state = Mask.INCORRECT if nose >= 0.5 else Mask.WORN
+            confidence = min(present, max(nose, 1.0 - nose))
+            return MaskReading(state, probabilities, nose, confidence)
+        case IncorrectBy.LEARNED:
+            best = int(np.argmax(probabilities))
+            return MaskReading(STATES[best], probabilities, nose, probabilities[best])
 
 
 def skin_state(features: np.ndarray) -> Mask:
