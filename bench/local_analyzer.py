@@ -42,6 +42,7 @@ from streamwatch.analysis.local.detector import DetectorSize, FaceDetector
 from streamwatch.analysis.local.features import expression, eye_distance_px, pupils
 from streamwatch.analysis.local.mask import MIN_EYE_DISTANCE_PX, measure_mask
 from streamwatch.analysis.local.mask_classifier import IncorrectBy, MaskClassifier
+from streamwatch.analysis.local.mask_cnn import MaskCnn
 from streamwatch.analysis.local.pose import estimate_pose
 from streamwatch.analysis.local.quality import qualities
 from streamwatch.analysis.local.signature import SAME_PERSON_MAX_DISTANCE, SignatureModel
@@ -153,10 +154,14 @@ def mask_readers() -> dict[str, Callable[[np.ndarray, float], Mask]]:
     """Every way to read the mask state of a face's chip (and its size), side by side."""
     rule = MaskClassifier(IncorrectBy.RULE)
     learned = MaskClassifier(IncorrectBy.LEARNED)
+    cnn_rule = MaskCnn(IncorrectBy.RULE)
+    cnn_learned = MaskCnn(IncorrectBy.LEARNED)
     return {
         "skin_colour_measure": lambda chip, _: measure_mask(chip).state,
         "classifier_incorrect_by_rule": lambda chip, size: rule.read(chip, size).state,
         "classifier_incorrect_learned": lambda chip, size: learned.read(chip, size).state,
+        "cnn_incorrect_by_rule": lambda chip, size: cnn_rule.read(chip, size).state,
+        "cnn_incorrect_learned": lambda chip, size: cnn_learned.read(chip, size).state,
     }
 
 
@@ -319,6 +324,7 @@ def latency_table(analyzer: LocalAnalyzer, repeat: int) -> dict[str, float]:
     gate480 = FaceDetector(0.6, DetectorSize(width_px=480))
     gate640 = FaceDetector(0.6, DetectorSize(width_px=640))
     classifier = MaskClassifier()
+    cnn = MaskCnn()
     stages = {
         "gate_detect_480w_ms": lambda: gate480.detect(frame),
         "gate_detect_640w_ms": lambda: gate640.detect(frame),
@@ -327,6 +333,7 @@ def latency_table(analyzer: LocalAnalyzer, repeat: int) -> dict[str, float]:
         "pupils_and_smile_ms": lambda: (pupils(points), expression(points)),
         "mask_skin_measure_ms": lambda: measure_mask(chip),
         "mask_classifier_ms": lambda: classifier.read(chip, face.box_px.size_px),
+        "mask_cnn_ms": lambda: cnn.read(chip, face.box_px.size_px),
         "qualities_ms": lambda: qualities(
             chip=chip, image=frame, box=face.box_px, probability=0.9, pose=pose, lower_face_skin=0.5
         ),
