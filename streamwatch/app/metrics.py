@@ -77,6 +77,11 @@ class AppCollector:
             'analyzer.fallback = "none".',
             ["camera", "reason"],
         )
+        signatures = counter(
+            "streamwatch_signatures",
+            "Appearance signatures computed: a track's first, and one when its face changed.",
+            ["camera"],
+        )
         events = counter("streamwatch_events", "Events by type.", ["camera", "type"])
         gate_latencies: dict[tuple[str, ...], LatencyHistogram] = {}
         for name, reader in app.readers.items():
@@ -111,6 +116,7 @@ class AppCollector:
                 calls.add_metric([name, outcome], value)
             for reason in FallbackReason:
                 fallbacks.add_metric([name, reason], c.fallbacks.get(reason, 0))
+            signatures.add_metric([name], c.signatures)
             for kind, value in c.events_by_type.items():
                 events.add_metric([name, kind], value)
             gate_latencies[(name,)] = pipeline.gate_latency.snapshot()
@@ -125,6 +131,7 @@ class AppCollector:
             gate,
             calls,
             fallbacks,
+            signatures,
             events,
         )
         yield histogram(

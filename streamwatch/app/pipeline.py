@@ -10,7 +10,9 @@ Four tasks per camera:
 - the call loop takes that candidate, asks the analysis route for an answer (the cloud under
   the budget, never past the frame's `max_age_s`, or the device when the cloud cannot:
   analysis/fallback.py) and attaches it to the tracks of that frame's time (a new face that
-  is someone answered for a moment ago is described by that answer instead: recall.py);
+  is someone answered for a moment ago is described by that answer instead: recall.py),
+  with an appearance signature for each track due one (its first, or its face changed:
+  tracking/signature_schedule.py);
 - the live loop hands every frame with the current tracks to the overlay;
 - the health loop turns the camera's health (capture/health.py, the same as /healthz's) into
   camera.offline / camera.online; a camera its reader gave up is announced at once, and ended.
@@ -35,14 +37,14 @@ import numpy as np
 
 from streamwatch.analysis.analyzer import AnalyzerError
 from streamwatch.analysis.fallback import AnalysisRoute, FallbackReason
-from streamwatch.analysis.model import Box, FaceAnalysis, Mask
+from streamwatch.analysis.model import Box, Face, FaceAnalysis, Mask, Signature
 from streamwatch.budget.limiter import BudgetDenied
 from streamwatch.capture.frame import Frame
 from streamwatch.capture.health import camera_health
 from streamwatch.capture.latest import CameraClosed
 from streamwatch.capture.reader import CameraReader, CameraState
 from streamwatch.clock import SYSTEM_CLOCK, Clock
-from streamwatch.config.model import SelectionSettings
+from streamwatch.config.model import SelectionSettings, TrackingSettings
 from streamwatch.delivery.dispatcher import Dispatcher
 from streamwatch.events.analysis import AnalysisStateRules
 from streamwatch.events.camera import CameraHealthRules
@@ -62,6 +64,7 @@ from streamwatch.selection.policy import (
     call_priority,
 )
 from streamwatch.selection.sharpness import SharpnessHistory, face_sharpness
+from streamwatch.tracking.signature_schedule import SignatureSchedule
 from streamwatch.tracking.track import FrameTime
 from streamwatch.tracking.tracker import Tracker, TrackUpdate
 
@@ -95,6 +98,7 @@ class CameraPipeline:
         selection: SelectionSettings,
         detect: FaceDetector,
         signature_of: SignatureOf | None = None,
+        signature_schedule: SignatureSchedule | None = None,
         route: AnalysisRoute,
         tracker: Tracker,
         rules: EventRules,
@@ -123,6 +127,9 @@ class CameraPipeline:
         self._pace = DetectionPace(selection)
         self._detect = detect
         self._signature_of = signature_of
+        self._signatures = signature_schedule or SignatureSchedule(
+            TrackingSettings().signature_refresh_s
+        )
         self._clock = clock
         self._pending = CandidateSlot(clock)
         self._no_call_in_flight = asyncio.Event()
@@ -146,7 +153,7 @@ class CameraPipeline:
             AnswerRecall(
                 rules=rules,
                 tracker=tracker,
-                signature_of=signature_of,
+                signature_of=self._signature,
                 max_age_s=selection.reuse_answer_s,
             )
             if signature_of is not None and selection.reuse_answer_s > 0
@@ -322,28 +329,39 @@ class CameraPipeline:
             self._policy.decided(track.track_id, self._rules.settled(track.track_id))
 
     async def _with_signatures(self, analysis: FaceAnalysis, candidate: Candidate) -> FaceAnalysis:
-        """The analysis with an appearance signature on each face that lacks one.
+        """The analysis with an appearance signature on each face whose track is due one
+        (tracking/signature_schedule.py: its first, or its face changed); the others keep
+        their track's (Tracker.attach).
 
-        The cloud API returns none: they are computed here, from the local gate's detection
-        of the same face in the same frame (the signature needs the detector's points).
+        Neither the cloud API nor the device's analyses (LocalAnalyzer(signatures=False))
+        give them: they are computed here, from the local gate's detection of the same face
+        in the same frame (the signature needs the detector's points), whose track it is.
         """
-        if self._signature_of is None or all(f.signature for f in analysis.faces):
+        if self._signature_of is None:
             return analysis
+        frame = candidate.frame
         faces = []
         for face in analysis.faces:
             gated = max(candidate.gated, key=lambda g: g.face.box_px.iou(face.box_px), default=None)
-            if (
-                face.signature is None
-                and gated
-                and gated.face.box_px.iou(face.box_px) >= SAME_FACE_IOU
-            ):
-                kept = self._recall and self._recall.signature(
-                    gated.track_id, candidate.frame.sequence
-                )
-                signature = kept or await self._signature_of(candidate.frame.image, gated.face)
-                face = replace(face, signature=signature)
+            if gated is None or gated.face.box_px.iou(face.box_px) < SAME_FACE_IOU:
+                faces.append(face)
+                continue
+            track_id = gated.track_id
+            if face.signature is None and self._signatures.due(track_id, face, frame.monotonic_s):
+                kept = self._recall and self._recall.signature(track_id, frame.sequence)
+                signature = kept or await self._signature(frame.image, gated.face)
+                if signature is not None:
+                    face = replace(face, signature=signature)
+            if face.signature is not None:  # computed here, or a remembered answer's
+                self._signatures.taken(track_id, face, frame.monotonic_s)
             faces.append(face)
         return replace(analysis, faces=tuple(faces))
+
+    async def _signature(self, image: np.ndarray, face: Face) -> Signature | None:
+        """`signature_of`, counted."""
+        assert self._signature_of is not None
+        self.counters.signatures += 1
+        return await self._signature_of(image, face)
 
     async def _live_loop(self) -> None:
         sequence = -1
@@ -421,6 +439,7 @@ class CameraPipeline:
         """The update's events, with face crops of `image` when the camera wants them."""
         for track in update.left:
             self._policy.forget(track.track_id)
+            self._signatures.forget(track.track_id)
             if self._recall is not None:
                 self._recall.forget(track.track_id)
         events = self._rules.apply(

@@ -42,6 +42,7 @@ class PipelineCounters:
     calls_saved: int = 0  # fit faces the policy did not need a call for
     calls_dropped_stale: int = 0
     answers_reused: int = 0  # first calls saved: the person's answer of a moment ago reused
+    signatures: int = 0  # appearance signatures computed (tracking/signature_schedule.py)
     # Calls the cloud did not answer that the device answered (or, with fallback "none",
     # nobody did), by why (FallbackReason).
     fallbacks: dict[str, int] = field(default_factory=dict)

@@ -43,6 +43,7 @@ from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.web import serve_live_view
 from streamwatch.overlay.window import show_windows
 from streamwatch.tracking.identity import IdentityMemory
+from streamwatch.tracking.signature_schedule import SignatureSchedule
 from streamwatch.tracking.tracker import Tracker, TrackNumbers
 
 from .acknowledge import INBOX_SIZE, Acknowledger, emits_acknowledgements
@@ -52,19 +53,21 @@ from .status import serve_status
 log = logging.getLogger("streamwatch.app")
 
 
-def build_analyzer(settings: Settings) -> Analyzer:
+def build_analyzer(settings: Settings, *, signatures: bool = True) -> Analyzer:
+    """`signatures`: whether the local analyzer's analyses carry them (LocalAnalyzer)."""
     if settings.analyzer.kind == "ailab":
         return CloudAnalyzer(settings.analyzer)
-    return local_analyzer(settings)
+    return local_analyzer(settings, signatures=signatures)
 
 
-def local_analyzer(settings: Settings) -> LocalAnalyzer:
+def local_analyzer(settings: Settings, *, signatures: bool = True) -> LocalAnalyzer:
     """The device's analyzer: YuNet sees frames as small as the call policy's smallest face
     allows, on `local_workers` workers."""
     return LocalAnalyzer(
         min_face_probability=settings.analyzer.min_face_probability,
         size=DetectorSize(min_face_px=settings.selection.min_face_px),
         workers=settings.analyzer.local_workers,
+        signatures=signatures,
     )
 
 
@@ -145,13 +148,15 @@ class App:
         # Entered in the order of the path of a frame backwards, so that leaving stops the
         # cameras first and the sinks last, once the events of the last frames are out.
         session = await stack.enter_async_context(aiohttp.ClientSession())
-        self.analyzer = await stack.enter_async_context(build_analyzer(settings))
+        # The pipelines compute appearance signatures themselves, only for the tracks due one
+        # (tracking/signature_schedule.py): the device's analyses come without.
+        self.analyzer = await stack.enter_async_context(build_analyzer(settings, signatures=False))
         # The local face gate runs on the device whatever the analyzer is; with the local
         # analyzer they share one model.
         if isinstance(self.analyzer, LocalAnalyzer):
             self.gate = self.analyzer
         else:
-            self.gate = await stack.enter_async_context(local_analyzer(settings))
+            self.gate = await stack.enter_async_context(local_analyzer(settings, signatures=False))
         state_dir = self._state_dir or resolve_state_dir(settings.state_dir)
         # Opened and closed by its sink, within the state directory's lock and after the
         # last delivery.
@@ -239,6 +244,7 @@ class App:
             tracker=Tracker(
                 camera.name, settings.tracking, numbers=self._track_numbers.of(camera.name)
             ),
+            signature_schedule=SignatureSchedule(settings.tracking.signature_refresh_s),
             rules=EventRules(
                 node=settings.node,
                 camera=camera.name,

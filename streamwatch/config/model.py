@@ -219,6 +219,10 @@ class TrackingSettings(Section):
     forget_after_s: Annotated[float, Field(gt=0)] = 600.0
     identity_max_distance: Annotated[float, Field(gt=0, le=2)] = 0.6
     identity_file: str = ""
+    # A track's appearance signature is computed with its first analysis, and again only
+    # when its face grew, shrank or turned a lot, or the last one is this old
+    # (tracking/signature_schedule.py).
+    signature_refresh_s: Annotated[float, Field(gt=0)] = 10.0
 
 
 class OutboxSettings(Section):

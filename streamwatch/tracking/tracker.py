@@ -5,7 +5,9 @@ move the tracks: a detection joins the track whose predicted box (constant veloc
 overlaps, or — for a face that moved further than its own overlap allows — whose centre is
 near for its size. Analyses (`attach`, from the cloud API or the local analyzer) describe the
 faces; they arrive late, for a frame that is already old, so each is matched against where
-the tracks were at that frame's time, never where they are now.
+the tracks were at that frame's time, never where they are now. An analysed face without an
+appearance signature keeps the track's last one (computed once a track unless its face
+changed: signature_schedule.py).
 
 Times are the frames' (`FrameTime`): every age and interval on their monotonic time. Track
 numbers come from a `TrackNumbers` the caller may share, so that a camera restarted (a
@@ -111,6 +113,8 @@ class Tracker:
             # The analysis describes the face; the box stays the newest one seen, which may
             # be later than the analysed frame.
             face = analysis.faces[index]
+            if face.signature is None:  # computed once, kept until a new one is due
+                face = replace(face, signature=track.face.signature)
             newer = track.last_seen_s > at.monotonic_s
             current = replace(face, box_px=track.face.box_px) if newer else face
             track = _seen(replace(track, face=current, analyses=track.analyses + 1), at)

@@ -8,8 +8,10 @@ Two entry points share its detectors:
   with a face half turned away.
 - `analyze` / `analyze_sync`: every field the device can estimate, per face: the five
   points, pupils, pose, smile, mask (the classifier's state, sure or not), qualities and
-  the SFace signature (~20 ms a face on top of detection). Gender, age, beauty, hat and
-  glasses stay None: no model small enough ships for them (README, "Dependencies").
+  the SFace signature (~20 ms a face on top of detection; left out with `signatures=False`,
+  for a pipeline that computes them itself, only for the tracks due one:
+  tracking/signature_schedule.py). Gender, age, beauty, hat and glasses stay None: no model
+  small enough ships for them (README, "Dependencies").
 
 The work runs on the analyzer's own `workers` threads (default: the cores, at most
 MAX_DEFAULT_WORKERS), each with a YuNet of its own: cameras detect side by side instead of
@@ -73,6 +75,8 @@ class LocalAnalyzer:
     `size`: how big YuNet sees frames (detector.py; the call policy's min_face_px).
     `opencv_threads`: OpenCV's threads while the analyzer runs (restored after); None leaves
     OpenCV's own choice.
+    `signatures`: whether `analyze` gives each face its SFace signature (`signature` always
+    does).
     """
 
     name = LOCAL_ANALYZER
@@ -85,6 +89,7 @@ class LocalAnalyzer:
         workers: int | None = None,
         opencv_threads: int | None = 1,
         incorrect_by: IncorrectBy = IncorrectBy.LEARNED,
+        signatures: bool = True,
     ) -> None:
         if workers is not None and workers < 1:
             raise ValueError(f"a local analyzer needs at least one worker, got {workers}")
@@ -93,6 +98,7 @@ class LocalAnalyzer:
         self.workers = workers or default_workers()
         self._opencv_threads = opencv_threads
         self._incorrect_by = incorrect_by
+        self._with_signatures = signatures
         # The detectors no thread is inside: taken and given back by the thread that uses one.
         self._free: queue.SimpleQueue[FaceDetector] = queue.SimpleQueue()
         self._executor: ThreadPoolExecutor | None = None
@@ -202,7 +208,7 @@ class LocalAnalyzer:
                 pose=pose,
                 lower_face_skin=None if mask is None else mask.lower_face_skin,
             ),
-            signature=self._embed(signatures, chip),
+            signature=self._embed(signatures, chip) if self._with_signatures else None,
         )
 
     def _with_mask(self, face: Face, image: np.ndarray) -> Face:
