@@ -13,6 +13,8 @@ Prints each table and writes bench/results/gate_detection.json:
 - recall: the faces of at least 64 px that YuNet finds at full size in frames of every clip
   of the media seen at 720p, found again by each configuration (IoU >= 0.3), and by YuNet
   input sizes that make a 64 px face 16-28 px (how YUNET_SMALLEST_FACE_PX was chosen);
+- regions: the detector looking only where something moved and around the tracked faces
+  (selection/region.py) against whole looks, on the same frames: CPU and faces found;
 - throughput: N cameras (tasks) detecting as fast as they can through one LocalAnalyzer, for
   one detector behind one lock (workers=1) against the pool (workers = the cores), rounds
   alternating so that a busy machine weighs on each alike; the median and the best round
@@ -49,6 +51,9 @@ from streamwatch.analysis.local.detector import (
     detector_input,
 )
 from streamwatch.analysis.model import Box
+from streamwatch.config import SelectionSettings
+from streamwatch.selection.motion import MotionGate
+from streamwatch.selection.region import DetectionRegion
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 RESULTS = Path(__file__).parent / "results" / "gate_detection.json"
@@ -56,6 +61,11 @@ HEIGHT_PX = 720
 MIN_API_FACE_PX = 64
 MATCH_IOU = 0.3
 PAUSE_S = 0.02  # between two detections of a camera (5 a second leave 200 ms)
+# The regions table: clips a camera sends at about REGION_FPS (every frame of a 15 fps clip,
+# every other of a 30 fps one), the gate detecting DETECT_FPS times a second.
+REGION_CLIPS = ("asl_5people_sequence.mp4", "entrance_sim.mp4", "walk_and_pause_3people.mp4")
+REGION_FPS = 15
+DETECT_FPS = 5
 # Every clip of the media, and every how many frames one is taken for the recall table.
 RECALL_CLIPS = {
     "entrance_sim.mp4": 15,
@@ -273,6 +283,62 @@ async def throughput_table(
     return table
 
 
+def region_table(default_threads: int) -> dict[str, object]:
+    """Each clip at 720p and 15 fps as a camera's gate sees it: every frame through the motion
+    gate, a detection every 1/DETECT_FPS s where selection/region.py says (the tracked faces:
+    the previous detection's), against a whole look at the same frame: YuNet's input area,
+    the detection's thread CPU either way, and the faces of at least 64 px the whole look
+    finds that the region finds too (IoU >= 0.3)."""
+    cv2.setNumThreads(1)
+    detector = FaceDetector(0.6)
+    table: dict[str, object] = {}
+    for clip in REGION_CLIPS:
+        motion = MotionGate(SelectionSettings())
+        looks = DetectionRegion(full_frame_every_s=1.0, margin_px=MIN_API_FACE_PX)
+        tracked: list[Box] = []
+        spent = {"whole": 0.0, "region": 0.0}
+        area = {"whole": 0, "region": 0}
+        found = {"whole": 0, "region": 0}
+        detections = regions = 0
+        capture = cv2.VideoCapture(str(MEDIA / "videos" / clip))
+        clip_fps = capture.get(cv2.CAP_PROP_FPS)
+        capture.release()
+        step = max(1, round(clip_fps / REGION_FPS))
+        camera_fps = clip_fps / step
+        detect_every = max(1, round(camera_fps / DETECT_FPS))
+        for index, frame in enumerate(clip_frames(clip, step)):
+            looks.moved(motion.measure(frame).box_px)
+            if index % detect_every:
+                continue
+            height_px, width_px = frame.shape[:2]
+            region = looks.next_look(index / camera_fps, width_px, height_px, tracked)
+            detections += 1
+            regions += region is not None
+            results = {}
+            for name, where in (("whole", None), ("region", region)):
+                start = time.thread_time()
+                results[name] = detector.detect(frame, where)
+                spent[name] += time.thread_time() - start
+                area[name] += detector_input(frame, DetectorSize(), where).image[..., 0].size
+            big = [f.box_px for f in results["whole"] if f.box_px.size_px >= MIN_API_FACE_PX]
+            found["whole"] += len(big)
+            found["region"] += sum(
+                any(f.box_px.iou(box) >= MATCH_IOU for f in results["region"]) for box in big
+            )
+            tracked = [f.box_px for f in results["region"]]
+        table[clip] = {
+            "detections": detections,
+            "region_looks": regions,
+            "input_area_vs_whole": round(area["region"] / max(1, area["whole"]), 3),
+            "whole_thread_cpu_ms": round(spent["whole"] / max(1, detections) * 1000, 2),
+            "region_thread_cpu_ms": round(spent["region"] / max(1, detections) * 1000, 2),
+            "faces_ge_64px_whole": found["whole"],
+            "found_by_region": found["region"],
+        }
+    cv2.setNumThreads(default_threads)
+    return table
+
+
 async def main(seconds: float, rounds: int) -> None:
     if not MEDIA.is_dir():
         raise SystemExit(f"development media not found at {MEDIA} (expected ../shared/media)")
@@ -290,6 +356,7 @@ async def main(seconds: float, rounds: int) -> None:
         "per_frame": await per_frame_table(frames, default_threads),
         "throughput": await throughput_table(frames, default_threads, seconds, rounds),
         "recall": recall_table(default_threads),
+        "regions": region_table(default_threads),
     }
     results["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
     for section, table in results.items():

@@ -300,7 +300,9 @@ async def test_a_cancelled_detection_keeps_the_network_until_its_thread_is_out(
     first_inside, second_inside, let_go = threading.Event(), threading.Event(), threading.Event()
     real_detect = FaceDetector.detect
 
-    def instrumented(detector: FaceDetector, image: np.ndarray) -> list[Face]:
+    def instrumented(
+        detector: FaceDetector, image: np.ndarray, region: Box | None = None
+    ) -> list[Face]:
         nonlocal inside, most
         with counting:
             inside += 1
@@ -308,7 +310,7 @@ async def test_a_cancelled_detection_keeps_the_network_until_its_thread_is_out(
             (second_inside if first_inside.is_set() else first_inside).set()
         try:
             let_go.wait(timeout=10)
-            return real_detect(detector, image)
+            return real_detect(detector, image, region)
         finally:
             with counting:
                 inside -= 1
@@ -341,7 +343,9 @@ async def test_workers_detect_side_by_side_each_on_a_network_of_its_own(
     two_inside, third_inside, let_go = threading.Event(), threading.Event(), threading.Event()
     real_detect = FaceDetector.detect
 
-    def instrumented(detector: FaceDetector, image: np.ndarray) -> list[Face]:
+    def instrumented(
+        detector: FaceDetector, image: np.ndarray, region: Box | None = None
+    ) -> list[Face]:
         nonlocal most_inside, most_in_one
         with counting:
             inside[id(detector)] = inside.get(id(detector), 0) + 1
@@ -353,7 +357,7 @@ async def test_workers_detect_side_by_side_each_on_a_network_of_its_own(
                 two_inside.set()
         try:
             let_go.wait(timeout=10)
-            return real_detect(detector, image)
+            return real_detect(detector, image, region)
         finally:
             with counting:
                 inside[id(detector)] -= 1
@@ -381,12 +385,14 @@ async def test_a_detection_cancelled_before_a_worker_took_it_never_runs(
     held, let_go = threading.Event(), threading.Event()
     real_detect = FaceDetector.detect
 
-    def instrumented(detector: FaceDetector, image: np.ndarray) -> list[Face]:
+    def instrumented(
+        detector: FaceDetector, image: np.ndarray, region: Box | None = None
+    ) -> list[Face]:
         nonlocal started
         started += 1
         held.set()
         let_go.wait(timeout=10)
-        return real_detect(detector, image)
+        return real_detect(detector, image, region)
 
     monkeypatch.setattr(FaceDetector, "detect", instrumented)
     async with LocalAnalyzer(workers=1) as local:

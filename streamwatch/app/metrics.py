@@ -77,6 +77,12 @@ class AppCollector:
             'analyzer.fallback = "none".',
             ["camera", "reason"],
         )
+        region_detections = counter(
+            "streamwatch_gate_region_detections",
+            "Face-gate detections that looked only where something moved and around the "
+            "tracked faces (the others saw the whole frame).",
+            ["camera"],
+        )
         signatures = counter(
             "streamwatch_signatures",
             "Appearance signatures computed: a track's first, and one when its face changed.",
@@ -117,6 +123,7 @@ class AppCollector:
             for reason in FallbackReason:
                 fallbacks.add_metric([name, reason], c.fallbacks.get(reason, 0))
             signatures.add_metric([name], c.signatures)
+            region_detections.add_metric([name], c.region_detections)
             for kind, value in c.events_by_type.items():
                 events.add_metric([name, kind], value)
             gate_latencies[(name,)] = pipeline.gate_latency.snapshot()
@@ -129,6 +136,7 @@ class AppCollector:
             up,
             age,
             gate,
+            region_detections,
             calls,
             fallbacks,
             signatures,

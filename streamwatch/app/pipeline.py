@@ -3,7 +3,9 @@
 Four tasks per camera:
 - the gate loop takes the newest frame whenever it is free: motion gate, then (at most
   `detect_fps` times a second, `still_detect_fps` while the faces in view are at rest:
-  selection/pace.py) the local face detector, which moves the tracks; the call
+  selection/pace.py) the local face detector — on the whole frame now and then, between
+  only where something moved and around the tracked faces: selection/region.py — whose
+  faces move the tracks; the call
   policy picks the frames worth a call and leaves the newest one in a one-slot hand-over;
   how long a frame took from capture until the gates were done with it (its wait for the
   loop included) goes into `gate_latency`;
@@ -63,6 +65,7 @@ from streamwatch.selection.policy import (
     GatedFace,
     call_priority,
 )
+from streamwatch.selection.region import DetectionRegion
 from streamwatch.selection.sharpness import SharpnessHistory, face_sharpness
 from streamwatch.tracking.signature_schedule import SignatureSchedule
 from streamwatch.tracking.track import FrameTime
@@ -74,7 +77,8 @@ from .reports import GateDecision, GateReport, PipelineCounters
 
 log = logging.getLogger("streamwatch.app")
 
-FaceDetector = Callable[[np.ndarray], Awaitable[FaceAnalysis]]
+# The face gate: the faces of an image, looking only in a region of it (None: everywhere).
+FaceDetector = Callable[[np.ndarray, Box | None], Awaitable[FaceAnalysis]]
 
 
 class Evidence(Protocol):
@@ -122,6 +126,9 @@ class CameraPipeline:
         self._health = health
         self._selection = selection
         self._motion = MotionGate(selection)
+        self._region = DetectionRegion(
+            full_frame_every_s=selection.full_frame_detect_s, margin_px=selection.min_face_px
+        )
         self._sharpness = SharpnessHistory()
         self._policy = CallPolicy(selection)
         self._pace = DetectionPace(selection)
@@ -188,7 +195,9 @@ class CameraPipeline:
         counters = self.counters
         at = _frame_time(frame)
         await self._emit(self._tracker.expire(at.monotonic_s), at)
-        changed = self._motion.changed(frame.image)
+        motion = self._motion.measure(frame.image)
+        changed = motion.share
+        self._region.moved(motion.box_px)
         quiet_before = self._previous_changed < self._selection.cut_changed / 3
         self._previous_changed = changed
         if changed >= self._selection.cut_changed and quiet_before and self._tracker.active:
@@ -199,7 +208,11 @@ class CameraPipeline:
         if frame.monotonic_s < self._next_detection_s:
             counters.dropped_rate += 1
             return GateReport(frame, GateDecision.RATE, changed)
-        detections = await self._detect(frame.image)
+        height_px, width_px = frame.image.shape[:2]
+        tracked = [track.face.box_px for track in self._tracker.active]
+        region = self._region.next_look(frame.monotonic_s, width_px, height_px, tracked)
+        detections = await self._detect(frame.image, region)
+        counters.region_detections += region is not None
         update = self._tracker.observe(detections.faces, at)
         boxes = {track_id: face.box_px for track_id, face in update.detections.items()}
         self._pace.observe(boxes, at_rest=self._policy.at_rest(boxes))

@@ -36,6 +36,8 @@ class PipelineCounters:
     dropped_motion: int = 0  # nothing moved and no face tracked
     dropped_rate: int = 0  # the face gate had run less than 1/detect_fps ago
     dropped_no_face: int = 0  # the gate found no face
+    # Face-gate detections that looked at a region of the frame only (selection/region.py).
+    region_detections: int = 0
     dropped_unfit: int = 0  # faces found, none big and sharp enough for the API
     candidates: int = 0
     calls_made: int = 0

@@ -137,6 +137,9 @@ class SelectionSettings(Section):
     # is the gate's largest cost; full rate again on any change: selection/pace.py). Set it
     # to detect_fps to keep the full rate.
     still_detect_fps: Annotated[float, Field(gt=0, le=60)] = 2.0
+    # The face detector looks at the whole frame at least this often; between, only at what
+    # moved and around the faces it tracks (selection/region.py). 0: always the whole frame.
+    full_frame_detect_s: Annotated[float, Field(ge=0)] = 1.0
     # The API does not analyse faces smaller than 64x64 px reliably: no call for them.
     min_face_px: Annotated[int, Field(ge=16)] = 64
     # Variance of the Laplacian of the face (resampled to 96x96 px) below which it is blurred,

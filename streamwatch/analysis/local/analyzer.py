@@ -2,10 +2,10 @@
 
 Two entry points share its detectors:
 - `detect` / `detect_sync`: the face gate. YuNet: boxes, probabilities and the five native
-  points (~6 ms of CPU for a 720p frame, detector.py), plus the mask classifier's reading when
-  it is confident (mask_classifier.py, under a millisecond a face; an unsure reading is left
-  out, None), so the gate notices a mask taken off without a paid call and does not flip
-  with a face half turned away.
+  points (~6 ms of CPU for a 720p frame, less for a region of it: detector.py), plus the
+  mask classifier's reading when it is confident (mask_classifier.py, under a millisecond a
+  face; an unsure reading is left out, None), so the gate notices a mask taken off without a
+  paid call and does not flip with a face half turned away.
 - `analyze` / `analyze_sync`: every field the device can estimate, per face: the five
   points, pupils, pose, smile, mask (the classifier's state, sure or not), qualities and
   the SFace signature (~20 ms a face on top of detection; left out with `signatures=False`,
@@ -53,7 +53,7 @@ from streamwatch.analysis.local.models import quiet_opencv
 from streamwatch.analysis.local.pose import estimate_pose
 from streamwatch.analysis.local.quality import qualities
 from streamwatch.analysis.local.signature import SignatureModel
-from streamwatch.analysis.model import Face, FaceAnalysis, Signature
+from streamwatch.analysis.model import Box, Face, FaceAnalysis, Signature
 
 MIN_IMAGE_SIDE_PX = 8
 YUNET_POINTS = ("right eye", "left eye", "nose tip", "right mouth corner", "left mouth corner")
@@ -138,8 +138,8 @@ class LocalAnalyzer:
             self._signatures = None
             self._masks = None
 
-    async def detect(self, image: np.ndarray) -> FaceAnalysis:
-        return await self._on_a_worker(self.detect_sync, image)
+    async def detect(self, image: np.ndarray, region: Box | None = None) -> FaceAnalysis:
+        return await self._on_a_worker(self.detect_sync, image, region)
 
     async def analyze(self, image: np.ndarray) -> FaceAnalysis:
         return await self._on_a_worker(self.analyze_sync, image)
@@ -153,11 +153,13 @@ class LocalAnalyzer:
         # Cancelling the await cancels a job still queued; one running finishes in its thread.
         return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
 
-    def detect_sync(self, image: np.ndarray) -> FaceAnalysis:
-        """The face gate: boxes, probabilities, five points and the confident mask reading."""
+    def detect_sync(self, image: np.ndarray, region: Box | None = None) -> FaceAnalysis:
+        """The face gate: boxes, probabilities, five points and the confident mask reading.
+
+        `region`: where in the image to look (None: everywhere; FaceDetector.detect)."""
         self._models()
         _check_image(image)
-        faces = [self._with_mask(face, image) for face in self._detect(image)]
+        faces = [self._with_mask(face, image) for face in self._detect(image, region)]
         return self._analysis(image, faces)
 
     def signature_sync(self, image: np.ndarray, face: Face) -> Signature | None:
@@ -173,11 +175,11 @@ class LocalAnalyzer:
         faces = [self._describe(face, image, signatures) for face in self._detect(image)]
         return self._analysis(image, faces)
 
-    def _detect(self, image: np.ndarray) -> list[Face]:
+    def _detect(self, image: np.ndarray, region: Box | None = None) -> list[Face]:
         # A free detector, or wait for one (a caller of the *_sync methods beside the workers).
         detector = self._free.get()
         try:
-            return detector.detect(image)
+            return detector.detect(image, region)
         finally:
             self._free.put(detector)
 
