@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 
-from streamwatch.analysis.model import FaceAnalysis
+from streamwatch.analysis.model import Face, FaceAnalysis
 
 LOCAL_ANALYZER = "local"  # the name of the on-device analyzer, whose detector is the gate's
 
@@ -50,3 +51,10 @@ class Analyzer(Protocol):
     async def __aenter__(self) -> Analyzer: ...
 
     async def __aexit__(self, *exc_info: object) -> None: ...
+
+
+class DeviceAnalyzer(Analyzer, Protocol):
+    """An analyzer whose detector is the face gate's (LocalAnalyzer): it can describe the faces
+    the gate found in an image without looking for them again."""
+
+    async def describe(self, image: np.ndarray, faces: Sequence[Face]) -> FaceAnalysis: ...

@@ -14,7 +14,9 @@ circuit open, daily budget spent, a fleet's shared budget unreachable with this 
 unknown), failed after its retries, no answer within `max_age_s` of the frame — makes `answer`
 ask the local analyzer (`analyzer.fallback = "local"`), and the `Answer` says which analyzer
 gave it and why. With `fallback = "none"` the answer has no analysis: nothing can analyse, and
-the route's state says so.
+the route's state says so. Given the faces the face gate found in the image, the device
+describes those instead of looking for them again (its detector is the gate's: the same
+faces, one detection less a call).
 
 The route keeps the state the status page, the metrics and the overlay show (cloud answering,
 on-device fallback and why, nothing analysing); each answer carries the state its call left,
@@ -27,16 +29,16 @@ workers (analyzer.local_workers), never the cloud's call budget.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 
-from streamwatch.analysis.analyzer import Analyzer, AnalyzerError
+from streamwatch.analysis.analyzer import AnalyzerError, DeviceAnalyzer
 from streamwatch.analysis.client import CloudAnalyzer
-from streamwatch.analysis.model import FaceAnalysis
+from streamwatch.analysis.model import Face, FaceAnalysis
 from streamwatch.budget.limiter import BudgetDenied, CallBudget, CallPermit, DenialReason
 from streamwatch.budget.priority import Priority
 from streamwatch.clock import Clock
@@ -97,20 +99,22 @@ class PendingCall:
         self._deadline_s = deadline_s  # an answer after this describes a stale frame
         self._denied = denied  # the budget refused the call before it was admitted
 
-    async def answer(self, image: np.ndarray) -> Answer:
+    async def answer(self, image: np.ndarray, found: Sequence[Face] | None = None) -> Answer:
+        """`found`: the faces the face gate found in `image`; the device describes them
+        instead of looking for them again (None: it looks)."""
         route, cloud = self._route, self._route.cloud
         if cloud is None:
-            return Answer(await route.local_analyze(image), route.state)
+            return Answer(await route.local_analyze(image, found), route.state)
         if self._permit is None:
             assert self._denied is not None
-            return await route.fall_back(image, _refused(self._denied), str(self._denied))
+            return await route.fall_back(image, _refused(self._denied), str(self._denied), found)
         permit = self._permit
         try:
             async with route.clock.timeout_at(self._deadline_s):
                 analysis = await cloud.analyze(image, permit=permit)
         except (TimeoutError, BudgetDenied) as error:
             if isinstance(error, BudgetDenied) and error.reason is not DenialReason.STALE:
-                return await route.fall_back(image, _refused(error), str(error))
+                return await route.fall_back(image, _refused(error), str(error), found)
             if permit.attempts == 0:
                 # Still waiting for the rate when the frame got too old: a busy budget, not
                 # a cloud that fails. Dropped, as a candidate the pacing held too long.
@@ -119,10 +123,10 @@ class PendingCall:
                     reason=DenialReason.STALE,
                 ) from None
             return await route.fall_back(
-                image, FallbackReason.TOO_LATE, f"no answer within {route.max_age_s:g} s"
+                image, FallbackReason.TOO_LATE, f"no answer within {route.max_age_s:g} s", found
             )
         except AnalyzerError as error:
-            return await route.fall_back(image, _reason(error), str(error))
+            return await route.fall_back(image, _reason(error), str(error), found)
         return Answer(analysis, route.settle(AnalysisState(AnalysisMode.CLOUD)))
 
 
@@ -134,7 +138,7 @@ class AnalysisRoute:
         self,
         *,
         cloud: CloudAnalyzer | None,
-        local: Analyzer | None,
+        local: DeviceAnalyzer | None,
         budget: CallBudget,
         clock: Clock,
         max_age_s: float,
@@ -186,17 +190,28 @@ class AnalysisRoute:
 
     # Used by PendingCall.
 
-    async def local_analyze(self, image: np.ndarray) -> FaceAnalysis:
+    async def local_analyze(
+        self, image: np.ndarray, found: Sequence[Face] | None = None
+    ) -> FaceAnalysis:
+        """The device's analysis of `image`; of the faces `found` there, when given."""
         assert self._local is not None
-        return await self._local.analyze(image)
+        if found is None:
+            return await self._local.analyze(image)
+        return await self._local.describe(image, found)
 
-    async def fall_back(self, image: np.ndarray, reason: FallbackReason, detail: str) -> Answer:
+    async def fall_back(
+        self,
+        image: np.ndarray,
+        reason: FallbackReason,
+        detail: str,
+        found: Sequence[Face] | None = None,
+    ) -> Answer:
         if self._local is None:
             return Answer(
                 None, self.settle(AnalysisState(AnalysisMode.NONE, reason, detail)), reason
             )
         state = self.settle(AnalysisState(AnalysisMode.FALLBACK, reason, detail))
-        return Answer(await self._local.analyze(image), state, reason)
+        return Answer(await self.local_analyze(image, found), state, reason)
 
     def settle(self, state: AnalysisState) -> AnalysisState:
         """Take the state of the latest call (logged when it changes); returns it."""

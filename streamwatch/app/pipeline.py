@@ -275,7 +275,8 @@ class CameraPipeline:
             priority = call_priority(candidate.reason)
             async with self._route.call(self.camera, frame.monotonic_s, priority) as call:
                 self._policy.sent(candidate)
-                answer = await call.answer(frame.image)
+                # The device describes the faces the gate found in the frame, not looking again.
+                answer = await call.answer(frame.image, [g.face for g in candidate.gated])
         except BudgetDenied as denied:  # too old before its turn came: offered again later
             self._policy.withdrawn(candidate)
             self.counters.calls_dropped_stale += 1

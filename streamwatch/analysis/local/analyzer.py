@@ -6,7 +6,8 @@ Two entry points share its detectors:
   mask classifier's reading when it is confident (mask_classifier.py, under a millisecond a
   face; an unsure reading is left out, None), so the gate notices a mask taken off without a
   paid call and does not flip with a face half turned away.
-- `analyze` / `analyze_sync`: every field the device can estimate, per face: the five
+- `analyze` / `analyze_sync`: every field the device can estimate, per face (`describe`: of
+  the faces the gate already found in that image, without a second detection): the five
   points, pupils, pose, smile, mask (the classifier's state, sure or not), qualities and
   the SFace signature (~20 ms a face on top of detection; left out with `signatures=False`,
   for a pipeline that computes them itself, only for the tracks due one:
@@ -35,7 +36,7 @@ import asyncio
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TypeVar
@@ -144,6 +145,9 @@ class LocalAnalyzer:
     async def analyze(self, image: np.ndarray) -> FaceAnalysis:
         return await self._on_a_worker(self.analyze_sync, image)
 
+    async def describe(self, image: np.ndarray, faces: Sequence[Face]) -> FaceAnalysis:
+        return await self._on_a_worker(self.describe_sync, image, faces)
+
     async def signature(self, image: np.ndarray, face: Face) -> Signature | None:
         return await self._on_a_worker(lambda: self.signature_sync(image, face))
 
@@ -170,10 +174,21 @@ class LocalAnalyzer:
         return self._embed(signatures, aligned_chip(image, face.landmarks_px))
 
     def analyze_sync(self, image: np.ndarray) -> FaceAnalysis:
+        self._models()
+        _check_image(image)
+        return self.describe_sync(image, self._detect(image))
+
+    def describe_sync(self, image: np.ndarray, faces: Sequence[Face]) -> FaceAnalysis:
+        """`analyze_sync` of the faces this analyzer's detector found in `image` (the face
+        gate's): every field, without detecting them again."""
         signatures = self._models()
         _check_image(image)
-        faces = [self._describe(face, image, signatures) for face in self._detect(image)]
-        return self._analysis(image, faces)
+        described = [
+            self._describe(face, image, signatures)
+            for face in faces
+            if len(face.landmarks_px) == len(YUNET_POINTS)
+        ]
+        return self._analysis(image, described)
 
     def _detect(self, image: np.ndarray, region: Box | None = None) -> list[Face]:
         # A free detector, or wait for one (a caller of the *_sync methods beside the workers).
