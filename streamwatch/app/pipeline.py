@@ -39,7 +39,7 @@ import numpy as np
 
 from streamwatch.analysis.analyzer import AnalyzerError
 from streamwatch.analysis.fallback import AnalysisRoute, FallbackReason
-from streamwatch.analysis.model import Box, Face, FaceAnalysis, Mask, Signature
+from streamwatch.analysis.model import Box, FaceAnalysis, Mask
 from streamwatch.budget.limiter import BudgetDenied
 from streamwatch.capture.frame import Frame
 from streamwatch.capture.health import camera_health
@@ -74,6 +74,7 @@ from streamwatch.tracking.tracker import Tracker, TrackUpdate
 from .handover import CandidateSlot
 from .recall import AnswerRecall, SignatureOf
 from .reports import GateDecision, GateReport, PipelineCounters
+from .signing import Signer, counted
 
 log = logging.getLogger("streamwatch.app")
 
@@ -85,11 +86,6 @@ class Evidence(Protocol):
     async def keep_pictures(
         self, events: Sequence[Event], image: np.ndarray, faces: Sequence[Box]
     ) -> None: ...
-
-
-# A face of the analysis and a face of the gate in the same frame are the same face when
-# their boxes overlap this much (different detectors draw somewhat different boxes).
-SAME_FACE_IOU = 0.3
 
 
 class CameraPipeline:
@@ -133,10 +129,6 @@ class CameraPipeline:
         self._policy = CallPolicy(selection)
         self._pace = DetectionPace(selection)
         self._detect = detect
-        self._signature_of = signature_of
-        self._signatures = signature_schedule or SignatureSchedule(
-            TrackingSettings().signature_refresh_s
-        )
         self._clock = clock
         self._pending = CandidateSlot(clock)
         self._no_call_in_flight = asyncio.Event()
@@ -156,15 +148,25 @@ class CameraPipeline:
         self._recent_events: deque[Event] = deque(maxlen=recent_events)
         # Capture time of the newest frame the gate loop has dealt with (for the overlay).
         self._dealt_up_to_monotonic_s = clock.monotonic_s()
+        signature = None if signature_of is None else counted(signature_of, self.counters)
         self._recall = (
             AnswerRecall(
                 rules=rules,
                 tracker=tracker,
-                signature_of=self._signature,
+                signature_of=signature,
                 max_age_s=selection.reuse_answer_s,
             )
-            if signature_of is not None and selection.reuse_answer_s > 0
+            if signature is not None and selection.reuse_answer_s > 0
             else None
+        )
+        self._signer = (
+            None
+            if signature is None
+            else Signer(
+                signature,
+                signature_schedule or SignatureSchedule(TrackingSettings().signature_refresh_s),
+                kept=None if self._recall is None else self._recall.signature,
+            )
         )
 
     async def run(self) -> None:
@@ -315,7 +317,8 @@ class CameraPipeline:
     ) -> None:
         """What follows from an answer: tracks described, events, the policy told.
         `answer_age_s`: the answer is a remembered one (recall.py), this old."""
-        analysis = await self._with_signatures(analysis, candidate)
+        if self._signer is not None:
+            analysis = await self._signer.sign(analysis, candidate)
         frame = candidate.frame
         at = _frame_time(frame)
         update = self._tracker.attach(analysis, at)
@@ -341,41 +344,6 @@ class CameraPipeline:
             if track.track_id not in candidate.track_ids:
                 self._policy.found_too(track.track_id, track.face.mask, candidate)
             self._policy.decided(track.track_id, self._rules.settled(track.track_id))
-
-    async def _with_signatures(self, analysis: FaceAnalysis, candidate: Candidate) -> FaceAnalysis:
-        """The analysis with an appearance signature on each face whose track is due one
-        (tracking/signature_schedule.py: its first, or its face changed); the others keep
-        their track's (Tracker.attach).
-
-        Neither the cloud API nor the device's analyses (LocalAnalyzer(signatures=False))
-        give them: they are computed here, from the local gate's detection of the same face
-        in the same frame (the signature needs the detector's points), whose track it is.
-        """
-        if self._signature_of is None:
-            return analysis
-        frame = candidate.frame
-        faces = []
-        for face in analysis.faces:
-            gated = max(candidate.gated, key=lambda g: g.face.box_px.iou(face.box_px), default=None)
-            if gated is None or gated.face.box_px.iou(face.box_px) < SAME_FACE_IOU:
-                faces.append(face)
-                continue
-            track_id = gated.track_id
-            if face.signature is None and self._signatures.due(track_id, face, frame.monotonic_s):
-                kept = self._recall and self._recall.signature(track_id, frame.sequence)
-                signature = kept or await self._signature(frame.image, gated.face)
-                if signature is not None:
-                    face = replace(face, signature=signature)
-            if face.signature is not None:  # computed here, or a remembered answer's
-                self._signatures.taken(track_id, face, frame.monotonic_s)
-            faces.append(face)
-        return replace(analysis, faces=tuple(faces))
-
-    async def _signature(self, image: np.ndarray, face: Face) -> Signature | None:
-        """`signature_of`, counted."""
-        assert self._signature_of is not None
-        self.counters.signatures += 1
-        return await self._signature_of(image, face)
 
     async def _live_loop(self) -> None:
         sequence = -1
@@ -453,7 +421,8 @@ class CameraPipeline:
         """The update's events, with face crops of `image` when the camera wants them."""
         for track in update.left:
             self._policy.forget(track.track_id)
-            self._signatures.forget(track.track_id)
+            if self._signer is not None:
+                self._signer.forget(track.track_id)
             if self._recall is not None:
                 self._recall.forget(track.track_id)
         events = self._rules.apply(
