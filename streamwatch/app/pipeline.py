@@ -16,8 +16,8 @@ Four tasks per camera:
   with an appearance signature for each track due one (its first, or its face changed:
   tracking/signature_schedule.py);
 - the live loop hands every frame with the current tracks to the overlay;
-- the health loop turns the camera's health (capture/health.py, the same as /healthz's) into
-  camera.offline / camera.online; a camera its reader gave up is announced at once, and ended.
+- the health loop (camera_watch.py) turns the camera's health into camera.offline /
+  camera.online; a camera its reader gave up is announced at once, and ended.
 
 Every time-based rule runs on the frames' monotonic times and on `clock`: the machine's, or
 the media time of a recording replayed faster than real time (streamwatch.clock); the frames'
@@ -42,9 +42,8 @@ from streamwatch.analysis.fallback import AnalysisRoute, FallbackReason
 from streamwatch.analysis.model import Box, FaceAnalysis, Mask
 from streamwatch.budget.limiter import BudgetDenied
 from streamwatch.capture.frame import Frame
-from streamwatch.capture.health import camera_health
 from streamwatch.capture.latest import CameraClosed
-from streamwatch.capture.reader import CameraReader, CameraState
+from streamwatch.capture.reader import CameraReader
 from streamwatch.clock import SYSTEM_CLOCK, Clock
 from streamwatch.config.model import SelectionSettings, TrackingSettings
 from streamwatch.delivery.dispatcher import Dispatcher
@@ -71,6 +70,7 @@ from streamwatch.tracking.signature_schedule import SignatureSchedule
 from streamwatch.tracking.track import FrameTime
 from streamwatch.tracking.tracker import Tracker, TrackUpdate
 
+from .camera_watch import watch_health
 from .handover import CandidateSlot
 from .recall import AnswerRecall, SignatureOf
 from .reports import GateDecision, GateReport, PipelineCounters
@@ -176,7 +176,10 @@ class CameraPipeline:
                 group.create_task(self._gate_loop(), name=f"gate {self.camera}")
                 group.create_task(self._call_loop(), name=f"calls {self.camera}")
                 group.create_task(self._live_loop(), name=f"live {self.camera}")
-                group.create_task(self._health_loop(), name=f"health {self.camera}")
+                health = watch_health(
+                    self._reader, self._health, self._latest, self._clock, self._publish
+                )
+                group.create_task(health, name=f"health {self.camera}")
         except* CameraClosed:
             log.info("camera %s: closed", self.camera, extra={"camera": self.camera})
 
@@ -363,44 +366,6 @@ class CameraPipeline:
                     analysis=self._route.state,
                 )
             )
-
-    async def _health_loop(self) -> None:
-        stall_timeout_s = self._reader.camera.stall_timeout_s
-        version = self._reader.state_version
-        while True:
-            now_s = self._clock.monotonic_s()
-            stats = self._reader.stats
-            if stats.state in (CameraState.FINISHED, CameraState.STOPPED):
-                return
-            health = camera_health(stats, now_s, stall_timeout_s)
-            now_wall_s = self._clock.wall_s()
-            state, reason = str(health.state), health.reason
-            if stats.given_up:
-                await self._publish(
-                    self._health.gone(
-                        now_s=now_s, now_wall_s=now_wall_s, state=state, reason=reason
-                    )
-                )
-                # No frame will come: this ends the camera's tasks (announced first, so the
-                # announcement cannot be lost to the end).
-                self._latest.close()
-                return
-            await self._publish(
-                self._health.observe(
-                    streaming=health.healthy,
-                    now_s=now_s,
-                    now_wall_s=now_wall_s,
-                    state=state,
-                    reason=reason,
-                )
-            )
-            deadlines = [self._health.next_check_s()]
-            if health.healthy and stats.last_frame_monotonic_s is not None:
-                deadlines.append(stats.last_frame_monotonic_s + stall_timeout_s)
-            due = [d for d in deadlines if d is not None]
-            with contextlib.suppress(TimeoutError):
-                async with self._clock.timeout_at(min(due)) if due else contextlib.nullcontext():
-                    version = await self._reader.state_change(version)
 
     async def close_tracks(self) -> None:
         """End every track now, with face.left for each announced visit: the camera stops
