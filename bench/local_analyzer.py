@@ -7,11 +7,12 @@ Prints each table and writes bench/results/local_analyzer.json:
   boxes differently) for faces of at least 64 px and for all; precision of detections of at
   least 64 px; per-frame recall on the ASL clip (one frontal face of 62-86 px per frame);
   false detections on the no-face images; how many single-face crops are found;
-- mask: the old skin-colour measure and the learned classifier (with `incorrect` by the rule
-  and learned) side by side on the same chips (the largest face of each image of
-  with_mask / without_mask / incorrect_mask(_synthetic)): confusion matrix, masked-vs-maskless
-  accuracy for faces under and over 64 px, per class recall, `incorrect` read on maskless and
-  on worn faces, and the cost per face;
+- mask: the old skin-colour measure, the feature classifier and the CNN (each with `incorrect`
+  by the rule and learned) and the two together (mask_ensemble.py) side by side on the
+  same chips (the largest face of each image of with_mask / without_mask /
+  incorrect_mask(_synthetic)): confusion matrix, masked-vs-maskless accuracy for faces under
+  and over 64 px, per class recall, `incorrect` read on maskless and on worn faces, and the
+  cost per face;
 - signatures: cosine distances between frames of the same person and of different people
   on the ASL clip (5 people, each in two separate takes);
 - quality: blur scores of the blurry and sharp crops; pose of the frontal portraits;
@@ -43,6 +44,7 @@ from streamwatch.analysis.local.features import expression, eye_distance_px, pup
 from streamwatch.analysis.local.mask import MIN_EYE_DISTANCE_PX, measure_mask
 from streamwatch.analysis.local.mask_classifier import IncorrectBy, MaskClassifier
 from streamwatch.analysis.local.mask_cnn import MaskCnn
+from streamwatch.analysis.local.mask_ensemble import MaskEnsemble
 from streamwatch.analysis.local.pose import estimate_pose
 from streamwatch.analysis.local.quality import qualities
 from streamwatch.analysis.local.signature import SAME_PERSON_MAX_DISTANCE, SignatureModel
@@ -156,12 +158,14 @@ def mask_readers() -> dict[str, Callable[[np.ndarray, float], Mask]]:
     learned = MaskClassifier(IncorrectBy.LEARNED)
     cnn_rule = MaskCnn(IncorrectBy.RULE)
     cnn_learned = MaskCnn(IncorrectBy.LEARNED)
+    ensemble = MaskEnsemble(IncorrectBy.LEARNED, features=learned, cnn=cnn_learned)
     return {
         "skin_colour_measure": lambda chip, _: measure_mask(chip).state,
         "classifier_incorrect_by_rule": lambda chip, size: rule.read(chip, size).state,
         "classifier_incorrect_learned": lambda chip, size: learned.read(chip, size).state,
         "cnn_incorrect_by_rule": lambda chip, size: cnn_rule.read(chip, size).state,
         "cnn_incorrect_learned": lambda chip, size: cnn_learned.read(chip, size).state,
+        "ensemble_incorrect_learned": lambda chip, size: ensemble.read(chip, size).state,
     }
 
 
@@ -325,6 +329,7 @@ def latency_table(analyzer: LocalAnalyzer, repeat: int) -> dict[str, float]:
     gate640 = FaceDetector(0.6, DetectorSize(width_px=640))
     classifier = MaskClassifier()
     cnn = MaskCnn()
+    ensemble = MaskEnsemble(features=classifier, cnn=cnn)
     stages = {
         "gate_detect_480w_ms": lambda: gate480.detect(frame),
         "gate_detect_640w_ms": lambda: gate640.detect(frame),
@@ -334,6 +339,7 @@ def latency_table(analyzer: LocalAnalyzer, repeat: int) -> dict[str, float]:
         "mask_skin_measure_ms": lambda: measure_mask(chip),
         "mask_classifier_ms": lambda: classifier.read(chip, face.box_px.size_px),
         "mask_cnn_ms": lambda: cnn.read(chip, face.box_px.size_px),
+        "mask_ensemble_ms": lambda: ensemble.read(chip, face.box_px.size_px),
         "qualities_ms": lambda: qualities(
             chip=chip, image=frame, box=face.box_px, probability=0.9, pose=pose, lower_face_skin=0.5
         ),

@@ -6,9 +6,10 @@ and finds more real incorrect masks on ../shared/media, and it gives the maskles
 mask_on_off his one face.maskless on both paths; but it reads `incorrect` on 2 of the media's
 60 maskless faces (3.3 %, the limit is 2 %) and raises a false face.mask_incorrect on
 entrance_sim on both paths. Never letting it say `incorrect` keeps every mask target on the
-media but costs calls (9.1 % of a 1 Hz poller's against 7.7 %). bench/local_analyzer.py
-measures both side by side; the README's mask classifier section has the figures and the
-story of the variants.
+media but costs calls (9.1 % of a 1 Hz poller's against 7.7 %); so does reading with both
+classifiers together (mask_ensemble.py: 9.4 %). bench/local_analyzer.py measures all three
+side by side; the README's mask classifier section has the figures and the story of the
+variants.
 
 A small network learns the face's shapes (the mouth and nostrils, a mask's edge and folds)
 where the features learned mostly colours: four 3x3 convolutions of 16-64 channels, max-pooled
