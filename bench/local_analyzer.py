@@ -8,7 +8,8 @@ Prints each table and writes bench/results/local_analyzer.json:
   least 64 px; per-frame recall on the ASL clip (one frontal face of 62-86 px per frame);
   false detections on the no-face images; how many single-face crops are found;
 - mask: the old skin-colour measure, the feature classifier and the CNN (each with `incorrect`
-  by the rule and learned) and the two together (mask_ensemble.py) side by side on the
+  by the rule and learned), the two together (mask_ensemble.py) and the analyzer's reader
+  (mask_reader.py: the CNN's none or worn, the features' confident `incorrect`) side by side on the
   same chips (the largest face of each image of with_mask / without_mask /
   incorrect_mask(_synthetic)): confusion matrix, masked-vs-maskless accuracy for faces under
   and over 64 px, per class recall, `incorrect` read on maskless and on worn faces, and the
@@ -45,6 +46,7 @@ from streamwatch.analysis.local.mask import MIN_EYE_DISTANCE_PX, measure_mask
 from streamwatch.analysis.local.mask_classifier import IncorrectBy, MaskClassifier
 from streamwatch.analysis.local.mask_cnn import MaskCnn
 from streamwatch.analysis.local.mask_ensemble import MaskEnsemble
+from streamwatch.analysis.local.mask_reader import MaskReader
 from streamwatch.analysis.local.pose import estimate_pose
 from streamwatch.analysis.local.quality import qualities
 from streamwatch.analysis.local.signature import SAME_PERSON_MAX_DISTANCE, SignatureModel
@@ -159,6 +161,7 @@ def mask_readers() -> dict[str, Callable[[np.ndarray, float], Mask]]:
     cnn_rule = MaskCnn(IncorrectBy.RULE)
     cnn_learned = MaskCnn(IncorrectBy.LEARNED)
     ensemble = MaskEnsemble(IncorrectBy.LEARNED, features=learned, cnn=cnn_learned)
+    reader = MaskReader(features=learned, cnn=cnn_learned)
     return {
         "skin_colour_measure": lambda chip, _: measure_mask(chip).state,
         "classifier_incorrect_by_rule": lambda chip, size: rule.read(chip, size).state,
@@ -166,6 +169,7 @@ def mask_readers() -> dict[str, Callable[[np.ndarray, float], Mask]]:
         "cnn_incorrect_by_rule": lambda chip, size: cnn_rule.read(chip, size).state,
         "cnn_incorrect_learned": lambda chip, size: cnn_learned.read(chip, size).state,
         "ensemble_incorrect_learned": lambda chip, size: ensemble.read(chip, size).state,
+        "analyzer_reader": lambda chip, size: reader.read(chip, size).state,
     }
 
 
@@ -330,6 +334,7 @@ def latency_table(analyzer: LocalAnalyzer, repeat: int) -> dict[str, float]:
     classifier = MaskClassifier()
     cnn = MaskCnn()
     ensemble = MaskEnsemble(features=classifier, cnn=cnn)
+    reader = MaskReader(features=classifier, cnn=cnn)
     stages = {
         "gate_detect_480w_ms": lambda: gate480.detect(frame),
         "gate_detect_640w_ms": lambda: gate640.detect(frame),
@@ -340,6 +345,7 @@ def latency_table(analyzer: LocalAnalyzer, repeat: int) -> dict[str, float]:
         "mask_classifier_ms": lambda: classifier.read(chip, face.box_px.size_px),
         "mask_cnn_ms": lambda: cnn.read(chip, face.box_px.size_px),
         "mask_ensemble_ms": lambda: ensemble.read(chip, face.box_px.size_px),
+        "mask_reader_ms": lambda: reader.read(chip, face.box_px.size_px),
         "qualities_ms": lambda: qualities(
             chip=chip, image=frame, box=face.box_px, probability=0.9, pose=pose, lower_face_skin=0.5
         ),

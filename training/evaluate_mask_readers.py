@@ -52,6 +52,7 @@ from streamwatch.analysis.local.mask_ensemble import (  # noqa: E402
     MaskEnsemble,
     share_below_nose,
 )
+from streamwatch.analysis.local.mask_reader import combine  # noqa: E402
 from streamwatch.analysis.local.models import quiet_opencv  # noqa: E402
 from streamwatch.analysis.model import Mask  # noqa: E402
 
@@ -72,6 +73,7 @@ def readers(classifier: MaskClassifier, cnn: MaskCnn) -> dict[str, Reader]:
         "ensemble, incorrect averaged": ensembles[IncorrectFrom.AVERAGE].combine,
         "ensemble, incorrect from features": ensembles[IncorrectFrom.FEATURES].combine,
         "ensemble, probabilities' mean": mean_of_probabilities,
+        "cnn, incorrect from features": combine,
     }
 
 

@@ -3,9 +3,10 @@
 Two entry points share its detectors:
 - `detect` / `detect_sync`: the face gate. YuNet: boxes, probabilities and the five native
   points (~6 ms of CPU for a 720p frame, less for a region of it: detector.py), plus the
-  mask classifier's reading when it is confident (mask_classifier.py, under a millisecond a
-  face; an unsure reading is left out, None), so the gate notices a mask taken off without a
-  paid call and does not flip with a face half turned away.
+  mask reader's reading when it is confident (mask_reader.py: a CNN's none or worn, the
+  feature classifier's `incorrect`; ~1.5 ms a face; an unsure reading is left out, None),
+  so the gate notices a mask taken off without a paid call and does not flip with a face half
+  turned away.
 - `analyze` / `analyze_sync`: every field the device can estimate, per face (`describe`: of
   the faces the gate already found in that image, without a second detection): the five
   points, pupils, pose, smile, mask (the classifier's state, sure or not), qualities and
@@ -49,7 +50,8 @@ from streamwatch.analysis.local.chip import aligned_chip
 from streamwatch.analysis.local.detector import DEFAULT_SIZE, DetectorSize, FaceDetector
 from streamwatch.analysis.local.features import expression, eye_distance_px, pupils
 from streamwatch.analysis.local.mask import MIN_EYE_DISTANCE_PX, measure_mask
-from streamwatch.analysis.local.mask_classifier import IncorrectBy, MaskClassifier
+from streamwatch.analysis.local.mask_classifier import IncorrectBy
+from streamwatch.analysis.local.mask_reader import MaskReader
 from streamwatch.analysis.local.models import quiet_opencv
 from streamwatch.analysis.local.pose import estimate_pose
 from streamwatch.analysis.local.quality import qualities
@@ -105,7 +107,7 @@ class LocalAnalyzer:
         self._executor: ThreadPoolExecutor | None = None
         self._threads_before: int | None = None
         self._signatures: SignatureModel | None = None
-        self._masks: MaskClassifier | None = None
+        self._masks: MaskReader | None = None
         # Held by the thread inside the signature network (every worker shares it).
         self._signature_lock = threading.Lock()
 
@@ -115,7 +117,7 @@ class LocalAnalyzer:
             FaceDetector(self._min_face_probability, self.size) for _ in range(self.workers)
         ]
         self._signatures = SignatureModel()
-        self._masks = MaskClassifier(self._incorrect_by)
+        self._masks = MaskReader(self._incorrect_by)
         for detector in detectors:
             self._free.put(detector)
         if self._opencv_threads is not None:
@@ -235,7 +237,7 @@ class LocalAnalyzer:
         reading = self._mask_classifier().read(chip, face.box_px.size_px)
         return replace(face, mask=reading.state) if reading.confident else face
 
-    def _mask_classifier(self) -> MaskClassifier:
+    def _mask_classifier(self) -> MaskReader:
         if self._masks is None:
             raise RuntimeError("LocalAnalyzer used outside `async with LocalAnalyzer() as ...`")
         return self._masks

@@ -1,15 +1,12 @@
-"""A convolutional mask classifier (none / worn / incorrect), measured beside the default one.
+"""A convolutional mask classifier (none / worn / incorrect): the analyzer's none or worn.
 
-**Not the analyzer's reader**: the feature classifier (mask_classifier.py) stays the default.
-This network wins on the held-out training chips (masked vs maskless 95.4 % against 94.0 %)
-and finds more real incorrect masks on ../shared/media, and it gives the maskless man of
-mask_on_off his one face.maskless on both paths; but it reads `incorrect` on 2 of the media's
-60 maskless faces (3.3 %, the limit is 2 %) and raises a false face.mask_incorrect on
-entrance_sim on both paths. Never letting it say `incorrect` keeps every mask target on the
-media but costs calls (9.1 % of a 1 Hz poller's against 7.7 %); so does reading with both
-classifiers together (mask_ensemble.py: 9.4 %). bench/local_analyzer.py measures all three
-side by side; the README's mask classifier section has the figures and the story of the
-variants.
+The analyzer reads masks with it and takes `incorrect` from the feature classifier instead
+(mask_reader.py). Held out it finds 97.8 % of maskless faces where the feature classifier
+finds 89.2 % (masked vs maskless 95.4 % against 94.0 %), and it gives the maskless man of
+mask_on_off his one face.maskless on both paths; but its own `incorrect` was read on 2 of the
+media's 60 maskless faces (3.3 %, the limit is 2 %) and raised a false face.mask_incorrect on
+entrance_sim, so it is not used. bench/local_analyzer.py measures the readers side by side;
+the README's mask reader section has the figures and the story of the variants.
 
 A small network learns the face's shapes (the mouth and nostrils, a mask's edge and folds)
 where the features learned mostly colours: four 3x3 convolutions of 16-64 channels, max-pooled

@@ -1,7 +1,8 @@
 """The two mask classifiers together: the feature classifier's and the CNN's readings pooled.
 
-**Measured, not the analyzer's reader** (the feature classifier stays it): the pair wins on the
-held-out chips but costs calls on the clips. The README's mask classifier section has the
+**Measured, not the analyzer's reader** (mask_reader.py is: the CNN's none or worn, the feature
+classifier's `incorrect`): the pair wins on the held-out chips but, wired in, left the
+mask_on_off man unannounced, which the reader does not. The README's mask classifier section has the
 figures; in short:
 - held out (training/evaluate_mask_readers.py, where this was chosen): masked vs maskless
   96.0 % against the features' 94.0 % and the CNN's 95.4 %, `incorrect` on none of the
