@@ -30,14 +30,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_mask_classifier import BIG_FACE_PX, CHIPS, find_faces  # noqa: E402
+from train_mask_classifier import BIG_FACE_PX, CHIPS, find_faces, prepare  # noqa: E402
 
 from streamwatch.analysis.local.chip import aligned_chip  # noqa: E402
 from streamwatch.analysis.local.mask_classifier import (  # noqa: E402
@@ -53,7 +52,6 @@ from streamwatch.analysis.local.mask_ensemble import (  # noqa: E402
     share_below_nose,
 )
 from streamwatch.analysis.local.mask_reader import combine  # noqa: E402
-from streamwatch.analysis.local.models import quiet_opencv  # noqa: E402
 from streamwatch.analysis.model import Mask  # noqa: E402
 
 Reader = Callable[[MaskReading, MaskReading], MaskReading]  # of (features', CNN's) readings
@@ -112,10 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chips", type=Path, default=CHIPS)
     args = parser.parse_args()
-    if not (args.chips / "labels.csv").is_file():
-        raise SystemExit(f"no training chips at {args.chips} (expected shared/training/mask_chips)")
-    quiet_opencv()
-    cv2.setNumThreads(1)
+    prepare(args.chips)
     faces = [f for f in find_faces(args.chips) if f.held_out]
     truth = np.array([int(f.label) for f in faces])
     widths = np.array([f.width_px for f in faces])

@@ -275,15 +275,21 @@ def figures(name: str, truth: np.ndarray, read: np.ndarray, widths: np.ndarray) 
     )
 
 
+def prepare(chips: Path) -> None:
+    """What every mask script does first: refuse a missing chips folder with the fix, and
+    keep OpenCV quiet and on one thread (the same sums every run)."""
+    if not (chips / "labels.csv").is_file():
+        raise SystemExit(f"no training chips at {chips} (expected shared/training/mask_chips)")
+    quiet_opencv()
+    cv2.setNumThreads(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chips", type=Path, default=CHIPS)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    if not (args.chips / "labels.csv").is_file():
-        raise SystemExit(f"no training chips at {args.chips} (expected shared/training/mask_chips)")
-    quiet_opencv()
-    cv2.setNumThreads(1)
+    prepare(args.chips)
     started = time.perf_counter()
     rng = np.random.default_rng(SEED)
     samples = load(args.chips, rng)

@@ -60,7 +60,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_mask_classifier import CHIPS, SEED, Found, figures, find_faces  # noqa: E402
+from train_mask_classifier import CHIPS, SEED, Found, figures, find_faces, prepare  # noqa: E402
 
 from streamwatch.analysis.local.chip import CHIP_PX, chip_transform  # noqa: E402
 from streamwatch.analysis.local.mask_classifier import IncorrectBy  # noqa: E402
@@ -72,7 +72,6 @@ from streamwatch.analysis.local.mask_cnn import (  # noqa: E402
     MaskCnn,
     network_input,
 )
-from streamwatch.analysis.local.models import quiet_opencv  # noqa: E402
 from streamwatch.analysis.model import Mask  # noqa: E402
 
 OUT = REPO / "streamwatch" / "analysis" / "local" / CNN_FILE
@@ -375,10 +374,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     args = parser.parse_args()
-    if not (args.chips / "labels.csv").is_file():
-        raise SystemExit(f"no training chips at {args.chips} (expected shared/training/mask_chips)")
-    quiet_opencv()
-    cv2.setNumThreads(1)
+    prepare(args.chips)
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     started = time.perf_counter()

@@ -46,7 +46,6 @@ about 0.7 ms a face on one core, features included (bench figure).
 
 from __future__ import annotations
 
-import importlib.resources
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -59,7 +58,7 @@ from streamwatch.analysis.local.mask_features import (
     LIP_REDNESS_SCALE,
     chip_features,
 )
-from streamwatch.analysis.local.models import ModelFileError
+from streamwatch.analysis.local.models import ModelFileError, project_model_path
 from streamwatch.analysis.model import Mask
 
 WEIGHTS_FILE = "mask_weights.npz"
@@ -184,13 +183,9 @@ def skin_state(features: np.ndarray) -> Mask:
 
 
 def packaged_weights() -> Path:
-    path = Path(str(importlib.resources.files("streamwatch.analysis.local") / WEIGHTS_FILE))
-    if not path.is_file():
-        raise ModelFileError(
-            f"the mask classifier's weights {WEIGHTS_FILE} are missing from {path.parent}: "
-            "reinstall streamwatch, or make them with training/train_mask_classifier.py"
-        )
-    return path
+    return project_model_path(
+        WEIGHTS_FILE, "the mask classifier's weights", "training/train_mask_classifier.py"
+    )
 
 
 def load_networks(path: Path) -> tuple[Network, Network]:

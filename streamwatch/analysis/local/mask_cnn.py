@@ -25,7 +25,6 @@ read once. Cost: ~0.8 ms a face on one core (bench figure), the mirror image inc
 
 from __future__ import annotations
 
-import importlib.resources
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +33,7 @@ import cv2
 import numpy as np
 
 from streamwatch.analysis.local.mask_classifier import IncorrectBy, MaskReading, reading_of
-from streamwatch.analysis.local.models import ModelFileError
+from streamwatch.analysis.local.models import ModelFileError, project_model_path
 
 CNN_FILE = "mask_cnn.onnx"
 INPUT_WIDTH_PX = 40
@@ -114,10 +113,4 @@ class MaskCnn:
 
 
 def packaged_cnn() -> Path:
-    path = Path(str(importlib.resources.files("streamwatch.analysis.local") / CNN_FILE))
-    if not path.is_file():
-        raise ModelFileError(
-            f"the mask network {CNN_FILE} is missing from {path.parent}: reinstall "
-            "streamwatch, or make it with training/train_mask_cnn.py"
-        )
-    return path
+    return project_model_path(CNN_FILE, "the mask network", "training/train_mask_cnn.py")

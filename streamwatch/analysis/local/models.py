@@ -38,6 +38,18 @@ def shipped_model_path(file_name: str) -> Path:
     return path
 
 
+def project_model_path(file_name: str, what: str, script: str) -> Path:
+    """A model file trained by this project and shipped inside it (`what` names it in the
+    error, `script` is what makes it again)."""
+    path = Path(str(importlib.resources.files("streamwatch.analysis.local") / file_name))
+    if not path.is_file():
+        raise ModelFileError(
+            f"{what} {file_name} is missing from {path.parent}: reinstall streamwatch, or "
+            f"make it with {script}"
+        )
+    return path
+
+
 def quiet_opencv() -> None:
     # OpenCV 5's graph engine warns on every network it loads that targets are chosen for
     # it; that is expected here and would drown real problems in the logs.
