@@ -81,10 +81,16 @@ class Door:
         return Candidate(frame, (track.track_id,), CallReason.NEW, 1.0, (gated,))
 
 
-async def test_someone_back_with_the_same_mask_state_is_described_by_their_answer() -> None:
+def _after_a_maskless_visit() -> Door:
+    """Someone was answered maskless at 1 s and left at 4 s."""
     door = Door()
     door.answered(1.0, Mask.NONE)
     door.leave(4.0)
+    return door
+
+
+async def test_someone_back_with_the_same_mask_state_is_described_by_their_answer() -> None:
+    door = _after_a_maskless_visit()
     candidate = door.comes_in(10.0, gate_reads=Mask.NONE)
     recalled = await door.recall.recall(candidate)
     assert recalled is not None
@@ -98,18 +104,14 @@ async def test_someone_back_with_the_same_mask_state_is_described_by_their_answe
 
 
 async def test_a_changed_or_unsure_gate_reading_makes_the_call() -> None:
-    door = Door()
-    door.answered(1.0, Mask.NONE)
-    door.leave(4.0)
+    door = _after_a_maskless_visit()
     assert await door.recall.recall(door.comes_in(10.0, gate_reads=Mask.WORN)) is None
     door.leave(11.0)
     assert await door.recall.recall(door.comes_in(12.0, gate_reads=None)) is None
 
 
 async def test_someone_else_or_an_old_answer_makes_the_call() -> None:
-    door = Door()
-    door.answered(1.0, Mask.NONE)
-    door.leave(4.0)
+    door = _after_a_maskless_visit()
     door.looks = _signature(90)  # cosine distance 1: another person
     assert await door.recall.recall(door.comes_in(10.0, gate_reads=Mask.NONE)) is None
     door.leave(11.0)
@@ -127,9 +129,7 @@ async def test_nobody_remembered_costs_no_signature() -> None:
 async def test_a_remembered_answer_ages_from_its_call_not_from_its_reuse() -> None:
     # Reused again and again, an answer remembered anew would never grow old: a person
     # coming and going every minute would never be called again.
-    door = Door()
-    door.answered(1.0, Mask.NONE)
-    door.leave(4.0)
+    door = _after_a_maskless_visit()
     first = door.comes_in(40.0, gate_reads=Mask.NONE)
     recalled = await door.recall.recall(first)
     assert recalled is not None

@@ -20,6 +20,8 @@ from streamwatch.replay.run import Replayed, ReplayOptions, play
 from streamwatch.selection import CallPolicy, GatedFace
 from streamwatch.selection.pace import STILL_DETECTIONS, DetectionPace
 
+from .support.clips import still_clip
+
 SETTINGS = SelectionSettings(detect_fps=5.0, still_detect_fps=2.0, window_s=0.5)
 FULL_S, STILL_S = 1 / 5.0, 1 / 2.0
 STILL_FACE = "images/faces/alex-lacamoire.png"
@@ -100,14 +102,8 @@ async def test_a_face_standing_still_is_detected_less_often_and_alerted_the_same
     media_image: Callable[[str], np.ndarray], tmp_path: Path
 ) -> None:
     # A visitor in front of a kiosk: one real face, still, for 12 s (a still picture as video).
-    clip = tmp_path / "still.avi"
     picture = cv2.resize(media_image(STILL_FACE), (640, 360))
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 15, (640, 360))
-    try:
-        for _ in range(12 * 15):
-            writer.write(picture)
-    finally:
-        writer.release()
+    clip = still_clip(tmp_path / "still.avi", picture, seconds=12)
 
     async def replayed(still_detect_fps: float) -> Replayed:
         settings = Settings(

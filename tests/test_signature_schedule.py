@@ -24,6 +24,8 @@ from streamwatch.tracking.signature_schedule import RESIZE_FACTOR, TURN_DEG, Sig
 from streamwatch.tracking.track import FrameTime
 from streamwatch.tracking.tracker import Tracker
 
+from .support.clips import still_clip
+
 STILL_FACE = "images/faces/alex-lacamoire.png"
 REFRESH_S = 10.0
 
@@ -88,14 +90,8 @@ async def test_a_face_standing_still_gets_one_signature_however_often_it_is_call
 ) -> None:
     # A visitor at a kiosk: one real face, still, for 8 s, called every second (refresh_s)
     # through the real App with the local analyzer; signatures refresh every 10 s.
-    clip = tmp_path / "still.avi"
     picture = cv2.resize(media_image(STILL_FACE), (640, 360))
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 15, (640, 360))
-    try:
-        for _ in range(8 * 15):
-            writer.write(picture)
-    finally:
-        writer.release()
+    clip = still_clip(tmp_path / "still.avi", picture, seconds=8)
     settings = Settings(
         selection=SelectionSettings(refresh_s=1.0, max_calls_per_track=6),
         tracking=TrackingSettings(signature_refresh_s=REFRESH_S),

@@ -17,3 +17,17 @@ def noise_clip(path: Path, *, frames: int, fps: float = 25.0) -> Path:
     writer.release()
     assert path.stat().st_size > 0, f"OpenCV wrote no {path}"
     return path
+
+
+def still_clip(path: Path, picture: np.ndarray, *, seconds: float, fps: float = 15.0) -> Path:
+    """A clip of one picture held for `seconds` (MJPG, at the picture's size): a face that
+    stands still."""
+    height, width = picture.shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (width, height))
+    try:
+        for _ in range(round(seconds * fps)):
+            writer.write(picture)
+    finally:
+        writer.release()
+    assert path.stat().st_size > 0, f"OpenCV wrote no {path}"
+    return path
