@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import os
 from collections import deque
 from collections.abc import Collection
@@ -76,6 +77,7 @@ class IdentityMemory:
         self._identities: dict[str, Identity] = {}
         self._index = SignatureIndex(SIGNATURES_PER_IDENTITY)
         self._ids = itertools.count(1)
+        self._newest_answer_s = -math.inf  # monotonic, of any identity's answer
         if path is not None and path.exists():
             self._load(path)
 
@@ -136,18 +138,17 @@ class IdentityMemory:
         return answer
 
     def answered_since(self, oldest_s: float) -> bool:
-        """Whether any identity has an answer from oldest_s on (monotonic): a cheap look
-        before the signature a `recall` needs is computed."""
-        return any(
-            i.answer is not None and i.answer.answered_s >= oldest_s
-            for i in self._identities.values()
-        )
+        """Whether an answer may be remembered from oldest_s on (monotonic): a look that
+        costs nothing before the signature a `recall` needs is computed. (True after the
+        newest one's identity was forgotten too: `recall` then finds none.)"""
+        return self._newest_answer_s >= oldest_s
 
     def answered(self, identity_id: str, answer: RememberedAnswer) -> None:
         """An answer settled this identity's mask state."""
         identity = self._identities.get(identity_id)
         if identity is not None:
             identity.answer = answer
+            self._newest_answer_s = max(self._newest_answer_s, answer.answered_s)
 
     def seen(self, identity_id: str, signature: Signature | None, now_s: float) -> None:
         """The identity is still in view (or just left) at now_s (monotonic)."""
