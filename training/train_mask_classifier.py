@@ -61,6 +61,7 @@ from streamwatch.analysis.local.mask_classifier import (  # noqa: E402
     WEIGHTS_FORMAT,
     IncorrectBy,
     MaskClassifier,
+    MaskReading,
     skin_state,
 )
 from streamwatch.analysis.local.mask_features import FEATURE_LENGTH, chip_features  # noqa: E402
@@ -275,6 +276,19 @@ def figures(name: str, truth: np.ndarray, read: np.ndarray, widths: np.ndarray) 
     )
 
 
+def reading_figures(
+    name: str, truth: np.ndarray, readings: list[MaskReading], widths: np.ndarray
+) -> None:
+    """`figures` of a reader's readings, and how many of them are confident and right."""
+    read = np.array([int(r.state) for r in readings])
+    figures(name, truth, read, widths)
+    confident = np.array([r.confident for r in readings])
+    print(
+        f"  confident readings: {confident.mean():.1%}, of which right "
+        f"{(read[confident] == truth[confident]).mean():.1%}"
+    )
+
+
 def prepare(chips: Path) -> None:
     """What every mask script does first: refuse a missing chips folder with the fix, and
     keep OpenCV quiet and on one thread (the same sums every run)."""
@@ -334,13 +348,7 @@ def main() -> None:
             classifier.read_features(np.stack([f, m]), float(w))
             for f, m, w in zip(test_x, test_mirrored, test_w, strict=True)
         ]
-        read = np.array([int(r.state) for r in readings])
-        figures(f"network, incorrect {incorrect_by}", test_y, read, test_w)
-        confident = np.array([r.confident for r in readings])
-        print(
-            f"  confident readings: {confident.mean():.1%}, of which right "
-            f"{(read[confident] == test_y[confident]).mean():.1%}"
-        )
+        reading_figures(f"network, incorrect {incorrect_by}", test_y, readings, test_w)
     figures("linear model, incorrect learned", test_y, linear(test_x).argmax(axis=1), test_w)
     figures("network alone (no skin-measure vote)", test_y, mask_net(test_x).argmax(axis=1), test_w)
     old = np.array([int(skin_state(f)) for f in test_x])

@@ -60,7 +60,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_mask_classifier import CHIPS, SEED, Found, figures, find_faces, prepare  # noqa: E402
+from train_mask_classifier import (  # noqa: E402
+    CHIPS,
+    SEED,
+    Found,
+    find_faces,
+    prepare,
+    reading_figures,
+)
 
 from streamwatch.analysis.local.chip import CHIP_PX, chip_transform  # noqa: E402
 from streamwatch.analysis.local.mask_classifier import IncorrectBy  # noqa: E402
@@ -359,13 +366,7 @@ def held_out_figures(faces: list[Found], path: Path) -> None:
     for incorrect_by in IncorrectBy:
         classifier = MaskCnn(incorrect_by, path)
         readings = [classifier.read(aligned_chip(f.image, f.points), f.width_px) for f in faces]
-        read = np.array([int(r.state) for r in readings])
-        figures(f"cnn, incorrect {incorrect_by}", truth, read, widths)
-        confident = np.array([r.confident for r in readings])
-        print(
-            f"  confident readings: {confident.mean():.1%}, of which right "
-            f"{(read[confident] == truth[confident]).mean():.1%}"
-        )
+        reading_figures(f"cnn, incorrect {incorrect_by}", truth, readings, widths)
 
 
 def main() -> None:
