@@ -66,3 +66,25 @@ async def test_a_signer_who_comes_back_is_described_by_their_first_answer(
     # Each comeback is still alerted: the gate read the same state on the face's frame.
     maskless = [e.media_s for e in replay.events if e.kind == "face.maskless"]
     assert len(maskless) == len(takes)
+
+
+async def test_an_unsure_answer_the_gate_reads_steadily_since_needs_no_second_call(
+    media_dir: Path, tmp_path: Path
+) -> None:
+    # The performer's first answer reads no mask, unsure (0.83); the gate could not read the
+    # face in that frame but reads it maskless, confidently, on the next three. Main made an
+    # `undecided` call a second later to confirm it, and alerted on that call's answer.
+    clip = media_dir / "videos" / "short_hamilton_clip.mp4"
+    performer_s = (3.0, 7.0)  # the README's ground truth: frontal, maskless
+    replay = await play(ReplayOptions(video=str(clip), settings=Settings(), report_dir=tmp_path))
+    during = [c for c in replay.calls if performer_s[0] <= c.media_s <= performer_s[1]]
+    assert [c.reason for c in during] == ["new"]
+    assert replay.counters.answers_seconded >= 1
+    first_call_s = during[0].media_s
+    maskless = [
+        e.media_s
+        for e in replay.events
+        if e.kind == "face.maskless" and e.media_s is not None and e.media_s <= performer_s[1]
+    ]
+    # Alerted within a second of the answer, on the gate's own frames, before main's call.
+    assert maskless and first_call_s <= maskless[0] < first_call_s + 1.0

@@ -77,6 +77,11 @@ class Camera:
             gate_masks = {track.track_id: gate_reads for track in update.analysed}
         return _kinds(self.rules.apply(update, at=_at(at_s), analyzer="t", gate_masks=gate_masks))
 
+    def second(self, at_s: float, gate_reads: Mask) -> list[Event]:
+        """The gate's steady reading of the one face in view, a moment after its answer."""
+        (track,) = self.tracker.active
+        return self.rules.second(track, gate_reads, _at(at_s))
+
     def wait(self, at_s: float) -> list[str]:
         update = self.tracker.expire(at_s)
         return _kinds(self.rules.apply(update, at=_at(at_s), analyzer="t"))
@@ -125,6 +130,34 @@ def test_the_gate_seconds_no_answer_when_told_not_to() -> None:
     camera = Camera(RuleSettings(mask_confirm_k=2, mask_gate_confirms=False))
     assert camera.analyse(0.0, _face(mask=Mask.NONE), gate_reads=Mask.NONE) == ["face.new"]
     assert camera.analyse(1.0, _face(mask=Mask.NONE), gate_reads=Mask.NONE) == ["face.maskless"]
+
+
+def test_the_gates_steady_reading_since_seconds_an_answer_as_the_same_frames_would() -> None:
+    # An answer the gate could not read in its own frame (unsure there) waited for a second
+    # call; the gate's reading held steadily since seconds it instead.
+    camera = Camera(RuleSettings(mask_confirm_k=2))
+    update = camera.tracker.attach(
+        FaceAnalysis((_face(mask=Mask.NONE),), 640, 480, analyzer="local"), _at(0.0)
+    )
+    note = {"degraded": "credits"}
+    answered = camera.rules.apply(update, at=_at(0.0), analyzer="local", note=note)
+    assert _kinds(answered) == ["face.new"] and answered[0].data["degraded"] == "credits"
+    assert not camera.rules.settled("door-1")
+    assert camera.second(0.4, Mask.WORN) == []  # it disagrees: no second opinion
+    [alert] = camera.second(0.6, Mask.NONE)
+    assert alert.kind == "face.maskless"
+    assert alert.data["frame_timestamp_s"] == pytest.approx(WALL_S + 0.6)  # the frame it held in
+    # Said as the answer's: who answered, and why the device did.
+    assert alert.data["analyzer"] == "local" and alert.data["degraded"] == "credits"
+    assert camera.rules.settled("door-1")
+    assert camera.second(0.8, Mask.NONE) == []  # settled: nothing more to second
+
+
+def test_the_gate_seconds_no_later_answer_when_told_not_to() -> None:
+    camera = Camera(RuleSettings(mask_confirm_k=2, mask_gate_confirms=False))
+    assert camera.analyse(0.0, _face(mask=Mask.NONE)) == ["face.new"]
+    assert camera.second(0.6, Mask.NONE) == []
+    assert not camera.rules.settled("door-1")
 
 
 def test_an_alert_re_arms_after_the_cool_down_with_new_evidence() -> None:

@@ -190,6 +190,40 @@ def test_a_flip_flopping_gate_reading_makes_no_changed_call() -> None:
     assert reasons == [CallReason.CHANGED]
 
 
+def test_the_held_reading_seconds_an_undecided_answer_only_while_it_agrees() -> None:
+    policy = CallPolicy(SelectionSettings(window_s=0, refresh_s=60))
+    first = policy.consider(_frame(1, 0.0), [_reading("a", None)])  # the gate is unsure
+    assert first is not None
+    policy.sent(first)
+    policy.answered("a", Mask.NONE)
+    policy.decided("a", False)  # one unsure answer does not settle it
+    for n, reading in enumerate([Mask.NONE, None, Mask.NONE]):
+        policy.observe(_frame(n + 2, 0.2 * (n + 1)), [_reading("a", reading)])
+        assert policy.seconded("a") is None  # not held yet: two confident readings of three
+    policy.observe(_frame(5, 0.8), [_reading("a", Mask.NONE)])
+    assert policy.seconded("a") is Mask.NONE
+    policy.observe(_frame(6, 1.0), [_reading("a", Mask.WORN)])  # seen against it: not steady
+    assert policy.seconded("a") is None
+    policy.observe(_frame(7, 1.2), [_reading("a", Mask.NONE)])
+    assert policy.seconded("a") is Mask.NONE
+    policy.decided("a")  # the rules settled it
+    assert policy.seconded("a") is None
+
+
+def test_a_frame_observed_first_is_not_observed_again_by_consider() -> None:
+    policy = CallPolicy(SelectionSettings(window_s=0, refresh_s=60))
+    first = policy.consider(_frame(1, 0.0), [_reading("a", None)])
+    assert first is not None
+    policy.sent(first)
+    policy.answered("a", Mask.NONE)
+    policy.decided("a", False)
+    for n in (2, 3):  # as the pipeline does: observe, second the answers, then consider
+        frame, faces = _frame(n, n * 0.2), [_reading("a", Mask.NONE)]
+        policy.observe(frame, faces)
+        policy.consider(frame, faces)
+    assert policy.seconded("a") is None  # two readings, not four: not held yet
+
+
 def test_the_held_reading_moves_only_on_a_steady_confident_state() -> None:
     held = MaskHysteresis()
     readings = [Mask.WORN, Mask.WORN, None, Mask.WORN]  # unsure readings count for neither

@@ -32,7 +32,6 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -231,6 +230,8 @@ class CameraPipeline:
             sharpness = face_sharpness(frame.image, detection.box_px)
             relative = self._sharpness.relative(sharpness)
             gated.append(GatedFace(track_id, detection, sharpness, relative))
+        self._policy.observe(frame, gated)
+        await self._second_answers(gated, frame)
         fit = [face for face in gated if self._policy.eligible(face)]
         # Consulted on unfit frames too: a face that shrank below min_face_px is still due
         # its first call, on an earlier fit frame of it.
@@ -253,6 +254,21 @@ class CameraPipeline:
         if (replaced := self._pending.offer(candidate)) is not None:
             self._policy.dropped(replaced)
         return GateReport(frame, GateDecision.CANDIDATE, changed, tuple(gated), candidate)
+
+    async def _second_answers(self, gated: list[GatedFace], frame: Frame) -> None:
+        """A face whose answer did not settle its state alone, and whose gate reading has
+        held the same state since: the rules take the reading as the answer's second opinion
+        (EventRules.second), and no call goes to confirm it."""
+        at = _frame_time(frame)
+        for face in gated:
+            mask = self._policy.seconded(face.track_id)
+            track = self._tracker.track(face.track_id)
+            if mask is None or track is None:
+                continue
+            events = self._rules.second(track, mask, at)
+            self._policy.decided(face.track_id, self._rules.settled(face.track_id))
+            self.counters.answers_seconded += self._rules.settled(face.track_id)
+            await self._deliver(events, frame.image, [track.face.box_px])
 
     async def finish_calls(self, timeout_s: float) -> None:
         """Take no more candidates; give the call in flight up to `timeout_s` to end."""
@@ -390,28 +406,37 @@ class CameraPipeline:
                 self._signer.forget(track.track_id)
             if self._recall is not None:
                 self._recall.forget(track.track_id)
+        note: dict[str, object] = {}
+        if degraded is not None:
+            # Decided on the device's answer because the cloud could not give one: say why.
+            note["degraded"] = str(degraded)
+        if answer_age_s is not None:
+            # Decided on an earlier answer for the same person (recall.py): say how old.
+            note["answer_age_s"] = round(answer_age_s, 1)
         events = self._rules.apply(
             update,
             at=at,
             analyzer=analyzer or self._route.name,
             gate_masks=gate_masks,
             remembered=answer_age_s is not None,
+            note=note,
         )
-        if degraded is not None:
-            # Decided on the device's answer because the cloud could not give one: say why.
-            events = [replace(e, data={**e.data, "degraded": str(degraded)}) for e in events]
-        if answer_age_s is not None:
-            # Decided on an earlier answer for the same person (recall.py): say how old.
-            age_s = round(answer_age_s, 1)
-            events = [replace(e, data={**e.data, "answer_age_s": age_s}) for e in events]
+        if image is not None:
+            faces = [t.face.box_px for t in (*update.analysed, *update.new, *update.updated)]
+            await self._deliver(events, image, faces)
+        else:
+            await self._publish(events)
+
+    async def _deliver(self, events: list[Event], image: np.ndarray, faces: list[Box]) -> None:
+        """Events decided on `image`: with crops of it when the camera wants them, and its
+        picture kept for the alarm pages (`faces`: where the faces are in it)."""
         rules = self._reader.camera.rules
-        if events and image is not None and rules.crop:
+        if events and rules.crop:
             events = await asyncio.to_thread(
                 with_crops, events, image, max_bytes=rules.crop_max_bytes
             )
-        if events and image is not None and self._evidence is not None:
+        if events and self._evidence is not None:
             # Before the events go out: a page that shows an alarm finds its picture.
-            faces = [t.face.box_px for t in (*update.analysed, *update.new, *update.updated)]
             await self._evidence.keep_pictures(events, image, faces)
         await self._publish(events)
 

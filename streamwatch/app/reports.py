@@ -44,6 +44,8 @@ class PipelineCounters:
     calls_saved: int = 0  # fit faces the policy did not need a call for
     calls_dropped_stale: int = 0
     answers_reused: int = 0  # first calls saved: the person's answer of a moment ago reused
+    # Answers that settled a face when the gate's held reading seconded them (no second call).
+    answers_seconded: int = 0
     signatures: int = 0  # appearance signatures computed (tracking/signature_schedule.py)
     # Calls the cloud did not answer that the device answered (or, with fallback "none",
     # nobody did), by why (FallbackReason).

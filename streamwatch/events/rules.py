@@ -10,8 +10,10 @@
 - `face.left`: the last track of an announced visit ended (expired, cut, or closed with its
   camera); with the identity and the dwell time.
 - `face.maskless` / `face.mask_incorrect`: confirmed by k of the last n analyses, by one
-  confident answer, or by one answer the local gate's reading of the same frame agrees with
-  (`mask_gate_confirms`); once per face, and again only after `cooldown_s` with new evidence.
+  confident answer, or by one answer the local gate's reading agrees with
+  (`mask_gate_confirms`): its reading of the same frame, or its steady reading of the face
+  since (`second`: the pipeline asks when the policy holds one); once per face, and again
+  only after `cooldown_s` with new evidence.
   The same rule whoever answered: the gate reports only readings its mask classifier is
   confident of, so on the device's own path (the local analyzer, or the fallback when the
   cloud cannot answer) one answer is enough exactly when the classifier is sure of it, and
@@ -30,7 +32,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from streamwatch.analysis.model import Mask, Qualities, Signature
 from streamwatch.config.model import RuleSettings, TrackingSettings
@@ -48,6 +50,15 @@ MASK_ALERTS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """Who gave a face's latest answer, for the frame taken when, and what its events add."""
+
+    analyzer: str
+    at: FrameTime
+    note: Mapping[str, object]
+
+
 @dataclass
 class _Face:
     """What the rules remember of one track."""
@@ -59,6 +70,7 @@ class _Face:
     # The mask state the answers settled on (k of n, or one sure answer); no more calls
     # are needed for it until an answer says otherwise.
     settled: Mask | None = None
+    answer: _Answer | None = None  # the latest
     best_quality: float | None = None
     low_quality_sent: bool = False
 
@@ -95,6 +107,7 @@ class EventRules:
         analyzer: str,
         gate_masks: Mapping[str, Mask] | None = None,
         remembered: bool = False,
+        note: Mapping[str, object] | None = None,
     ) -> list[Event]:
         """The events of one update of the frame taken `at`, in the order things happened:
         left, new, then states.
@@ -102,6 +115,9 @@ class EventRules:
         `gate_masks`: the local gate's confident mask reading of each analysed track in the
         analysed frame: a second opinion on the cloud's answer, and on the device's own the
         classifier's word that it is sure.
+        `note`: what every event of the update says of the answer besides (the pipeline's:
+        why the device answered, how old a remembered answer is); the mask alerts a later
+        `second` confirms say it too.
         """
         events = [e for track in update.left if (e := self._left(track, analyzer)) is not None]
         for track in (*update.new, *update.updated, *update.analysed):
@@ -112,11 +128,37 @@ class EventRules:
             waited_s = at.monotonic_s - track.first_seen_s
             if track.analyses == 0 and waited_s >= self._tracking.announce_unanalysed_after_s:
                 events += self._announce(track, at, UNANALYSED)
+        answer = _Answer(analyzer, at, note or {})
         for track in update.analysed:
             if track.track_id in self._faces:
                 gate_mask = (gate_masks or {}).get(track.track_id)
-                events += self._states(track, at, analyzer, gate_mask, remembered)
-        return [event for event in events if event.kind in self._rules.events]
+                events += self._states(track, answer, gate_mask, remembered)
+        return self._delivered(events, answer.note)
+
+    def second(self, track: Track, gate_mask: Mask, at: FrameTime) -> list[Event]:
+        """The gate's steady reading of a face (the call policy's held one, taken in the
+        frame `at`) agrees with the face's latest answer, which did not settle its state
+        alone: the same second opinion as its reading of the answer's own frame, a moment
+        later, instead of another call. Then the state is settled and its alerts go out."""
+        face = self._faces.get(track.track_id)
+        if (
+            face is None
+            or face.answer is None
+            or face.settled is not None
+            or not face.masks
+            or not self._seconds(face.masks[-1], gate_mask)
+        ):
+            return []
+        events = self._mask_states(face, track, at, sure=True, remembered=False)
+        return self._delivered(events, face.answer.note)
+
+    def _delivered(self, events: list[Event], note: Mapping[str, object]) -> list[Event]:
+        """The events the camera wants, with the answer's note."""
+        return [
+            replace(event, data={**event.data, **note}) if note else event
+            for event in events
+            if event.kind in self._rules.events
+        ]
 
     def _announce(self, track: Track, at: FrameTime, analyzer: str) -> list[Event]:
         if track.track_id in self._faces or not self._counts(track):
@@ -191,29 +233,52 @@ class EventRules:
         )
 
     def _states(
-        self,
-        track: Track,
-        at: FrameTime,
-        analyzer: str,
-        gate_mask: Mask | None,
-        remembered: bool,
+        self, track: Track, answer: _Answer, gate_mask: Mask | None, remembered: bool
     ) -> list[Event]:
         face = self._faces[track.track_id]
+        face.answer = answer
         latest = track.face.mask
         quality = track.face.qualities.score
         confident = quality is not None and quality >= self._rules.confident_quality
-        seconded = self._rules.mask_gate_confirms and latest is not None and gate_mask is latest
-        sure = confident or seconded
         face.masks.append(latest)
         while len(face.masks) > self._rules.mask_confirm_n:
             face.masks.popleft()
+        sure = confident or self._seconds(latest, gate_mask)
+        events = self._mask_states(face, track, answer.at, sure=sure, remembered=remembered)
+        picture = _picture_quality(track.face.qualities)
+        if picture is not None:
+            face.best_quality = max(face.best_quality or 0.0, picture)
+            if face.best_quality < self._rules.low_quality_below and not face.low_quality_sent:
+                face.low_quality_sent = True
+                events.append(
+                    self._event(
+                        EventKind.FACE_LOW_QUALITY,
+                        track,
+                        answer.at.wall_s,
+                        answer.analyzer,
+                        picture_quality=round(picture, 1),
+                    )
+                )
+        return events
+
+    def _seconds(self, answered: Mask | None, gate_mask: Mask | None) -> bool:
+        return self._rules.mask_gate_confirms and answered is not None and gate_mask is answered
+
+    def _mask_states(
+        self, face: _Face, track: Track, at: FrameTime, *, sure: bool, remembered: bool
+    ) -> list[Event]:
+        """The face's state after its latest answer (sure of itself, or not), and the mask
+        alerts confirmed in the frame taken `at`."""
+        assert face.answer is not None
+        analyzer = face.answer.analyzer
+        latest = face.masks[-1]
         if latest is not None and (sure or face.masks.count(latest) >= self._rules.mask_confirm_k):
             face.settled = latest
         elif latest is not None and latest is not face.settled:
             face.settled = None  # an answer disagrees: undecided again
         if face.settled is not None and face.identity_id is not None and not remembered:
             # A remembered answer is not remembered again: it ages from the call it came from.
-            answer = RememberedAnswer(track.face, analyzer, at.monotonic_s)
+            answer = RememberedAnswer(track.face, analyzer, face.answer.at.monotonic_s)
             self._identities.answered(face.identity_id, answer)
         events = []
         for kind, state in MASK_ALERTS:
@@ -226,20 +291,6 @@ class EventRules:
                 face.alerted_at_s[kind] = at.monotonic_s
                 face.masks.clear()  # a repeat needs evidence gathered after this alert
                 events.append(self._event(kind, track, at.wall_s, analyzer))
-        picture = _picture_quality(track.face.qualities)
-        if picture is not None:
-            face.best_quality = max(face.best_quality or 0.0, picture)
-            if face.best_quality < self._rules.low_quality_below and not face.low_quality_sent:
-                face.low_quality_sent = True
-                events.append(
-                    self._event(
-                        EventKind.FACE_LOW_QUALITY,
-                        track,
-                        at.wall_s,
-                        analyzer,
-                        picture_quality=round(picture, 1),
-                    )
-                )
         return events
 
     def _counts(self, track: Track) -> bool:

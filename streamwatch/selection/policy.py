@@ -17,7 +17,9 @@ After that a call is made only
   the last answer. The reading is held (MaskHysteresis): it moves to a new state only after
   CHANGE_CONFIRMATIONS confident gate readings of it in a row (unsure readings, None, count
   for neither side), so a face flip-flopping in profile makes no calls;
-- `undecided`: while the answers do not settle its mask state, every UNDECIDED_RETRY_S;
+- `undecided`: while the answers do not settle its mask state, every UNDECIDED_RETRY_S —
+  unless the gate's held reading agrees with the last answer meanwhile (`seconded`): the
+  rules take that as the answer's second opinion, and the face is decided without a call;
 - `refresh`: every `refresh_s`;
 never more than `max_calls_per_track`. Everything else is a call saved.
 Every fit face in the frame sent counts the call as its own, and so does a face the answer
@@ -160,6 +162,29 @@ class CallPolicy:
         # Each face as the last call `sent` for it found it.
         self._before_sent: dict[str, tuple[Candidate, _TrackCalls]] = {}
         self._first_call_max_wait_s = FIRST_CALL_WAIT_WINDOWS * settings.window_s
+        self._observed: int | None = None  # the sequence of the frame last observed
+
+    def observe(self, frame: Frame, faces: list[GatedFace]) -> None:
+        """What the gate saw in `frame`: each face's sighting and mask reading. `consider`
+        observes a frame itself when it was not observed first."""
+        if frame.sequence == self._observed:
+            return
+        self._observed = frame.sequence
+        for face in faces:
+            state = self._tracks.setdefault(face.track_id, _TrackCalls(frame.monotonic_s))
+            state.sightings += 1
+            state.mask.observe(face.face.mask)
+
+    def seconded(self, track_id: str) -> Mask | None:
+        """The gate's held reading of a face the answers left undecided, when it agrees with
+        the last usable answer and nothing is seen against it: a second opinion on that
+        answer, for the rules to settle the face with (the pipeline asks them)."""
+        state = self._tracks.get(track_id)
+        if state is None or state.calls == 0 or not state.undecided or not state.answer_usable:
+            return None
+        held = state.mask.held
+        agrees = held is not None and held is state.answer_mask and state.mask.steady
+        return held if agrees else None
 
     def eligible(self, face: GatedFace) -> bool:
         """Big enough for the API and not hopelessly blurred: worth a call at all."""
@@ -174,11 +199,10 @@ class CallPolicy:
 
     def consider(self, frame: Frame, faces: list[GatedFace]) -> Candidate | None:
         now_s = frame.monotonic_s
+        self.observe(frame, faces)
         due: list[Candidate] = []
         for face in faces:
-            state = self._tracks.setdefault(face.track_id, _TrackCalls(first_seen_s=now_s))
-            state.sightings += 1
-            state.mask.observe(face.face.mask)
+            state = self._tracks[face.track_id]
             if state.calls >= self._settings.max_calls_per_track:
                 continue
             if self.eligible(face):
