@@ -88,3 +88,19 @@ async def test_an_unsure_answer_the_gate_reads_steadily_since_needs_no_second_ca
     ]
     # Alerted within a second of the answer, on the gate's own frames, before main's call.
     assert maskless and first_call_s <= maskless[0] < first_call_s + 1.0
+
+
+async def test_the_entrance_clips_eleven_visitors_are_eleven_people(
+    media_dir: Path, tmp_path: Path
+) -> None:
+    # Eleven different photos walk in one after another. At identity_max_distance 0.6 two of
+    # them (0.52 and 0.53 from an earlier visitor's signature) were taken for someone who had
+    # come back: face.returned, and that person's answer reused instead of a call.
+    clip = media_dir / "videos" / "entrance_sim.mp4"
+    visits = json.loads(clip.with_suffix(".truth.json").read_text())["visits"]
+    assert len({v["person"] for v in visits}) == len(visits)
+    replay = await play(ReplayOptions(video=str(clip), settings=Settings(), report_dir=tmp_path))
+    kinds = [e.kind for e in replay.events]
+    assert kinds.count("face.returned") == 0
+    assert kinds.count("face.new") == len(visits)
+    assert replay.counters.answers_reused == 0
