@@ -2,7 +2,9 @@
 
 entrance_sim's masked visitor stands with a 69-73 px face in a 720p frame (YuNet at full size);
 shrunk to 480 px wide it is 26 px, and YuNet finds it on few frames, at 48-49 px: too small
-for a call, so the visit was never analysed.
+for a call, so the visit was never analysed. And a maskless visitor tilting her 90 px head was
+found, sure enough, with points a fifth of her face to one side: the mask reader, shown a chip
+aligned on them, read her `worn`.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ import numpy as np
 import pytest
 
 from streamwatch.analysis.local import detector
+from streamwatch.analysis.local.chip import aligned_chip
 from streamwatch.analysis.local.detector import DetectorSize, FaceDetector
+from streamwatch.analysis.local.mask_reader import MaskReader
+from streamwatch.analysis.model import Mask
 
 ENTRANCE = "videos/entrance_sim.mp4"
 VISITOR_S = (91.2, 91.6, 92.0, 92.4, 92.8, 93.2, 93.6)  # the masked visitor in view, still
+TILTED_MASKLESS_S = (107.9, 108.5, 108.9, 109.5, 110.0, 110.5, 111.0)
 API_MIN_FACE_PX = 64
 
 
@@ -72,3 +78,22 @@ def test_a_face_big_in_the_input_gets_no_second_look(media_dir: Path) -> None:
     [face] = gate.detect(frame)
     assert face.box_px.size_px > 2.7 * detector.SECOND_LOOK_BELOW_INPUT_PX  # 1280 -> 480
     assert gate.second_looks == 0
+
+
+def _mask_readings(gate: FaceDetector, frames: list[np.ndarray]) -> list[Mask]:
+    reader = MaskReader()
+    readings = []
+    for frame in frames:
+        [face] = gate.detect(frame)
+        readings.append(reader.read(aligned_chip(frame, face.landmarks_px), face.box_px.size_px))
+    return [reading.state for reading in readings]
+
+
+def test_a_small_face_s_points_come_from_its_second_look(
+    media_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = _frames(media_dir / ENTRANCE, TILTED_MASKLESS_S)
+    assert _mask_readings(FaceDetector(0.6), frames).count(Mask.WORN) <= 1
+
+    monkeypatch.setattr(detector, "SECOND_LOOK_BELOW_INPUT_PX", 0.0)
+    assert _mask_readings(FaceDetector(0.6), frames).count(Mask.WORN) >= len(frames) - 1

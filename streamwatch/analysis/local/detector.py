@@ -24,17 +24,21 @@ its edges YuNet sees padding instead of the picture: with no context a face's po
 up to 10 px against a whole look, with 32 px by under 2, and the replays of the media made the
 same events as whole looks). A face the region's edge cuts makes it look at the whole frame.
 
-A face that is small in YuNet's input (under SECOND_LOOK_BELOW_INPUT_PX), and that YuNet is
-unsure of or measured below `min_face_px`, is looked at again in the frame itself, at full size:
-a crop of it with SECOND_LOOK_MARGIN of its size around it. At 24-40 px YuNet's scores and boxes
-are unsure: on entrance_sim's 720p frames it found 13 of the 31 faces of 64-95 px it finds at
-full size, and measured them 0.74x their size at the 10th percentile, so a visitor with a 72 px
-face read as 48-54 px, too small for a call, on the few frames it was found at all. So a small
-face is kept from SECOND_LOOK_FROM_PROBABILITY and its second look decides: the face it finds
-there (box, points and score, at full size), or none; a face the first look was sure of is kept
-when the second finds nothing. Then 25 of the 31 are found, measured 0.93x at the 10th
-percentile. Cost: ~2 ms a second look, 32 in entrance_sim's 900 detections, none on the ASL
-clip at 720p (its faces are measured above 64 px).
+A face that is small in YuNet's input (under SECOND_LOOK_BELOW_INPUT_PX) is looked at again in
+the frame itself, at full size: a crop of it with SECOND_LOOK_MARGIN of its size around it. At
+24-40 px YuNet's scores, boxes and points are unsure: on entrance_sim's 720p frames it found
+13 of the 31 faces of 64-95 px it finds at full size, and measured them 0.74x their size at the
+10th percentile, so a visitor with a 72 px face read as 48-54 px, too small for a call, on the
+few frames it was found at all. Where it did find a face sure enough, its points could still
+be off by a fifth of the face (a maskless visitor tilting her 90 px head: the eyes 17 px to one
+side), and a chip aligned on them shows the mask reader a cheek where the mouth should be: it
+read `worn` on 18 of her 22 frames, 2 with points from the second look. So a small face is
+kept from SECOND_LOOK_FROM_PROBABILITY and its second look decides: the face it finds there
+(box, points and score, at full size), or none; a face the first look was sure of is kept when
+the second finds nothing. Then 25 of the 31 are found, measured 0.93x at the 10th percentile.
+Cost: ~2 ms a second look; 49 in 242 detections of entrance_sim's visitors standing (most of
+its faces are 110 px or more), 8 in 197 of the ASL clip at 720p: no difference in CPU a
+detection the benchmark can tell.
 """
 
 from __future__ import annotations
@@ -273,17 +277,11 @@ class FaceDetector:
                 kept.append(again)
         return kept
 
-    def _sure_enough(self, face: Face, scale: float) -> bool:
+    @staticmethod
+    def _sure_enough(face: Face, scale: float) -> bool:
         """Whether YuNet's first look can be taken as it is: the face is big in its input, or
-        the frame was not shrunk, or YuNet is sure of it and measured it big enough for a call
-        (small faces are measured short more often than long: that is what a second look
-        would change)."""
-        size_px = face.box_px.size_px
-        return (
-            size_px / scale >= SECOND_LOOK_BELOW_INPUT_PX
-            or scale <= 1.0
-            or (face.probability >= self._min_probability and size_px >= self._size.min_face_px)
-        )
+        the frame was not shrunk (module docstring)."""
+        return face.box_px.size_px / scale >= SECOND_LOOK_BELOW_INPUT_PX or scale <= 1.0
 
     def _second_look(self, image: np.ndarray, box: Box) -> Face | None:
         height_px, width_px = image.shape[:2]
