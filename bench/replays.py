@@ -11,6 +11,8 @@ on-device analyzer through JPEG). Per clip and path:
 - appearances caught: an answer found the face(s) while the person was in view with a face of
   at least 64 px (the appearances of bench/selection.py's ground truth) — a call's, or the
   answer remembered for a person back in view (`selection.reuse_answer_s`, app/recall.py);
+- maskless stretches alerted: of the appearances' stretches without a mask, those with a
+  `face.maskless` during them (the alert a guard is there for);
 - mask alerts: `face.maskless` and `face.mask_incorrect` counts, and the wrong ones — a
   maskless alert while the truth says a mask is worn (and no maskless stretch is near), on a
   clip with no face at all, or any `incorrect` alert (no clip shows a mask worn below the
@@ -53,6 +55,21 @@ def caught(clip: Clip, calls: list[CallRecord], frames: list[FrameRecord]) -> in
     )
 
 
+def maskless_stretches(clip: Clip) -> list[tuple[float, float]]:
+    return [
+        (start_s, end_s) for a in clip.appearances for start_s, end_s, mask in a.masks if mask == 0
+    ]
+
+
+def alerted(clip: Clip, events: list[EventRecord]) -> int:
+    """Maskless stretches with a face.maskless during them (within the truth's precision)."""
+    maskless = [e.media_s for e in events if e.kind == EventKind.FACE_MASKLESS]
+    return sum(
+        any(t is not None and start_s - TOLERANCE_S <= t <= end_s + TOLERANCE_S for t in maskless)
+        for start_s, end_s in maskless_stretches(clip)
+    )
+
+
 def wrong_alerts(clip: Clip, events: list[EventRecord]) -> dict[str, int]:
     def near(at_s: float, state: int) -> bool:
         return any(
@@ -76,7 +93,15 @@ async def measure(names: list[str] | None) -> dict[str, Any]:
     clips = [c for c in ground_truth() if names is None or c.name in names]
     results: dict[str, Any] = {"clips": {}, "totals": {}}
     totals = {
-        p: {"calls": 0, "poll_1hz": 0, "appearances": 0, "caught": 0, "answers_reused": 0}
+        p: {
+            "calls": 0,
+            "poll_1hz": 0,
+            "appearances": 0,
+            "caught": 0,
+            "answers_reused": 0,
+            "maskless_stretches": 0,
+            "maskless_alerted": 0,
+        }
         for p in PATHS
     }
     wrong_total = {p: {"face.maskless": 0, "face.mask_incorrect": 0} for p in PATHS}
@@ -102,6 +127,8 @@ async def measure(names: list[str] | None) -> dict[str, Any]:
                 "appearances": len(clip.appearances),
                 "caught": caught(clip, replayed.calls, replayed.frames),
                 "answers_reused": replayed.counters.answers_reused,
+                "maskless_stretches": len(maskless_stretches(clip)),
+                "maskless_alerted": alerted(clip, replayed.events),
                 "face.new": kinds.count(EventKind.FACE_NEW),
                 "face.returned": kinds.count(EventKind.FACE_RETURNED),
                 "face.maskless": kinds.count(EventKind.FACE_MASKLESS),
@@ -118,6 +145,7 @@ async def measure(names: list[str] | None) -> dict[str, Any]:
             + "  ".join(
                 f"{p}: {f['calls']:>2}/{f['poll_1hz']:<3} calls, {f['caught']}/{f['appearances']}"
                 f" caught ({f['answers_reused']} remembered),"
+                f" maskless alerted {f['maskless_alerted']}/{f['maskless_stretches']},"
                 f" maskless {f['face.maskless']} (wrong {f['wrong']['face.maskless']}),"
                 f" incorrect {f['face.mask_incorrect']}"
                 for p, f in row.items()
