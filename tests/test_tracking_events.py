@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from streamwatch.analysis.model import Box, Face, FaceAnalysis, Mask
 from streamwatch.config import TrackingSettings
 from streamwatch.config.model import RuleSettings
@@ -165,3 +167,46 @@ def test_a_wall_clock_step_neither_ends_the_visit_nor_freezes_the_departure() ->
     assert left.data["dwell_s"] == 19.8
     assert left.data["frame_timestamp_s"] == WALL_S + 19.8  # the wall clock, in the payload
     assert left.data["identity_id"] == events[0][1].data["identity_id"]
+
+
+@pytest.mark.parametrize(("size_px", "announced"), [(100.0, True), (41.0, False)])
+def test_a_face_never_analysed_is_announced_only_if_big_enough_for_a_call(
+    size_px: float, announced: bool
+) -> None:
+    # No answer comes (the cloud is down, the budget spent): a face the gate follows for 8 s
+    # is announced from its detection after announce_unanalysed_after_s, unless it is too
+    # small for a call — it was never going to be analysed (backs_3people: the back of a
+    # head, 41 px).
+    tracking = TrackingSettings(announce_unanalysed_after_s=5.0)
+    tracker = Tracker("door", tracking)
+    rules = EventRules(
+        node="kiosk",
+        camera="door",
+        rules=RuleSettings(),
+        tracking=tracking,
+        analysable_from_px=64,
+    )
+    kinds = []
+    for n in range(40):
+        at = _at(n * 0.2)
+        update = tracker.observe([_face(100, size=size_px)], at)
+        kinds += [e.kind for e in rules.apply(update, at=at, analyzer="test")]
+    assert kinds == (["face.new"] if announced else [])
+
+
+def test_the_camera_s_rules_may_ask_for_unanalysed_faces_smaller_than_a_call() -> None:
+    tracking = TrackingSettings(announce_unanalysed_after_s=5.0)
+    tracker = Tracker("door", tracking)
+    rules = EventRules(
+        node="kiosk",
+        camera="door",
+        rules=RuleSettings(min_face_px=40),
+        tracking=tracking,
+        analysable_from_px=64,
+    )
+    kinds = []
+    for n in range(40):
+        at = _at(n * 0.2)
+        update = tracker.observe([_face(100, size=41.0)], at)
+        kinds += [e.kind for e in rules.apply(update, at=at, analyzer="test")]
+    assert kinds == ["face.new"]

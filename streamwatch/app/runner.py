@@ -251,6 +251,7 @@ class App:
                 rules=camera.rules,
                 tracking=settings.tracking,
                 identities=self.identities,
+                analysable_from_px=settings.selection.min_face_px,
             ),
             dispatcher=self.dispatcher,
             board=self.board,

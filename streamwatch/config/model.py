@@ -213,7 +213,8 @@ class TrackingSettings(Section):
     min_iou: Annotated[float, Field(gt=0, le=1)] = 0.2  # box overlap to call it the same face
     left_after_s: Annotated[float, Field(gt=0)] = 3.0  # unseen this long = the face left
     # A face is announced (face.new) with its first analysis; one the analyzer never described
-    # (API down, budget spent) is announced from the local detection after this long.
+    # (API down, budget spent) is announced from the local detection after this long, if it is
+    # big enough for a call (selection.min_face_px, or the camera's rules.min_face_px if set).
     announce_unanalysed_after_s: Annotated[float, Field(gt=0)] = 5.0
     # Identity memory: a face seen again within forget_after_s is face.returned, not
     # face.new, when its appearance signature is within identity_max_distance (cosine) of

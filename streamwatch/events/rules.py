@@ -2,9 +2,12 @@
 
 - `face.new` / `face.returned`: a face is announced with its first analysis (or, when no
   analysis comes — API down, budget spent — from its local detection after
-  `announce_unanalysed_after_s`). The identity memory decides which of the two: a face seen
-  within `forget_after_s` returns. A track that is the same identity as one still in view
-  (the tracker lost and refound it) is re-linked to that visit: no second event.
+  `announce_unanalysed_after_s`, if it is big enough for a call or the camera's rules set a
+  `min_face_px` it reaches: a smaller one was never going to be analysed, and the only one
+  on the development clips was the back of a head, 41 px, held for 5 s). The identity
+  memory decides which of the two: a face seen within `forget_after_s` returns. A track
+  that is the same identity as one still in view (the tracker lost and refound it) is
+  re-linked to that visit: no second event.
   An answer that settles a face's mask state is remembered with its identity, for the
   pipeline to describe the same person with when they come back soon (`remembered`).
 - `face.left`: the last track of an announced visit ended (expired, cut, or closed with its
@@ -84,11 +87,16 @@ class EventRules:
         rules: RuleSettings,
         tracking: TrackingSettings,
         identities: IdentityMemory | None = None,
+        analysable_from_px: float = 0.0,
     ) -> None:
+        """`analysable_from_px`: the smallest face a call is made for (the selection's
+        `min_face_px`); a face never analysed is announced from its detection only from
+        this size, or from the rules' own `min_face_px` when they set one."""
         self.node = node
         self.camera = camera
         self._rules = rules
         self._tracking = tracking
+        self._unanalysed_from_px = rules.min_face_px or analysable_from_px
         self._identities = identities or IdentityMemory(tracking)
         self._faces: dict[str, _Face] = {}
         self._in_view: dict[str, set[str]] = {}  # identity id → its announced tracks in view
@@ -126,7 +134,11 @@ class EventRules:
             events += self._announce(track, at, analyzer)
         for track in (*update.new, *update.updated):
             waited_s = at.monotonic_s - track.first_seen_s
-            if track.analyses == 0 and waited_s >= self._tracking.announce_unanalysed_after_s:
+            if (
+                track.analyses == 0
+                and waited_s >= self._tracking.announce_unanalysed_after_s
+                and track.face.box_px.size_px >= self._unanalysed_from_px
+            ):
                 events += self._announce(track, at, UNANALYSED)
         answer = _Answer(analyzer, at, note or {})
         for track in update.analysed:
