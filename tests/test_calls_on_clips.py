@@ -79,6 +79,8 @@ async def test_an_unsure_answer_the_gate_reads_steadily_since_needs_no_second_ca
     replay = await play(ReplayOptions(video=str(clip), settings=Settings(), report_dir=tmp_path))
     during = [c for c in replay.calls if performer_s[0] <= c.media_s <= performer_s[1]]
     assert [c.reason for c in during] == ["new"]
+    # Before, from 1 to 3 s, he is seen in profile (yaw -75 to -83 degrees): no call then.
+    assert not [c for c in replay.calls if c.media_s < performer_s[0]]
     assert replay.counters.answers_seconded >= 1
     first_call_s = during[0].media_s
     maskless = [

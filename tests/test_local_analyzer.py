@@ -31,7 +31,7 @@ from streamwatch.analysis.local.landmarks import (
 )
 from streamwatch.analysis.local.pose import FACE_TEMPLATE_MM, camera_matrix, estimate_pose
 from streamwatch.analysis.local.signature import SAME_PERSON_MAX_DISTANCE
-from streamwatch.analysis.model import Box, Expression, Face, Mask, Point, Signature
+from streamwatch.analysis.model import Box, Expression, Face, Mask, Point, Qualities, Signature
 from streamwatch.analysis.wire import UNESTIMATED_FIELD, to_data
 from streamwatch.app.runner import local_analyzer
 from streamwatch.config import Settings
@@ -91,7 +91,7 @@ def test_an_image_without_a_face_gives_zero_faces(
         assert analyzer.detect_sync(media_image(f"images/no_face/{name}")).faces == ()
 
 
-def test_the_gate_finds_the_same_faces_with_only_the_mask_estimated(
+def test_the_gate_finds_the_same_faces_with_only_the_pose_and_mask_estimated(
     analyzer: LocalAnalyzer, media_image: Callable[[str], np.ndarray]
 ) -> None:
     image = media_image("images/faces/two_people.jpg")
@@ -100,7 +100,10 @@ def test_the_gate_finds_the_same_faces_with_only_the_mask_estimated(
     assert len(gate.faces) == 2
     for face in gate.faces:
         assert face.probability > 0.6 and len(face.landmarks_px) == 5
-        assert face.pose is None and face.signature is None
+        assert face.signature is None and face.qualities == Qualities()
+    # The pose from the same five points as the full analysis's (the call policy waits for a
+    # face turned away to face the camera).
+    assert [f.pose for f in gate.faces] == [f.pose for f in full.faces]
     # The gate's one estimate, cheap enough for every gate run: the mask, as the full one
     # reads it when its classifier is sure of it, else none (an unsure reading is no reading).
     for gated, analysed in zip(gate.faces, full.faces, strict=True):

@@ -7,6 +7,7 @@ import gc
 import time
 import weakref
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from streamwatch.analysis.model import Box, Face, Mask
+from streamwatch.analysis.model import Box, Face, Mask, Pose
 from streamwatch.budget import BudgetDenied, CallBudget, CallLedger, DenialReason, Priority
 from streamwatch.budget.rate import SlidingWindow
 from streamwatch.capture import Frame
@@ -255,6 +256,18 @@ def test_after_the_first_call_only_a_clearly_better_face_or_a_refresh_is_called(
     policy.decided("a", False)
     again = policy.consider(_frame(6, 13.5), [_gated("a", 128)])
     assert again is not None and again.reason is CallReason.UNDECIDED
+
+
+def test_a_face_in_profile_waits_for_a_view_from_the_front() -> None:
+    policy = CallPolicy(SelectionSettings(window_s=0, max_yaw_deg=60))
+    turned = replace(_gated("a", 200).face, pose=Pose(yaw_deg=-80.0, pitch_deg=0, roll_deg=0))
+    frontal = replace(turned, pose=Pose(yaw_deg=-20.0, pitch_deg=0, roll_deg=0))
+    for n in range(10):  # well past the first call's wait: profile frames are not candidates
+        face = GatedFace("a", turned, sharpness=100.0, relative_sharpness=1.0)
+        assert policy.consider(_frame(n + 1, n * 0.2), [face]) is None
+    face = GatedFace("a", frontal, sharpness=100.0, relative_sharpness=1.0)
+    candidate = policy.consider(_frame(11, 2.0), [face])
+    assert candidate is not None and candidate.reason is CallReason.NEW
 
 
 def test_small_or_blurred_faces_never_get_a_call_and_calls_are_capped() -> None:

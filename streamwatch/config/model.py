@@ -142,6 +142,10 @@ class SelectionSettings(Section):
     full_frame_detect_s: Annotated[float, Field(ge=0)] = 1.0
     # The API does not analyse faces smaller than 64x64 px reliably: no call for them.
     min_face_px: Annotated[int, Field(ge=16)] = 64
+    # A face turned further than this from the camera (the gate's yaw estimate) waits for a
+    # view from the front: the mask reader cannot see a mask's outline in profile, and
+    # profile answers flip between states. One that never turns is announced unanalysed.
+    max_yaw_deg: Annotated[float, Field(gt=0, le=90)] = 60.0
     # Variance of the Laplacian of the face (resampled to 96x96 px) below which it is blurred,
     # and the share of the camera's recent median below which it is worse than usual.
     sharpness_floor: Annotated[float, Field(ge=0)] = 15.0

@@ -160,12 +160,13 @@ class LocalAnalyzer:
         return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
 
     def detect_sync(self, image: np.ndarray, region: Box | None = None) -> FaceAnalysis:
-        """The face gate: boxes, probabilities, five points and the confident mask reading.
+        """The face gate: boxes, probabilities, five points, the head's pose and the
+        confident mask reading.
 
         `region`: where in the image to look (None: everywhere; FaceDetector.detect)."""
         self._models()
         _check_image(image)
-        faces = [self._with_mask(face, image) for face in self._detect(image, region)]
+        faces = [self._gated(face, image) for face in self._detect(image, region)]
         return self._analysis(image, faces)
 
     def signature_sync(self, image: np.ndarray, face: Face) -> Signature | None:
@@ -230,7 +231,11 @@ class LocalAnalyzer:
             signature=self._embed(signatures, chip) if self._with_signatures else None,
         )
 
-    def _with_mask(self, face: Face, image: np.ndarray) -> Face:
+    def _gated(self, face: Face, image: np.ndarray) -> Face:
+        """A detection with what the gate judges it by besides: whether the head is turned
+        away (the call policy waits for a view from the front) and the mask reading."""
+        height_px, width_px = image.shape[:2]
+        face = replace(face, pose=estimate_pose(face.landmarks_px, width_px, height_px))
         if eye_distance_px(face.landmarks_px) < MIN_EYE_DISTANCE_PX:
             return face
         chip = aligned_chip(image, face.landmarks_px)
