@@ -79,8 +79,16 @@ async def test_an_unsure_answer_the_gate_reads_steadily_since_needs_no_second_ca
     replay = await play(ReplayOptions(video=str(clip), settings=Settings(), report_dir=tmp_path))
     during = [c for c in replay.calls if performer_s[0] <= c.media_s <= performer_s[1]]
     assert [c.reason for c in during] == ["new"]
-    # Before, from 1 to 3 s, he is seen in profile (yaw -75 to -83 degrees): no call then.
+    # Before, from 1 to 3 s, he is seen in profile (yaw -75 to -83 degrees): no call then;
+    # the replay's frames say why (its timeline marks them "turned away", not "blurred").
     assert not [c for c in replay.calls if c.media_s < performer_s[0]]
+    close_up = [
+        f
+        for f in replay.frames
+        if 1.0 <= f.media_s < performer_s[0] and (f.face_px or 0) >= 150  # his head, 170-215 px
+    ]
+    assert close_up
+    assert all(f.decision == "unfit" and abs(f.face_yaw_deg or 0) > 60 for f in close_up)
     assert replay.counters.answers_seconded >= 1
     first_call_s = during[0].media_s
     maskless = [

@@ -26,6 +26,7 @@ class FrameRecord:
     face_sharpness: float | None  # of the sharpest face the gate measured (96 px square)
     faces: int
     face_px: float | None = None  # the largest face's size (side of a square of its area)
+    face_yaw_deg: float | None = None  # the largest face's yaw, as the gate estimated it
     # The gate's mask reading of each face: "none", "worn", "incorrect", or "unsure" (its
     # classifier was not confident, or the face too small to read).
     gate_masks: tuple[str, ...] = ()
@@ -80,6 +81,8 @@ class Collector:
     def _gated(self, report: GateReport) -> None:
         frame = report.frame
         gray = downscaled_gray(frame.image, FRAME_SHARPNESS_WIDTH_PX)
+        largest = max(report.faces, key=lambda face: face.size_px, default=None)
+        pose = None if largest is None else largest.face.pose
         self.frames.append(
             FrameRecord(
                 sequence=frame.sequence,
@@ -89,7 +92,8 @@ class Collector:
                 frame_sharpness=laplacian_variance(gray),
                 face_sharpness=max((face.sharpness for face in report.faces), default=None),
                 faces=len(report.faces),
-                face_px=max((face.size_px for face in report.faces), default=None),
+                face_px=None if largest is None else largest.size_px,
+                face_yaw_deg=None if pose is None else pose.yaw_deg,
                 gate_masks=tuple(_state(face.face.mask) for face in report.faces),
             )
         )

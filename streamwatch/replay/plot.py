@@ -1,6 +1,7 @@
 """The timeline of a replay as one PNG, five panels on one time axis:
 
-- face sharpness (faces unfit for being blurred, not for being small) and the floor;
+- face sharpness (faces unfit for being blurred, or turned away: not for being small) and
+  the floor;
 - face size against `min_face_px` (a face below it is unfit for its size);
 - the gate's decision per frame;
 - mask: the gate's per-frame reading (unsure readings grey) and each call's answer;
@@ -84,6 +85,7 @@ def draw_timeline(
     end_s: float,
     sharpness_floor: float,
     min_face_px: float = 0.0,
+    max_yaw_deg: float = 90.0,
     visits: Sequence[Visit] = (),
     title: str = "",
 ) -> dict[str, int | str]:
@@ -100,7 +102,7 @@ def draw_timeline(
     try:
         for ax in (sharp_ax, size_ax, gate_ax, mask_ax, sent_ax):
             _visits(ax, visits, labelled=ax is sharp_ax)
-        _sharpness(sharp_ax, frames, sharpness_floor, min_face_px)
+        _sharpness(sharp_ax, frames, sharpness_floor, min_face_px, max_yaw_deg)
         _sizes(size_ax, frames, min_face_px)
         _decisions(gate_ax, frames, fps)
         _masks(mask_ax, frames, calls)
@@ -131,8 +133,20 @@ def _visits(ax: Axes, visits: Sequence[Visit], *, labelled: bool) -> None:
         )
 
 
-def _sharpness(ax: Axes, frames: Sequence[FrameRecord], floor: float, min_face_px: float) -> None:
-    """Face sharpness per frame; a face unfit for its size is on the size panel, not here."""
+def _sharpness(
+    ax: Axes, frames: Sequence[FrameRecord], floor: float, min_face_px: float, max_yaw_deg: float
+) -> None:
+    """Face sharpness per frame; a face unfit for its size is on the size panel, not here, and
+    one unfit for being turned away (more than max_yaw_deg) is marked apart."""
+
+    def turned_away(frame: FrameRecord) -> bool:
+        yaw_deg = frame.face_yaw_deg
+        return (
+            frame.decision is GateDecision.UNFIT
+            and yaw_deg is not None
+            and abs(yaw_deg) > max_yaw_deg
+        )
+
     times = [f.media_s for f in frames]
     whole = ax.twinx()
     whole.plot(times, [f.frame_sharpness for f in frames], color="#969696", linewidth=0.6)
@@ -145,6 +159,7 @@ def _sharpness(ax: Axes, frames: Sequence[FrameRecord], floor: float, min_face_p
             if f.decision is decision
             and f.face_sharpness is not None
             and (f.face_px is None or f.face_px >= min_face_px)
+            and not turned_away(f)
         ]
         ax.scatter(
             [t for t, _ in chosen],
@@ -152,6 +167,23 @@ def _sharpness(ax: Axes, frames: Sequence[FrameRecord], floor: float, min_face_p
             s=10,
             color=DECISION_COLOURS[decision],
             label=f"face: {'unfit (blurred)' if decision is GateDecision.UNFIT else decision}",
+            zorder=3,
+        )
+    turned = [
+        (f.media_s, f.face_sharpness)
+        for f in frames
+        if turned_away(f)
+        and f.face_sharpness is not None
+        and (f.face_px is None or f.face_px >= min_face_px)
+    ]
+    if turned:
+        ax.scatter(
+            [t for t, _ in turned],
+            [sharpness for _, sharpness in turned],
+            s=14,
+            marker="x",
+            color=DECISION_COLOURS[GateDecision.UNFIT],
+            label=f"face: unfit (turned > {max_yaw_deg:g}°)",
             zorder=3,
         )
     ax.axhline(floor, color="#cb181d", linestyle="--", linewidth=1, label="sharpness_floor")

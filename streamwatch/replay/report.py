@@ -42,6 +42,7 @@ def write_report(options: ReplayOptions, replayed: Replayed, command: str) -> Re
         end_s=replayed.media_s,
         sharpness_floor=options.settings.selection.sharpness_floor,
         min_face_px=options.settings.selection.min_face_px,
+        max_yaw_deg=options.settings.selection.max_yaw_deg,
         visits=options.truth or (),
         title=f"{replayed.recording.name}: {replayed.counters.calls_made} calls, "
         f"{len(replayed.events)} events in {replayed.media_s:.1f} s",
