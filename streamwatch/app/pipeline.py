@@ -21,8 +21,8 @@ Four tasks per camera:
 
 Every time-based rule runs on the frames' monotonic times and on `clock`: the machine's, or
 the media time of a recording replayed faster than real time (streamwatch.clock); the frames'
-wall-clock times only go into event payloads. Face crops are encoded in a thread; an alarm's
-pictures (the history's evidence) are kept on the history's thread before its event goes out.
+wall-clock times only go into event payloads. Events leave through the camera's outlet
+(outlet.py): face crops encoded in a thread, an alarm's pictures kept before it goes out.
 """
 
 from __future__ import annotations
@@ -30,9 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 
@@ -48,8 +46,6 @@ from streamwatch.config.model import SelectionSettings, TrackingSettings
 from streamwatch.delivery.dispatcher import Dispatcher
 from streamwatch.events.analysis import AnalysisStateRules
 from streamwatch.events.camera import CameraHealthRules
-from streamwatch.events.crop import with_crops
-from streamwatch.events.model import Event
 from streamwatch.events.rules import EventRules
 from streamwatch.histogram import STAGE_BUCKETS_S, HistogramRecorder
 from streamwatch.overlay.board import SceneBoard
@@ -71,6 +67,7 @@ from streamwatch.tracking.tracker import Tracker, TrackUpdate
 
 from .camera_watch import watch_health
 from .handover import CandidateSlot
+from .outlet import EventOutlet, Evidence
 from .recall import AnswerRecall, SignatureOf
 from .reports import GateDecision, GateReport, PipelineCounters
 from .signing import Signer, counted
@@ -79,12 +76,6 @@ log = logging.getLogger("streamwatch.app")
 
 # The face gate: the faces of an image, looking only in a region of it (None: everywhere).
 FaceDetector = Callable[[np.ndarray, Box | None], Awaitable[FaceAnalysis]]
-
-
-class Evidence(Protocol):
-    async def keep_pictures(
-        self, events: Sequence[Event], image: np.ndarray, faces: Sequence[Box]
-    ) -> None: ...
 
 
 class CameraPipeline:
@@ -141,10 +132,15 @@ class CameraPipeline:
         )
         self._tracker = tracker
         self._rules = rules
-        self._dispatcher = dispatcher
         self._board = board
-        self._evidence = evidence
-        self._recent_events: deque[Event] = deque(maxlen=recent_events)
+        self._outlet = EventOutlet(
+            rules=reader.camera.rules,
+            dispatcher=dispatcher,
+            board=board,
+            counters=self.counters,
+            recent_events=recent_events,
+            evidence=evidence,
+        )
         # Capture time of the newest frame the gate loop has dealt with (for the overlay).
         self._dealt_up_to_monotonic_s = clock.monotonic_s()
         signature = None if signature_of is None else counted(signature_of, self.counters)
@@ -176,7 +172,7 @@ class CameraPipeline:
                 group.create_task(self._call_loop(), name=f"calls {self.camera}")
                 group.create_task(self._live_loop(), name=f"live {self.camera}")
                 health = watch_health(
-                    self._reader, self._health, self._latest, self._clock, self._publish
+                    self._reader, self._health, self._latest, self._clock, self._outlet.publish
                 )
                 group.create_task(health, name=f"health {self.camera}")
         except* CameraClosed:
@@ -268,7 +264,7 @@ class CameraPipeline:
             events = self._rules.second(track, mask, at)
             self._policy.decided(face.track_id, self._rules.settled(face.track_id))
             self.counters.answers_seconded += self._rules.settled(face.track_id)
-            await self._deliver(events, frame.image, [track.face.box_px])
+            await self._outlet.deliver(events, frame.image, [track.face.box_px])
 
     async def finish_calls(self, timeout_s: float) -> None:
         """Take no more candidates; give the call in flight up to `timeout_s` to end."""
@@ -314,7 +310,7 @@ class CameraPipeline:
             )
             return
         self.counters.calls_made += 1
-        await self._publish(self._analysis_rules.observe(answer.state))
+        await self._outlet.publish(self._analysis_rules.observe(answer.state))
         if answer.fallback is not None:
             fallbacks = self.counters.fallbacks
             fallbacks[answer.fallback] = fallbacks.get(answer.fallback, 0) + 1
@@ -376,7 +372,7 @@ class CameraPipeline:
                 Scene(
                     frame=frame,
                     tracks=self._tracker.active,
-                    recent_events=tuple(self._recent_events),
+                    recent_events=tuple(self._outlet.recent),
                     fps_in=self._reader.stats.fps_in,
                     analysed_up_to_monotonic_s=self._dealt_up_to_monotonic_s,
                     analysis=self._route.state,
@@ -423,34 +419,9 @@ class CameraPipeline:
         )
         if image is not None:
             faces = [t.face.box_px for t in (*update.analysed, *update.new, *update.updated)]
-            await self._deliver(events, image, faces)
+            await self._outlet.deliver(events, image, faces)
         else:
-            await self._publish(events)
-
-    async def _deliver(self, events: list[Event], image: np.ndarray, faces: list[Box]) -> None:
-        """Events decided on `image`: with crops of it when the camera wants them, and its
-        picture kept for the alarm pages (`faces`: where the faces are in it)."""
-        rules = self._reader.camera.rules
-        if events and rules.crop:
-            events = await asyncio.to_thread(
-                with_crops, events, image, max_bytes=rules.crop_max_bytes
-            )
-        if events and self._evidence is not None:
-            # Before the events go out: a page that shows an alarm finds its picture.
-            await self._evidence.keep_pictures(events, image, faces)
-        await self._publish(events)
-
-    async def _publish(self, events: list[Event]) -> None:
-        enabled = self._reader.camera.rules.events
-        for event in events:
-            if event.kind not in enabled:
-                continue
-            self.counters.events += 1
-            by_type = self.counters.events_by_type
-            by_type[event.kind] = by_type.get(event.kind, 0) + 1
-            self._recent_events.append(event)
-            await self._dispatcher.submit(event)  # on disk when it returns; never raises
-            self._board.publish_event(event)
+            await self._outlet.publish(events)
 
 
 def _frame_time(frame: Frame) -> FrameTime:
