@@ -262,8 +262,9 @@ class CameraPipeline:
             if mask is None or track is None:
                 continue
             events = self._rules.second(track, mask, at)
-            self._policy.decided(face.track_id, self._rules.settled(face.track_id))
-            self.counters.answers_seconded += self._rules.settled(face.track_id)
+            settled = self._rules.settled(face.track_id)
+            self._policy.decided(face.track_id, settled)
+            self.counters.answers_seconded += settled
             await self._outlet.deliver(events, frame.image, [track.face.box_px])
 
     async def finish_calls(self, timeout_s: float) -> None:

@@ -209,7 +209,7 @@ class LocalAnalyzer:
         points = face.landmarks_px
         height_px, width_px = image.shape[:2]
         chip = aligned_chip(image, points)
-        pose = estimate_pose(points, width_px, height_px)
+        pose = face.pose or estimate_pose(points, width_px, height_px)  # the gate's, if any
         readable = eye_distance_px(points) >= MIN_EYE_DISTANCE_PX
         mask = measure_mask(chip) if readable else None
         return replace(
