@@ -114,3 +114,25 @@ async def test_the_entrance_clips_eleven_visitors_are_eleven_people(
     assert kinds.count("face.returned") == 0
     assert kinds.count("face.new") == len(visits)
     assert replay.counters.answers_reused == 0
+
+
+async def test_a_hand_over_the_mouth_is_not_sent_for_a_mask_reading(
+    media_dir: Path, tmp_path: Path
+) -> None:
+    # The second signer (2.57-4.67 s, no mask) covers his mouth with his hand from 3.2 to
+    # 3.8 s. On main his first call went on a frame of the hand and read `worn`; the gate's
+    # `none` once the hand was gone cost a second call, and his alert waited for it.
+    clip = media_dir / "videos" / "asl_5people_sequence.mp4"
+    take = json.loads(clip.with_suffix(".truth.json").read_text())["segments"][1]
+    replay = await play(ReplayOptions(video=str(clip), settings=Settings(), report_dir=tmp_path))
+    frames = [f for f in replay.frames if 3.2 <= f.media_s <= 3.7 and f.faces]
+    assert frames and all(f.gate_masks == ("covered",) for f in frames)
+    calls = [c for c in replay.calls if take["start_s"] <= c.media_s <= take["end_s"]]
+    assert [(c.reason, c.masks) for c in calls] == [("new", ("none",))]
+    assert not 3.2 <= calls[0].media_s <= 3.7
+    maskless = [
+        e
+        for e in replay.events
+        if e.kind == "face.maskless" and take["start_s"] <= (e.media_s or 0) <= take["end_s"]
+    ]
+    assert len(maskless) == 1

@@ -42,3 +42,14 @@ def test_otherwise_the_cnn_says_whether_a_mask_is_there() -> None:
     # The feature classifier leans worn; the CNN is sure there is no mask: none, confidently.
     reading = combine(_reading(0.3, 0.7, 0.0), _reading(0.95, 0.04, 0.01))
     assert reading.state is Mask.NONE and reading.confident
+
+
+def test_a_mask_in_the_colours_of_skin_is_a_covered_mouth_and_no_reading() -> None:
+    # An ASL signer's hand over his mouth: the CNN reads a mask, the feature classifier is
+    # sure of bare skin. Main read it `worn` confidently, from the CNN alone.
+    for cnn in (_reading(0.01, 0.98, 0.01), _reading(0.17, 0.69, 0.14)):
+        reading = combine(_reading(0.97, 0.02, 0.01), cnn)
+        assert reading.covered and not reading.confident
+    # The feature classifier unsure: no contradiction, the CNN's reading as before.
+    leaning = combine(_reading(0.7, 0.3, 0.0), _reading(0.01, 0.98, 0.01))
+    assert not leaning.covered and leaning.state is Mask.WORN and leaning.confident

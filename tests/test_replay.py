@@ -178,7 +178,8 @@ async def test_the_report_shows_who_answered_the_gates_readings_and_the_face_siz
     with_faces = [f for f in replayed.frames if f.faces]
     assert with_faces
     assert all(f.face_px is not None and len(f.gate_masks) == f.faces for f in with_faces)
-    assert {m for f in with_faces for m in f.gate_masks} <= {"none", "worn", "incorrect", "unsure"}
+    readings = {m for f in with_faces for m in f.gate_masks}
+    assert readings <= {"none", "worn", "incorrect", "covered", "unsure"}
     assert summary["calls"]["made"] == 0
     # The events table names who decided each event, and marks the gate-only announcements.
     page = files.page.read_text()

@@ -270,6 +270,17 @@ def test_a_face_in_profile_waits_for_a_view_from_the_front() -> None:
     assert candidate is not None and candidate.reason is CallReason.NEW
 
 
+def test_a_face_whose_mouth_is_covered_waits_for_a_view_of_it() -> None:
+    policy = CallPolicy(SelectionSettings(window_s=0.5))
+    covered = replace(_gated("a", 128).face, mouth_covered=True)
+    for n in range(10):  # well past the first call's wait: no frame of the hand is sent
+        face = GatedFace("a", covered, sharpness=100.0, relative_sharpness=1.5)
+        assert policy.consider(_frame(n + 1, n * 0.2), [face]) is None
+    candidate = policy.consider(_frame(11, 2.0), [_gated("a", 128)])
+    assert candidate is not None and candidate.reason is CallReason.NEW
+    assert candidate.frame.sequence == 11
+
+
 def test_small_or_blurred_faces_never_get_a_call_and_calls_are_capped() -> None:
     policy = CallPolicy(SelectionSettings(window_s=0, refresh_s=1, max_calls_per_track=2))
     assert policy.consider(_frame(1, 0.0), [_gated("small", 40)]) is None

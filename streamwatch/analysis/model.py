@@ -167,6 +167,9 @@ class Face:
     mask: Mask | None = None
     qualities: Qualities = field(default_factory=Qualities)
     signature: Signature | None = None  # local analyzer only; the API returns none
+    # Local face gate only: something that is not a mask covers the mouth, a hand mostly
+    # (mask_reader.combine); `mask` is then None.
+    mouth_covered: bool = False
 
     def moved(self, dx_px: float, dy_px: float) -> Face:
         """This face with its box, landmarks and pupils shifted by (dx_px, dy_px)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-from streamwatch.analysis.model import FaceAnalysis, Mask
+from streamwatch.analysis.model import Face, FaceAnalysis
 from streamwatch.app.pipeline import CameraPipeline
 from streamwatch.app.reports import GateDecision, GateReport
 from streamwatch.clock import MediaClock
@@ -27,8 +27,10 @@ class FrameRecord:
     faces: int
     face_px: float | None = None  # the largest face's size (side of a square of its area)
     face_yaw_deg: float | None = None  # the largest face's yaw, as the gate estimated it
-    # The gate's mask reading of each face: "none", "worn", "incorrect", or "unsure" (its
-    # classifier was not confident, or the face too small to read).
+    face_mouth_covered: bool = False  # the largest face's, as the gate read it
+    # The gate's mask reading of each face: "none", "worn", "incorrect", "covered" (something
+    # not a mask over the mouth), or "unsure" (its classifier was not confident, or the face
+    # too small to read).
     gate_masks: tuple[str, ...] = ()
 
 
@@ -94,7 +96,8 @@ class Collector:
                 faces=len(report.faces),
                 face_px=None if largest is None else largest.size_px,
                 face_yaw_deg=None if pose is None else pose.yaw_deg,
-                gate_masks=tuple(_state(face.face.mask) for face in report.faces),
+                face_mouth_covered=largest is not None and largest.face.mouth_covered,
+                gate_masks=tuple(_gate_reading(face.face) for face in report.faces),
             )
         )
         self._timestamps_s.append(frame.timestamp_s)
@@ -118,5 +121,7 @@ class Collector:
         )
 
 
-def _state(mask: Mask | None) -> str:
-    return "unsure" if mask is None else mask.name.lower()
+def _gate_reading(face: Face) -> str:
+    if face.mouth_covered:
+        return "covered"
+    return "unsure" if face.mask is None else face.mask.name.lower()

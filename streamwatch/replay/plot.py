@@ -1,10 +1,11 @@
 """The timeline of a replay as one PNG, five panels on one time axis:
 
-- face sharpness (faces unfit for being blurred, or turned away: not for being small) and
-  the floor;
+- face sharpness (faces unfit for being blurred, turned away, or with the mouth covered:
+  not for being small) and the floor;
 - face size against `min_face_px` (a face below it is unfit for its size);
 - the gate's decision per frame;
-- mask: the gate's per-frame reading (unsure readings grey) and each call's answer;
+- mask: the gate's per-frame reading (unsure readings grey, a covered mouth purple) and each
+  call's answer;
 - candidates, the frames sent (by the call's reason) and the events.
 """
 
@@ -64,6 +65,7 @@ MASK_COLOURS = {
     "none": "#cb181d",
     "worn": "#238b45",
     "incorrect": "#fd8d3c",
+    "covered": "#6a51a3",
     "unsure": "#bdbdbd",
     "unknown": "#bdbdbd",
 }
@@ -137,55 +139,49 @@ def _sharpness(
     ax: Axes, frames: Sequence[FrameRecord], floor: float, min_face_px: float, max_yaw_deg: float
 ) -> None:
     """Face sharpness per frame; a face unfit for its size is on the size panel, not here, and
-    one unfit for being turned away (more than max_yaw_deg) is marked apart."""
+    one unfit for being turned away (more than max_yaw_deg) or for a covered mouth is marked
+    apart."""
 
-    def turned_away(frame: FrameRecord) -> bool:
-        yaw_deg = frame.face_yaw_deg
-        return (
-            frame.decision is GateDecision.UNFIT
-            and yaw_deg is not None
-            and abs(yaw_deg) > max_yaw_deg
-        )
+    def unfit_apart(frame: FrameRecord) -> str | None:
+        """Why a frame was unfit, when not for blur (nor size: the size panel shows that)."""
+        if frame.decision is not GateDecision.UNFIT:
+            return None
+        if frame.face_yaw_deg is not None and abs(frame.face_yaw_deg) > max_yaw_deg:
+            return f"turned > {max_yaw_deg:g}°"
+        return "mouth covered" if frame.face_mouth_covered else None
 
     times = [f.media_s for f in frames]
     whole = ax.twinx()
     whole.plot(times, [f.frame_sharpness for f in frames], color="#969696", linewidth=0.6)
     whole.set_ylabel("whole frame (grey)", color="#737373")
     whole.set_ylim(bottom=0)
+    measured = [
+        (f, f.face_sharpness)
+        for f in frames
+        if f.face_sharpness is not None and (f.face_px is None or f.face_px >= min_face_px)
+    ]
     for decision in FACE_DECISIONS:
-        chosen = [
-            (f.media_s, f.face_sharpness)
-            for f in frames
-            if f.decision is decision
-            and f.face_sharpness is not None
-            and (f.face_px is None or f.face_px >= min_face_px)
-            and not turned_away(f)
-        ]
+        chosen = [(f, v) for f, v in measured if f.decision is decision and not unfit_apart(f)]
         ax.scatter(
-            [t for t, _ in chosen],
+            [f.media_s for f, _ in chosen],
             [sharpness for _, sharpness in chosen],
             s=10,
             color=DECISION_COLOURS[decision],
             label=f"face: {'unfit (blurred)' if decision is GateDecision.UNFIT else decision}",
             zorder=3,
         )
-    turned = [
-        (f.media_s, f.face_sharpness)
-        for f in frames
-        if turned_away(f)
-        and f.face_sharpness is not None
-        and (f.face_px is None or f.face_px >= min_face_px)
-    ]
-    if turned:
-        ax.scatter(
-            [t for t, _ in turned],
-            [sharpness for _, sharpness in turned],
-            s=14,
-            marker="x",
-            color=DECISION_COLOURS[GateDecision.UNFIT],
-            label=f"face: unfit (turned > {max_yaw_deg:g}°)",
-            zorder=3,
-        )
+    for why, marker in ((f"turned > {max_yaw_deg:g}°", "x"), ("mouth covered", "+")):
+        apart = [(f, v) for f, v in measured if unfit_apart(f) == why]
+        if apart:
+            ax.scatter(
+                [f.media_s for f, _ in apart],
+                [sharpness for _, sharpness in apart],
+                s=14,
+                marker=marker,
+                color=DECISION_COLOURS[GateDecision.UNFIT],
+                label=f"face: unfit ({why})",
+                zorder=3,
+            )
     ax.axhline(floor, color="#cb181d", linestyle="--", linewidth=1, label="sharpness_floor")
     # Logarithmic: the floor (tens) and sharp faces (a thousand and more) both show.
     ax.set_yscale("log")

@@ -25,7 +25,9 @@ never more than `max_calls_per_track`. Everything else is a call saved.
 A face is worth a call at all (`eligible`) when it is at least `min_face_px`, not hopelessly
 blurred, and not turned further than `max_yaw_deg` from the camera: the Hamilton clip's
 performer, seen in profile (yaw -75 to -83 degrees) before he faces the camera, cost a call of
-his own there; faces the other clips call are within 27 degrees.
+his own there; faces the other clips call are within 27 degrees. Nor is a face whose mouth a
+hand covers (the gate's `mouth_covered`): a call on an ASL signer's hand over his mouth said
+`worn`, and the maskless face after it cost a second call.
 Every fit face in the frame sent counts the call as its own, and so does a face the answer
 found that was not called for (below `min_face_px` then, or its window not over): it makes
 no first call of its own. A face that shrinks below `min_face_px` after fit frames still
@@ -191,14 +193,15 @@ class CallPolicy:
         return held if agrees else None
 
     def eligible(self, face: GatedFace) -> bool:
-        """Big enough for the API, not hopelessly blurred, not in profile: worth a call at
-        all."""
+        """Big enough for the API, not hopelessly blurred, not in profile, its mouth not
+        covered: worth a call at all."""
         s = self._settings
         pose = face.face.pose
         return (
             face.size_px >= s.min_face_px
             and face.sharpness >= s.sharpness_floor
             and (pose is None or abs(pose.yaw_deg) <= s.max_yaw_deg)
+            and not face.face.mouth_covered
         )
 
     def _sharp_enough_to_call_again(self, face: GatedFace) -> bool:

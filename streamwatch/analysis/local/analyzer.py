@@ -233,13 +233,16 @@ class LocalAnalyzer:
 
     def _gated(self, face: Face, image: np.ndarray) -> Face:
         """A detection with what the gate judges it by besides: whether the head is turned
-        away (the call policy waits for a view from the front) and the mask reading."""
+        away or the mouth covered (the call policy waits for a view of the face) and the
+        mask reading."""
         height_px, width_px = image.shape[:2]
         face = replace(face, pose=estimate_pose(face.landmarks_px, width_px, height_px))
         if eye_distance_px(face.landmarks_px) < MIN_EYE_DISTANCE_PX:
             return face
         chip = aligned_chip(image, face.landmarks_px)
         reading = self._mask_classifier().read(chip, face.box_px.size_px)
+        if reading.covered:
+            return replace(face, mouth_covered=True)
         return replace(face, mask=reading.state) if reading.confident else face
 
     def _mask_classifier(self) -> MaskReader:
