@@ -11,11 +11,7 @@ import numpy as np
 from streamwatch.analysis.model import Box, Face, Mask, Pose
 from streamwatch.capture import Frame
 from streamwatch.config import SelectionSettings
-from streamwatch.selection import (
-    CallPolicy,
-    CallReason,
-    GatedFace,
-)
+from streamwatch.selection import CallPolicy, CallReason, GatedFace
 from streamwatch.selection.policy import MaskHysteresis
 
 
