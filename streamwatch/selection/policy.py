@@ -27,7 +27,8 @@ blurred, and not turned further than `max_yaw_deg` from the camera: the Hamilton
 performer, seen in profile (yaw -75 to -83 degrees) before he faces the camera, cost a call of
 his own there; faces the other clips call are within 27 degrees. Nor is a face whose mouth a
 hand covers (the gate's `mouth_covered`): a call on an ASL signer's hand over his mouth said
-`worn`, and the maskless face after it cost a second call.
+`worn`, and the maskless face after it cost a second call. A face never fit for a call is
+announced from its detection alone (rules: `announce_unanalysed_after_s`).
 Every fit face in the frame sent counts the call as its own, and so does a face the answer
 found that was not called for (below `min_face_px` then, or its window not over): it makes
 no first call of its own. A face that shrinks below `min_face_px` after fit frames still

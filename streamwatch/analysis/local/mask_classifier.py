@@ -85,8 +85,8 @@ class MaskReading:
     probabilities: tuple[float, float, float]  # none, worn, incorrect (the mask network)
     nose_visible: float  # probability that the nose shows (the nose network)
     confidence: float  # the weakest probability the state rests on (0.5..1)
-    # Two readers each sure and contradicting each other: something that is not a mask
-    # covers the mouth (mask_reader.combine). Never confident.
+    # The CNN reads a mask where the feature classifier is sure of bare skin: something
+    # that is not a mask covers the mouth (mask_reader.combine). Never confident.
     covered: bool = False
 
     @property
