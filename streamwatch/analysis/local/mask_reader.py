@@ -11,7 +11,7 @@ whether it is worn wrong.
 So a reading is the feature classifier's when that is a confident `incorrect` (or the CNN
 leans to `incorrect` itself and the features are confident: `combine`), else the CNN's likelier
 of none and worn; but when the CNN reads a mask and the feature classifier is sure of bare
-skin, the mouth is `covered` by something else (on the clips: a hand, each time). Cost: the
+skin, the mouth is `covered` by something else (on the clips: mostly a hand). Cost: the
 two, ~1.5 ms a face on one core (bench figure); the CNN alone, ~0.7 ms, on a face it is sure
 has no mask (`MaskReader.read`).
 """
@@ -76,11 +76,13 @@ def combine(features: MaskReading, cnn: MaskReading) -> MaskReading:
     if features.state is Mask.INCORRECT:  # said only when confident
         return features
     if cnn.state is Mask.WORN and features.state is Mask.NONE and features.confident:
-        # The shape of a mask in the colours of skin: on the clips, only an ASL signer's
-        # hand over his mouth (held out, 2 of 551 masked faces and no maskless one). Neither
-        # reading is believed, and the call policy waits for a view of the mouth: a first
-        # call on the hand had said `worn`, and the gate's `none` once the hand was gone cost
-        # a second. The CNN need not be sure: as the hand moves off it reads worn at 0.7-0.85.
+        # The shape of a mask in the colours of skin. On the clips' gate detections: an ASL
+        # signer's hand over his mouth (4), an entrance visitor's motion-blurred walk-in
+        # with her hand at her chin (4), a 40 px false face on the back of a head (1); held
+        # out, 2 of 551 masked faces and no maskless one. Neither reading is believed, and
+        # the call policy waits for a view of the mouth: a first call on the signer's hand
+        # had said `worn`, and the gate's `none` once the hand was gone cost a second. The
+        # CNN need not be sure: as the hand moves off it reads worn at 0.7-0.85.
         return replace(never_incorrect(cnn), confidence=0.5, covered=True)
     none, worn, incorrect = cnn.probabilities
     if incorrect > max(none, worn) and features.confident:
