@@ -185,15 +185,15 @@ def painted_mask(chip: np.ndarray, *, over_nose: bool, rng: np.random.Generator)
     cloth = np.clip(colour + rng.normal(0, rng.uniform(2, 20), chip.shape), 0, 255)
     inside = np.zeros(chip.shape[:2], dtype=np.uint8)
     cv2.fillPoly(inside, [corners.round().astype(np.int32)], 255)
-    inside = cv2.GaussianBlur(inside, (3, 3), 0).astype(np.float32)[..., None] / 255
-    painted = chip.astype(np.float32) * (1 - inside) + cloth * inside
+    alpha = cv2.GaussianBlur(inside, (3, 3), 0).astype(np.float32)[..., None] / 255
+    painted = chip.astype(np.float32) * (1 - alpha) + cloth * alpha
     return painted.astype(np.uint8)
 
 
 def altered(chip: np.ndarray, label: Mask, rng: np.random.Generator) -> np.ndarray:
     """A training copy: other light, maybe a far face, a masked chip's mask in another colour."""
     gain, offset = rng.uniform(0.7, 1.3), rng.uniform(-30, 30)
-    out = np.clip(chip.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(chip.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
         side = int(rng.choice([24, 32, 48]))
         small = cv2.resize(out, (side, side), interpolation=cv2.INTER_AREA)
@@ -337,7 +337,8 @@ def main() -> None:
         for part, value in zip(PARTS, net.weights[2:], strict=True):  # type: ignore[attr-defined]
             stored[f"{prefix}_{part}"] = value.astype(np.float16)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, **stored)
+    # numpy's stubs let a ** mapping fill `allow_pickle` too; these keys are array names.
+    np.savez_compressed(args.out, **stored)  # type: ignore[arg-type]
 
     # The held-out figures of what was written (float16 and all), as the analyzer reads it:
     # the chip and its mirror image.

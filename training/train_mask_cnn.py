@@ -147,7 +147,7 @@ def jittered_chip(face: Found, rng: np.random.Generator) -> tuple[np.ndarray, np
     """The face's chip with its alignment moved a little, and that move (2x3, chip to chip)."""
     angle = rng.uniform(-JITTER_ROLL_DEG, JITTER_ROLL_DEG)
     scale = 1.0 + rng.uniform(-JITTER_SCALE, JITTER_SCALE)
-    move = cv2.getRotationMatrix2D((CHIP_PX / 2, CHIP_PX / 2), angle, scale)
+    move: np.ndarray = cv2.getRotationMatrix2D((CHIP_PX / 2, CHIP_PX / 2), angle, scale)
     move[:, 2] += rng.uniform(-JITTER_SHIFT_PX, JITTER_SHIFT_PX, size=2)
     whole = np.vstack([move, [0, 0, 1]]) @ np.vstack([chip_transform(face.points), [0, 0, 1]])
     chip = cv2.warpAffine(face.image, whole[:2], (CHIP_PX, CHIP_PX), flags=cv2.INTER_LINEAR)
@@ -172,6 +172,7 @@ def cloth(chip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     base = colour()
     kind = rng.integers(0, 5)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    out: np.ndarray
     if kind == 0:  # plain
         out = np.broadcast_to(base, (size, size, 3)).astype(np.float32)
     elif kind in (1, 2):  # stripes, or checks (stripes both ways)
@@ -193,8 +194,8 @@ def cloth(chip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             cv2.circle(out, centre, int(rng.integers(1, 6)), ink.tolist(), -1)
     else:  # a blotchy print: a few colours on a coarse random grid, smoothly enlarged
         cells = int(rng.integers(3, 9))
-        inks = np.stack([colour() for _ in range(int(rng.integers(2, 5)))])
-        grid = inks[rng.integers(0, len(inks), size=(cells, cells))].astype(np.float32)
+        palette = np.stack([colour() for _ in range(int(rng.integers(2, 5)))])
+        grid = palette[rng.integers(0, len(palette), size=(cells, cells))].astype(np.float32)
         out = cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC)
     grain = rng.normal(0, rng.uniform(2, 15), (size, size, 1)).astype(np.float32)
     return np.clip(out + grain, 0, 255)
@@ -228,7 +229,7 @@ def painted(
 
 def photometric(chip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Other light, colour cast, blur, a far face, JPEG."""
-    out = chip.astype(np.float32) * rng.uniform(0.6, 1.4) + rng.uniform(-35, 35)
+    out: np.ndarray = chip.astype(np.float32) * rng.uniform(0.6, 1.4) + rng.uniform(-35, 35)
     out *= rng.uniform(0.85, 1.15, size=3)  # a colour cast
     out = 255 * (np.clip(out, 0, 255) / 255) ** rng.uniform(0.7, 1.4)
     out = out.astype(np.uint8)
@@ -241,7 +242,8 @@ def photometric(chip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.3:
         quality = int(rng.integers(30, 90))
         ok, jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        out = cv2.imdecode(jpeg, cv2.IMREAD_COLOR) if ok else out
+        decoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR) if ok else None
+        out = out if decoded is None else decoded
     if rng.random() < 0.05:
         out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     return out
