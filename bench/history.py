@@ -39,7 +39,7 @@ from common import SAMPLE_FACE, write_results
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streamwatch.config.history import HistorySettings
-from streamwatch.config.model import OverlaySettings
+from streamwatch.config.serving import OverlaySettings
 from streamwatch.events import Event
 from streamwatch.history import History
 from streamwatch.overlay.board import SceneBoard

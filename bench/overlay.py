@@ -40,7 +40,7 @@ from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.analysis.model import Box, Face, Mask, Point, Pupil
 from streamwatch.capture.demo import DemoSource
 from streamwatch.capture.frame import Frame
-from streamwatch.config.model import OverlaySettings
+from streamwatch.config.serving import OverlaySettings
 from streamwatch.events.model import Event
 from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.draw import DrawOptions, draw_scene

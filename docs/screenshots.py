@@ -29,7 +29,7 @@ from streamwatch.analysis.fallback import AnalysisMode, AnalysisState  # noqa: E
 from streamwatch.analysis.local import LocalAnalyzer  # noqa: E402
 from streamwatch.analysis.model import Mask  # noqa: E402
 from streamwatch.capture.demo import FPS, DemoSource  # noqa: E402
-from streamwatch.config.model import OverlaySettings  # noqa: E402
+from streamwatch.config.serving import OverlaySettings  # noqa: E402
 from streamwatch.events.model import Event  # noqa: E402
 from tests.support.chromium import (  # noqa: E402
     DevTools,

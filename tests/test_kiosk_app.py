@@ -14,7 +14,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from streamwatch.app.metrics import AppCollector
 from streamwatch.app.runner import App
-from streamwatch.config.model import CameraSettings, OverlaySettings, Settings, StatusSettings
+from streamwatch.config.model import CameraSettings, Settings
+from streamwatch.config.serving import OverlaySettings, StatusSettings
 from streamwatch.config.sinks import JsonLinesSinkSettings
 from streamwatch.events.ack import AckOutcome, AckRequest, AckVia
 from streamwatch.events.kind import EventKind

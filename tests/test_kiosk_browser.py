@@ -22,7 +22,7 @@ import pytest
 
 from streamwatch.analysis.fallback import AnalysisMode, AnalysisState, FallbackReason
 from streamwatch.analysis.model import Box
-from streamwatch.config.model import OverlaySettings
+from streamwatch.config.serving import OverlaySettings
 from streamwatch.config.sinks import WebhookSinkSettings
 from streamwatch.delivery import WebhookSink
 from streamwatch.events.model import Event

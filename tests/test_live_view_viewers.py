@@ -8,7 +8,7 @@ import asyncio
 
 import aiohttp
 
-from streamwatch.config.model import OverlaySettings
+from streamwatch.config.serving import OverlaySettings
 from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.web import serve_live_view
 from tests.support.scenes import make_scene

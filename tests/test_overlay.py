@@ -10,7 +10,7 @@ import pytest
 
 from streamwatch.analysis.fallback import AnalysisMode, AnalysisState, FallbackReason
 from streamwatch.analysis.model import Box, Face, Mask
-from streamwatch.config.model import OverlaySettings
+from streamwatch.config.serving import OverlaySettings
 from streamwatch.events.kind import EventKind
 from streamwatch.overlay.board import SceneBoard, Snapshot
 from streamwatch.overlay.draw import (

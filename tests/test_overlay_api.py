@@ -19,7 +19,8 @@ import pytest
 from streamwatch.analysis.model import Box
 from streamwatch.app.acknowledge import Acknowledger, emits_acknowledgements
 from streamwatch.config.history import HistorySettings
-from streamwatch.config.model import CameraSettings, OverlaySettings, RuleSettings, Settings
+from streamwatch.config.model import CameraSettings, RuleSettings, Settings
+from streamwatch.config.serving import OverlaySettings
 from streamwatch.config.sinks import WebhookSinkSettings
 from streamwatch.delivery import WebhookSink
 from streamwatch.events.ack import AckOutcome, AckRequest, AckVia

@@ -21,7 +21,7 @@ import pytest
 
 from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.analysis.model import Box, Mask
-from streamwatch.config.model import OverlaySettings
+from streamwatch.config.serving import OverlaySettings
 from streamwatch.events.kind import EventKind
 from streamwatch.events.model import Event
 from streamwatch.overlay.board import SceneBoard

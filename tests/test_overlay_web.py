@@ -14,7 +14,7 @@ import pytest
 
 from streamwatch.analysis.model import Mask
 from streamwatch.config import load_settings
-from streamwatch.config.model import OverlaySettings, is_loopback_host
+from streamwatch.config.serving import OverlaySettings, is_loopback_host
 from streamwatch.overlay.auth import COOKIE_NAME
 from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.web import LiveViewServer, build_live_view, serve_live_view

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from streamwatch.app.health import health
 from streamwatch.app.metrics import AppCollector
-from streamwatch.config.model import StatusSettings
+from streamwatch.config.serving import StatusSettings
 from streamwatch.overlay.auth import TokenGate
 from streamwatch.serving import start_site
 

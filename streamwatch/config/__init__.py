@@ -6,11 +6,11 @@ from streamwatch.config.model import (
     AnalyzerSettings,
     CameraSettings,
     OutboxSettings,
-    OverlaySettings,
     SelectionSettings,
     Settings,
     TrackingSettings,
 )
+from streamwatch.config.serving import OverlaySettings
 from streamwatch.config.sinks import (
     JsonLinesSinkSettings,
     MqttSinkSettings,

@@ -27,7 +27,7 @@ from typing import Final
 from aiohttp import web
 
 from streamwatch.config.alarms import SOUND_TYPES
-from streamwatch.config.model import OverlaySettings
+from streamwatch.config.serving import OverlaySettings
 from streamwatch.events.ack import AckOutcome, AckRequest, AckResult, AckVia
 from streamwatch.events.kind import EventKind
 from streamwatch.history import EventQuery, History, HistoryError, Picture

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from streamwatch.config.messages import OverlayMessages
-from streamwatch.config.model import OverlaySettings
+from streamwatch.config.serving import OverlaySettings
 from streamwatch.overlay.canvas import Canvas
 from streamwatch.overlay.follow import followed_face
 from streamwatch.overlay.layers import (

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any, Final, assert_never
 
 from streamwatch.analysis.fallback import AnalysisMode, AnalysisState, FallbackReason
-from streamwatch.config.model import OverlaySettings
+from streamwatch.config.serving import OverlaySettings
 from streamwatch.overlay.board import SceneBoard
 from streamwatch.overlay.scene import Scene
 from streamwatch.overlay.stale import stale_reason

@@ -20,7 +20,7 @@ from string import Template
 from types import MappingProxyType
 from urllib.parse import quote
 
-from streamwatch.config.model import OverlaySettings
+from streamwatch.config.serving import OverlaySettings
 from streamwatch.events.model import EVENT_TYPE_PREFIX
 
 _CONTENT_TYPES: Mapping[str, str] = MappingProxyType(

@@ -34,7 +34,7 @@ from typing import Final
 
 from aiohttp import web
 
-from streamwatch.config.model import OverlaySettings, is_loopback_host
+from streamwatch.config.serving import OverlaySettings, is_loopback_host
 from streamwatch.history import History
 from streamwatch.overlay.api import Acknowledge, Api
 from streamwatch.overlay.auth import ACCESS_LOG, PathOnlyAccessLogger, TokenGate

@@ -24,7 +24,7 @@ from typing import Final
 import cv2
 import numpy as np
 
-from streamwatch.config.model import OverlaySettings
+from streamwatch.config.serving import OverlaySettings
 from streamwatch.overlay.board import SceneBoard, Snapshot
 from streamwatch.overlay.draw import REDRAW_AFTER_S, DrawOptions, View
 from streamwatch.overlay.grid import render_view

@@ -15,7 +15,7 @@ import numpy as np
 from streamwatch.analysis.model import Box
 from streamwatch.app.acknowledge import Acknowledger
 from streamwatch.config.history import HistorySettings
-from streamwatch.config.model import OverlaySettings
+from streamwatch.config.serving import OverlaySettings
 from streamwatch.delivery import Dispatcher, Sink
 from streamwatch.events.ack import AckRequest
 from streamwatch.events.model import Event
