@@ -263,8 +263,8 @@ def _outbox(args: argparse.Namespace) -> int:
 def _analyze(args: argparse.Namespace) -> int:
     from streamwatch.analysis.analyzer import AnalyzerError
     from streamwatch.analysis.command import face_table, read_image
+    from streamwatch.analysis.configured import build_analyzer
     from streamwatch.analysis.wire import to_data
-    from streamwatch.app.runner import build_analyzer
 
     image = read_image(args.image)
     settings = _settings(args, args.config)

@@ -21,6 +21,7 @@ import pytest
 import pytest_asyncio
 
 from streamwatch.analysis.analyzer import AnalyzerError
+from streamwatch.analysis.configured import local_analyzer
 from streamwatch.analysis.local import LocalAnalyzer
 from streamwatch.analysis.local.analyzer import default_workers
 from streamwatch.analysis.local.detector import DetectorSize, FaceDetector, detector_input
@@ -33,7 +34,6 @@ from streamwatch.analysis.local.pose import FACE_TEMPLATE_MM, camera_matrix, est
 from streamwatch.analysis.local.signature import SAME_PERSON_MAX_DISTANCE
 from streamwatch.analysis.model import Box, Expression, Face, Mask, Point, Qualities, Signature
 from streamwatch.analysis.wire import UNESTIMATED_FIELD, to_data
-from streamwatch.app.runner import local_analyzer
 from streamwatch.config import Settings
 
 FRONTAL_TOLERANCE_DEG = 10.0

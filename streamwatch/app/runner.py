@@ -17,11 +17,10 @@ from typing import Any
 
 import aiohttp
 
-from streamwatch.analysis.analyzer import Analyzer
 from streamwatch.analysis.client import CloudAnalyzer
+from streamwatch.analysis.configured import build_analyzer, local_analyzer
 from streamwatch.analysis.fallback import AnalysisRoute
 from streamwatch.analysis.local import LocalAnalyzer
-from streamwatch.analysis.local.detector import DetectorSize
 from streamwatch.budget.ledger import LEDGER_NAME, CallLedger
 from streamwatch.budget.limiter import CallBudget
 from streamwatch.budget.shared import SharedBackend
@@ -51,24 +50,6 @@ from .pipeline import CameraPipeline
 from .status import serve_status
 
 log = logging.getLogger("streamwatch.app")
-
-
-def build_analyzer(settings: Settings, *, signatures: bool = True) -> Analyzer:
-    """`signatures`: whether the local analyzer's analyses carry them (LocalAnalyzer)."""
-    if settings.analyzer.kind == "ailab":
-        return CloudAnalyzer(settings.analyzer)
-    return local_analyzer(settings, signatures=signatures)
-
-
-def local_analyzer(settings: Settings, *, signatures: bool = True) -> LocalAnalyzer:
-    """The device's analyzer: YuNet sees frames as small as the call policy's smallest face
-    allows, on `local_workers` workers."""
-    return LocalAnalyzer(
-        min_face_probability=settings.analyzer.min_face_probability,
-        size=DetectorSize(min_face_px=settings.selection.min_face_px),
-        workers=settings.analyzer.local_workers,
-        signatures=signatures,
-    )
 
 
 @dataclass
