@@ -61,7 +61,7 @@ def test_the_shipped_onnx_runs_in_opencv_and_reads_a_real_maskless_and_masked_fa
 def test_threads_reading_at_once_read_what_one_thread_reads(
     media_image: Callable[[str], np.ndarray],
 ) -> None:
-    # An OpenCV network must not run in two threads at once: each thread has its own copy.
+    # One ONNX Runtime session serves every thread: at once, they read what one thread reads.
     cnn = MaskCnn()
     chips = [
         largest_face_chip(media_image(MASKLESS_PHOTO)),

@@ -50,7 +50,7 @@ from enum import StrEnum
 import cv2
 import numpy as np
 
-from streamwatch.analysis.local.models import YUNET_FILE, shipped_model_path
+from streamwatch.analysis.local.yunet import YuNet
 from streamwatch.analysis.model import Box, Face, Point
 
 # A face this big in YuNet's input is found about as reliably as at full size (docstring).
@@ -226,7 +226,8 @@ def _span(first: float, last: float, length_px: int) -> tuple[int, int]:
 
 
 class FaceDetector:
-    """YuNet through `cv2.FaceDetectorYN`. Not thread-safe: one caller at a time."""
+    """YuNet (yunet.py) on any image or region of one. Not thread-safe: one caller at a time
+    (its count of second looks)."""
 
     def __init__(self, min_probability: float, size: DetectorSize = DEFAULT_SIZE) -> None:
         if not 0.0 < min_probability < 1.0:
@@ -235,15 +236,7 @@ class FaceDetector:
             )
         self._size = size
         self._min_probability = min_probability
-        self._net = cv2.FaceDetectorYN.create(
-            str(shipped_model_path(YUNET_FILE)),
-            "",
-            (SMALL_IMAGE_PX, SMALL_IMAGE_PX),
-            min(min_probability, SECOND_LOOK_FROM_PROBABILITY),
-            NMS_IOU,
-            TOP_K,
-        )
-        self._input_size = (SMALL_IMAGE_PX, SMALL_IMAGE_PX)
+        self._net = YuNet(min(min_probability, SECOND_LOOK_FROM_PROBABILITY), NMS_IOU, TOP_K)
         self.second_looks = 0  # how many small faces were looked at again (benchmarks)
 
     def detect(self, image: np.ndarray, region: Box | None = None) -> list[Face]:
@@ -298,12 +291,7 @@ class FaceDetector:
         return max(found, key=lambda face: face.box_px.iou(box), default=None)
 
     def _faces(self, prepared: DetectorInput) -> list[Face]:
-        input_size = (prepared.image.shape[1], prepared.image.shape[0])
-        if input_size != self._input_size:
-            self._net.setInputSize(input_size)
-            self._input_size = input_size
-        _, rows = self._net.detect(prepared.image)
-        faces = [_face(row, prepared) for row in (rows if rows is not None else ())]
+        faces = [_face(row, prepared) for row in self._net.detect(prepared.image)]
         return [face for face in faces if min(face.box_px.width, face.box_px.height) >= MIN_FACE_PX]
 
 
