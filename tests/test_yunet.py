@@ -78,7 +78,7 @@ def test_a_file_that_is_not_a_network_is_refused_naming_the_fix(tmp_path: Path) 
     broken = tmp_path / YUNET_RUNTIME_FILE
     broken.write_bytes(b"not an onnx file")
     with pytest.raises(ModelFileError, match=re.escape("make it with training/convert_yunet.py")):
-        session(broken, "the face detector", "make it with training/convert_yunet.py")
+        session(broken, "the face detector", "training/convert_yunet.py")
 
 
 @pytest.mark.skipif(

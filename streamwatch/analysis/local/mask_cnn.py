@@ -35,6 +35,8 @@ from streamwatch.analysis.local.models import project_model_path
 from streamwatch.analysis.local.onnx_runtime import session
 
 CNN_FILE = "mask_cnn.onnx"
+# For the error of a missing or broken file.
+WHAT, SCRIPT = "the mask network", "training/train_mask_cnn.py"
 INPUT_WIDTH_PX = 40
 INPUT_HEIGHT_PX = 32
 # The chip's lower face, from the eyes' lower lids to below the chin and cheek to cheek (left,
@@ -73,11 +75,7 @@ class MaskCnn:
     ) -> None:
         self.incorrect_by = incorrect_by
         # A broken file fails here, not on the first face.
-        self._session = session(
-            path or packaged_cnn(),
-            "the mask network",
-            "reinstall streamwatch, or make it with training/train_mask_cnn.py",
-        )
+        self._session = session(path or packaged_cnn(), WHAT, SCRIPT)
         self._input_name = self._session.get_inputs()[0].name
 
     def read(self, chip: np.ndarray, face_px: float) -> MaskReading:
@@ -101,4 +99,4 @@ class MaskCnn:
 
 
 def packaged_cnn() -> Path:
-    return project_model_path(CNN_FILE, "the mask network", "training/train_mask_cnn.py")
+    return project_model_path(CNN_FILE, WHAT, SCRIPT)

@@ -17,9 +17,9 @@ from streamwatch.analysis.local.models import ModelFileError
 _LOG_ERRORS_ONLY = 3
 
 
-def session(path: Path, what: str, remedy: str) -> ort.InferenceSession:
-    """A session of the network in `path`; a file that does not load says `what` it is and
-    the `remedy`."""
+def session(path: Path, what: str, script: str) -> ort.InferenceSession:
+    """A session of the network in `path`, one this project ships; a file that does not load
+    says `what` it is and that `script` makes it again (as models.project_model_path)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
@@ -28,4 +28,7 @@ def session(path: Path, what: str, remedy: str) -> ort.InferenceSession:
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # ONNX Runtime's errors share no base class of their own
-        raise ModelFileError(f"{what} {path.name} does not load ({error}): {remedy}") from None
+        raise ModelFileError(
+            f"{what} {path.name} does not load ({error}): reinstall streamwatch, or make it "
+            f"with {script}"
+        ) from None

@@ -29,6 +29,8 @@ STRIDES_PX = (8, 16, 32)
 # YuNet pads its input to a multiple of its coarsest stride.
 PAD_TO_PX = STRIDES_PX[-1]
 ROW_LENGTH = 15  # box (x, y, w, h), five points (x, y), score
+# For the error of a missing or broken file.
+WHAT, SCRIPT = "the face detector", "training/convert_yunet.py"
 
 
 class YuNet:
@@ -37,12 +39,7 @@ class YuNet:
     most `top_k`. Thread-safe."""
 
     def __init__(self, score_threshold: float, nms_iou: float, top_k: int) -> None:
-        what, script = "the face detector", "training/convert_yunet.py"
-        self._session = session(
-            project_model_path(YUNET_RUNTIME_FILE, what, script),
-            what,
-            f"reinstall streamwatch, or make it with {script}",
-        )
+        self._session = session(project_model_path(YUNET_RUNTIME_FILE, WHAT, SCRIPT), WHAT, SCRIPT)
         self._input_name = self._session.get_inputs()[0].name
         self._output_names = [output.name for output in self._session.get_outputs()]
         self._score_threshold = score_threshold
