@@ -13,6 +13,9 @@ servers on, as deployed). Per N, over a steady window after every camera streams
 - frames dropped (streamwatch_camera_frames_dropped: a frame replaced before the gate took it)
   and frames read per camera per second,
 - capture→gate-done p95 (streamwatch_gate_latency_seconds, interpolated in its bucket),
+- calls made, answers remembered instead of a call, and appearance signatures computed a
+  second (SFace, ~15 ms of CPU each: one for every new face, which the ASL clip makes every
+  2.2 s on each camera),
 - RSS, and over all N the RSS per added camera (least squares).
 Clips: "worst" is asl_5people_sequence.mp4 stretched to 1280x720 at 15 fps (faces in view all
 the time); "entrance" is entrance_sim.mp4 (faces ~40 % of the time).
@@ -249,6 +252,8 @@ def measure_streamwatch(
             sum(delta("streamwatch_gate_frames_total", decision=d) for d in DETECTED) / window_s, 1
         ),
         "calls_made": delta("streamwatch_camera_calls_total", outcome="made"),
+        "answers_remembered": delta("streamwatch_gate_frames_total", decision="remembered"),
+        "signatures_per_s": round(delta("streamwatch_signatures_total") / window_s, 2),
         "rss_mb": rss,
         "threads": len(cpu_after.threads),
     }
