@@ -108,6 +108,25 @@ async def calls_made(session: aiohttp.ClientSession, status_port: int) -> float 
     return None
 
 
+# The slowest events of all plays, each with its type, are kept with the figures.
+SLOWEST = 5
+
+
+@dataclass(frozen=True)
+class Play:
+    """One play of a clip: its events' latencies (ms) and the calls it made."""
+
+    played_s: float
+    calls_made: float | None
+    latencies_ms: dict[str, list[float]]  # frame → webhook, by event type
+    decided_ms: list[float]  # frame → the event made (its "time")
+    delivered_ms: list[float]  # the event made → the webhook got it
+
+    @property
+    def all_ms(self) -> list[float]:
+        return [v for values in self.latencies_ms.values() for v in values]
+
+
 async def measure_clip(clip: Path, rtt_ms: float, seconds: float | None) -> Play:
     capture = cv2.VideoCapture(str(clip))
     clip_s = capture.get(cv2.CAP_PROP_FRAME_COUNT) / capture.get(cv2.CAP_PROP_FPS)
@@ -167,33 +186,14 @@ async def measure_clip(clip: Path, rtt_ms: float, seconds: float | None) -> Play
     return Play(play_s, calls, latencies, decided_ms, delivered_ms)
 
 
-# The slowest events of all plays, each with its type, are kept with the figures.
-SLOWEST = 5
-
-
-@dataclass(frozen=True)
-class Play:
-    """One play of a clip: its events' latencies (ms) and the calls it made."""
-
-    played_s: float
-    calls_made: float | None
-    latencies_ms: dict[str, list[float]]  # frame → webhook, by event type
-    decided_ms: list[float]  # frame → the event made (its "time")
-    delivered_ms: list[float]  # the event made → the webhook got it
-
-    @property
-    def all_ms(self) -> list[float]:
-        return [v for values in self.latencies_ms.values() for v in values]
-
-
 def pooled(plays: list[Play]) -> dict[str, Any]:
     """The figures of every event of every play together, and each play's p95 beside them
     (one play's 12-20 events make its p95 its slowest event or nearly)."""
-    calls = [play.calls_made for play in plays]
+    calls = [play.calls_made for play in plays if play.calls_made is not None]
     return {
         "played_s": round(plays[0].played_s, 1),
         "plays": len(plays),
-        "calls_made": None if None in calls else statistics.mean(c for c in calls if c is not None),
+        "calls_made": statistics.mean(calls) if len(calls) == len(plays) else None,
         "latency_ms": {
             kind: summary([v for play in plays for v in play.latencies_ms[kind]]) for kind in KINDS
         },
@@ -236,10 +236,12 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     selection = json.loads(SELECTION.read_text())["clips"] if SELECTION.exists() else {}
     figures: dict[str, Any] = {"rtt_ms": args.rtt_ms, "clips": {}}
     for name in args.clips:
-        plays = []
-        for _ in range(args.plays):
-            plays.append(await measure_clip(MEDIA / f"{name}.mp4", args.rtt_ms, args.seconds))
-        clip = pooled(plays)
+        clip = pooled(
+            [
+                await measure_clip(MEDIA / f"{name}.mp4", args.rtt_ms, args.seconds)
+                for _ in range(args.plays)
+            ]
+        )
         people = appearances.get(name)
         calls = clip["calls_made"]
         if people and calls is not None and args.seconds is None:  # whole clips only
